@@ -1,0 +1,36 @@
+# trainlab: `make` sets up .venv and runs the default training; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch where that is what the machine has (pip finds it offline here);
+# on a CUDA machine: make TORCH="torch" (or any torch>=2.2 build you prefer).
+TORCH ?= torch==2.13.0
+
+.PHONY: all setup train test lint format clean
+
+all: train
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+train: setup
+	$(BIN)/python train.py
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) outputs/20* outputs/multirun .pytest_cache .ruff_cache

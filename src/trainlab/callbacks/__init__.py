@@ -1,0 +1,5 @@
+"""Lightning callbacks of trainlab."""
+
+from trainlab.callbacks.restore_best import RestoreBestWeights
+
+__all__ = ["RestoreBestWeights"]

@@ -1,0 +1,61 @@
+"""The experiment logger, and the hyperparameters it records with the final metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+GROUPS = ("data", "model", "activation", "loss", "optimizer", "scheduler", "trainer", "logger")
+
+
+def build_logger(name: str, run_dir: Path) -> Logger | None:
+    """TensorBoard event files in ``run_dir``, or ``run_dir/csv/metrics.csv``; None for ``none``."""
+    if name == "tensorboard":
+        return TensorBoardLogger(save_dir=str(run_dir), name="", version="", default_hp_metric=False)
+    if name == "csv":
+        return CSVLogger(save_dir=str(run_dir), name="csv", version="")
+    return None
+
+
+def hyperparameters(cfg: DictConfig, choices: dict[str, str], loss: str) -> dict[str, Any]:
+    """A flat dict for TensorBoard's HPARAMS tab: each group's chosen option (``optimizer:
+    adam``) and its scalar settings (``optimizer.lr: 0.01``); lists become strings."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    params: dict[str, Any] = {"seed": container["seed"], "monitor": container["monitor"]}
+    reg = container.get("regularization") or {}
+    params["regularization"] = ",".join(reg) or "none"
+    for group in GROUPS:
+        params[group] = choices.get(group) or (container.get(group) or {}).get("name", "")
+    params["loss"] = loss
+    for group in (*GROUPS, "regularization"):
+        _flatten(container.get(group) or {}, group, params)
+    return params
+
+
+def _flatten(node: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    for key, value in node.items():
+        if key in ("_target_", "_partial_", "name"):
+            continue
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            _flatten(value, name, out)
+        elif isinstance(value, list | tuple) or value is None:
+            out[name] = str(value)
+        else:
+            out[name] = value
+
+
+def log_final(logger: Logger | None, params: dict[str, Any], metrics: dict[str, float]) -> None:
+    """Record the run's hyperparameters with its final metrics (``final/val/loss``, ...),
+    which fill the HPARAMS tab's metric columns."""
+    if logger is None:
+        return
+    if isinstance(logger, TensorBoardLogger):
+        logger.log_hyperparams(params, metrics={f"final/{k}": v for k, v in metrics.items()})
+    else:
+        logger.log_hyperparams(params)
+        logger.log_metrics({f"final/{k}": v for k, v in metrics.items()})
+    logger.finalize("success")

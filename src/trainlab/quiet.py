@@ -1,0 +1,35 @@
+"""Keep Lightning's console output to what a trainlab user needs.
+
+Dropped: Lightning's advertisement for its cloud logger, the warning that there are fewer
+batches than ``log_every_n_steps`` (trainlab logs per epoch), and a deprecation warning
+that Lightning raises inside its own code on newer torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+_LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip: For seamless cloud logging" not in record.getMessage()
+
+
+def quiet_lightning(propagate_to_root: bool = False) -> None:
+    """Filter the noise above. With ``propagate_to_root`` (under Hydra, whose root handlers
+    print to the console and to the run's train.log) Lightning's own console handler is
+    removed so that each message shows once."""
+    for name in _LIGHTNING_LOGGERS:
+        # A logger's filters see only its own records, so filter where the tip is logged.
+        rank_zero = logging.getLogger(f"{name}.utilities.rank_zero")
+        if not any(isinstance(f, _DropTips) for f in rank_zero.filters):
+            rank_zero.addFilter(_DropTips())
+    if propagate_to_root:
+        for name in ("lightning", *_LIGHTNING_LOGGERS):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")

@@ -1,0 +1,50 @@
+"""The end-of-run summary: a Rich table on the terminal and summary.json in the run dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
+    """Write ``summary`` as run_dir/summary.json (via a temporary file and a rename)."""
+    path = run_dir / "summary.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """Best epoch, val and test metrics, the run directory, the checkpoint and the
+    command that opens TensorBoard on this run."""
+    # soft_wrap: paths and the tensorboard command stay on one line, ready to copy.
+    console = console or Console(soft_wrap=True)
+    metrics = summary["metrics"]
+    names = sorted({k.split("/", 1)[1] for k in metrics}, key=lambda n: (n != "loss", n))
+    table = Table(title=f"trainlab run: {summary['status']}", title_justify="left")
+    table.add_column("metric")
+    for stage in ("val", "test"):
+        if any(k.startswith(f"{stage}/") for k in metrics):
+            table.add_column(stage, justify="right")
+    stages = [s for s in ("val", "test") if any(k.startswith(f"{s}/") for k in metrics)]
+    for name in names:
+        table.add_row(name, *(_fmt(metrics.get(f"{s}/{name}")) for s in stages))
+    console.print(table)
+    epochs = summary["epochs"]
+    stop = "early stopping" if summary["stopped_early"] else "max_epochs"
+    console.print(
+        f"best epoch     {summary['best_epoch']} of {epochs} (stopped by {stop}; metrics of the best weights)"
+    )
+    console.print(f"run directory  {summary['run_dir']}")
+    console.print(f"checkpoint     {summary['best_checkpoint']}")
+    if summary.get("logger") == "tensorboard":
+        console.print(f"tensorboard    tensorboard --logdir {summary['run_dir']}")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"

@@ -1,0 +1,124 @@
+"""Checks of a composed config, run before any data is built or any training starts.
+
+Each failure raises ConfigError naming the key, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from trainlab.errors import ConfigError
+from trainlab.losses import LOSSES
+from trainlab.models import ACTIVATIONS
+
+MODELS = ("perceptron", "mlp")
+LOGGERS = ("tensorboard", "csv", "none")
+MODES = ("min", "max")
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def batch_size(value: Any, n_train: int) -> int:
+    """The batch size in rows: an int >= 1, or ``full`` for every training row at once."""
+    if value == "full":
+        return n_train
+    if not _is_int(value) or value < 1:
+        _fail("data.batch_size", value, "an integer >= 1 (1 = stochastic gradient descent) or `full`")
+    return value
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first invalid value in ``cfg``."""
+    model = cfg.model
+    if model.name not in MODELS:
+        _fail("model.name", model.name, f"one of {', '.join(MODELS)}")
+    if model.name == "mlp":
+        hidden = model.get("hidden")
+        if not hidden or not all(_is_int(h) and h >= 1 for h in hidden):
+            _fail(
+                "model.hidden",
+                None if hidden is None else list(hidden),
+                "a non-empty list of layer sizes >= 1, e.g. [64,64]",
+            )
+    if cfg.activation.name not in ACTIVATIONS:
+        _fail("activation.name", cfg.activation.name, f"one of {', '.join(ACTIVATIONS)}")
+    if cfg.loss.name not in LOSSES:
+        _fail("loss.name", cfg.loss.name, f"one of {', '.join(LOSSES)}")
+
+    lr = cfg.optimizer.get("lr")
+    if not _is_number(lr) or lr <= 0:
+        _fail("optimizer.lr", lr, "a learning rate > 0")
+    momentum = cfg.optimizer.get("momentum", 0.0)
+    if not _is_number(momentum) or momentum < 0:
+        _fail("optimizer.momentum", momentum, "a number >= 0")
+
+    _validate_regularization(cfg.get("regularization") or {})
+    _validate_data(cfg.data)
+
+    if cfg.mode not in MODES:
+        _fail("mode", cfg.mode, "min or max")
+    if not isinstance(cfg.monitor, str) or "/" not in cfg.monitor:
+        _fail("monitor", cfg.monitor, "a logged metric such as val/loss or val/acc")
+    if not _is_int(cfg.seed):
+        _fail("seed", cfg.seed, "an integer")
+
+    max_epochs = cfg.trainer.get("max_epochs")
+    if not _is_int(max_epochs) or max_epochs < 1:
+        _fail("trainer.max_epochs", max_epochs, "an integer >= 1")
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        _fail("trainer.accelerator", accelerator, "no CUDA GPU is visible here; use trainer=default or trainer=cpu")
+    if cfg.logger.name not in LOGGERS:
+        _fail("logger.name", cfg.logger.name, f"one of {', '.join(LOGGERS)}")
+
+
+def _validate_regularization(reg: Any) -> None:
+    if "dropout" in reg:
+        p = reg.dropout.get("p")
+        if not _is_number(p) or not 0 <= p < 1:
+            _fail("regularization.dropout.p", p, "a probability in [0, 1)")
+    if "early_stopping" in reg:
+        es = reg.early_stopping
+        if not _is_int(es.patience) or es.patience < 0:
+            _fail("regularization.early_stopping.patience", es.patience, "an integer >= 0 (epochs without improvement)")
+        if not _is_number(es.min_delta) or es.min_delta < 0:
+            _fail("regularization.early_stopping.min_delta", es.min_delta, "a number >= 0")
+        if es.mode not in MODES:
+            _fail("regularization.early_stopping.mode", es.mode, "min or max")
+    if "weight_decay" in reg:
+        wd = reg.weight_decay
+        if not _is_number(wd) or wd < 0:
+            _fail("regularization.weight_decay", wd, "a number >= 0")
+
+
+def _validate_data(data: Any) -> None:
+    for key in ("val_fraction", "test_fraction"):
+        value = data.get(key)
+        if not _is_number(value) or not 0 <= value < 1:
+            _fail(f"data.{key}", value, "a fraction in [0, 1)")
+    if data.val_fraction == 0:
+        _fail("data.val_fraction", 0, "a fraction > 0: the monitored val metrics need validation data")
+    if data.val_fraction + data.test_fraction >= 1:
+        _fail(
+            "data.val_fraction + data.test_fraction",
+            data.val_fraction + data.test_fraction,
+            "a sum below 1, leaving data to train on",
+        )
+    if "n_samples" in data and (not _is_int(data.n_samples) or data.n_samples < 3):
+        _fail("data.n_samples", data.n_samples, "an integer >= 3")
+    if "noise" in data and (not _is_number(data.noise) or data.noise < 0):
+        _fail("data.noise", data.noise, "a number >= 0")
+    batch_size(data.batch_size, n_train=1)

@@ -1,0 +1,75 @@
+"""The command line: python train.py, a sweep, python -m trainlab, errors and exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = [
+    "data.n_samples=200",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def train(*args: str, cwd: Path, module: bool = False) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "trainlab"] if module else [sys.executable, str(ROOT / "train.py")]
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_train_py_runs_and_prints_the_summary(tmp_path):
+    out = train(*QUICK, "optimizer=sgd", "activation=tanh", "data.batch_size=16", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (run_dir,) = (tmp_path / "outputs").glob("*/*")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["epochs"] == 2
+    for text in (
+        "best epoch",
+        "test",
+        "acc",
+        str(run_dir / "checkpoints" / "best.ckpt"),
+        f"tensorboard --logdir {run_dir}",
+    ):
+        assert text in out.stdout
+    assert "optimizer:\n  _target_: torch.optim.SGD" in (run_dir / ".hydra" / "config.yaml").read_text()
+    assert "Tip" not in out.stdout + out.stderr
+
+
+def test_sweep_runs_one_job_per_optimizer(tmp_path):
+    out = train("-m", *QUICK, "optimizer=sgd,adam,rmsprop", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    jobs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/*/summary.json"))
+    assert [p.parent.name for p in jobs] == ["0", "1", "2"]
+    optimizers = [(p.parent / "config.yaml").read_text().split("_target_: torch.optim.")[1].split()[0] for p in jobs]
+    assert optimizers == ["SGD", "Adam", "RMSprop"]
+
+
+def test_python_m_trainlab_from_any_directory(tmp_path):
+    out = train(*QUICK, "model=perceptron", "logger=none", cwd=tmp_path, module=True)
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "outputs").glob("*/*/summary.json"))) == 1
+
+
+def test_bad_value_exits_non_zero_with_one_message_and_no_run_dir(tmp_path):
+    out = train("optimizer.lr=-1", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "error: optimizer.lr=-1 is not allowed: a learning rate > 0" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not list((tmp_path / "outputs").glob("*/*"))
+
+
+def test_unknown_option_shows_hydras_list(tmp_path):
+    out = train("optimizer=adamax", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "Could not find 'optimizer/adamax'" in out.stderr
+    assert "Available options in 'optimizer':" in out.stderr and "rmsprop" in out.stderr
+
+
+def test_typo_in_a_key_is_refused(tmp_path):
+    out = train("optimzer.lr=0.1", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "optimzer" in out.stderr

@@ -1,0 +1,21 @@
+import subprocess
+import sys
+
+
+def test_models_import_without_lightning_or_hydra():
+    code = (
+        "import sys\n"
+        "from trainlab.models import Dense, Perceptron, MLP\n"
+        "import trainlab\n"
+        "heavy = ('lightning', 'pytorch_lightning', 'hydra', 'omegaconf')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_api():
+    import trainlab
+
+    assert trainlab.run.__module__ == "trainlab.api"
+    assert {"run", "Dense", "Perceptron", "MLP"} <= set(trainlab.__all__)

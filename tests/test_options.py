@@ -1,0 +1,46 @@
+"""Every option of every config group composes and trains a few steps."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from trainlab import run
+from trainlab.api import config_dir
+
+GROUPS = ["model", "activation", "loss", "optimizer", "regularization", "scheduler", "trainer", "logger", "data"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+def test_the_documented_options_exist():
+    assert options("model") == ["mlp", "perceptron"]
+    assert options("activation") == ["gelu", "identity", "leaky_relu", "relu", "sigmoid", "tanh"]
+    assert options("loss") == ["auto", "bce", "cross_entropy", "mse"]
+    assert options("optimizer") == ["adadelta", "adagrad", "adam", "adamw", "rmsprop", "sgd"]
+    assert options("regularization") == ["dropout", "early_stopping", "weight_decay"]
+    assert options("scheduler") == ["cosine", "none", "plateau", "step"]
+    assert options("trainer") == ["cpu", "default", "gpu"]
+    assert options("logger") == ["csv", "none", "tensorboard"]
+    assert options("data") == ["will_i_pass"]
+
+
+CASES = [f"{g}={o}" for g in GROUPS for o in options(g) if g != "regularization"]
+CASES += ["regularization=[]", "regularization=[dropout]", "regularization=[early_stopping]"]
+CASES += ["regularization=[weight_decay]", "regularization=[dropout,early_stopping,weight_decay]"]
+CASES += ["data.batch_size=full", "data.batch_size=1"]
+
+
+@pytest.mark.parametrize("override", CASES)
+def test_option_trains(override, quick, tmp_path):
+    if override == "trainer=gpu":
+        pytest.importorskip("torch").cuda.is_available() or pytest.skip("needs a CUDA GPU")
+    extra = ["data.n_samples=60"] if override == "data.batch_size=1" else []
+    result = run([*quick, *extra, override], output_dir=tmp_path)
+    assert len(result.history) == 2
+    assert all(math.isfinite(row["train/loss"]) and math.isfinite(row["val/loss"]) for row in result.history)
+    assert {"val/loss", "val/acc", "test/loss", "test/acc"} <= set(result.metrics)
+    assert Path(result.best_checkpoint).is_file()
+    assert (tmp_path / "summary.json").is_file()
