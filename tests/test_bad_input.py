@@ -29,6 +29,10 @@ BAD = [
     ("trainer.max_epochs=0", r"trainer.max_epochs=0 is not allowed: an integer >= 1"),
     ("mode=up", r"mode='up' is not allowed: min or max"),
     ("data.n_samples=2", r"data.n_samples=2 is not allowed: an integer >= 3"),
+    (
+        "monitor=val/auc",
+        r"monitor='val/auc' is not allowed: a metric logged for this binary task: train/loss, train/acc, val/loss",
+    ),
     ("+data.colour=red", r"data.colour is not an option of data=will_i_pass; its options: batch_size, n_samples"),
 ]
 

@@ -73,3 +73,11 @@ def test_typo_in_a_key_is_refused(tmp_path):
     out = train("optimzer.lr=0.1", cwd=tmp_path)
     assert out.returncode == 1
     assert "optimzer" in out.stderr
+
+
+def test_console_script_lists_every_group(tmp_path):
+    script = Path(sys.executable).parent / "trainlab-train"
+    out = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    assert "optimizer: adadelta, adagrad, adam, adamw, rmsprop, sgd" in out.stdout
+    assert "regularization: dropout, early_stopping, weight_decay" in out.stdout

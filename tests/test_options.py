@@ -44,3 +44,11 @@ def test_option_trains(override, quick, tmp_path):
     assert {"val/loss", "val/acc", "test/loss", "test/acc"} <= set(result.metrics)
     assert Path(result.best_checkpoint).is_file()
     assert (tmp_path / "summary.json").is_file()
+
+
+def test_default_patience_is_below_max_epochs():
+    from trainlab.api import compose
+
+    cfg, _ = compose()
+    assert cfg.regularization.early_stopping.patience < cfg.trainer.max_epochs
+    assert cfg.regularization.early_stopping.monitor == cfg.monitor == "val/loss"

@@ -67,6 +67,7 @@ def test_run_dir_holds_config_summary_and_checkpoints(default_run):
     assert summary["best_epoch"] == default_run.best_epoch
     assert summary["metrics"]["test/acc"] == pytest.approx(default_run.metrics["test/acc"])
     assert summary["status"] in ("finished", "early-stopped")
+    assert summary["device"] == default_run.device
     assert default_run.best_checkpoint == run_dir / "checkpoints" / "best.ckpt"
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert "name: will_i_pass" in (run_dir / "config.yaml").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,7 +21,9 @@ from trainlab.losses import Loss, n_outputs, resolve_loss
 from trainlab.module import TrainingModule
 from trainlab.quiet import quiet_lightning
 from trainlab.summary import print_summary, write_summary
-from trainlab.validate import batch_size, validate
+from trainlab.validate import batch_size, check_monitor, validate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class RunResult:
     ``history``: one dict per epoch (epoch from 1, train/loss, val/loss, val metrics, lr).
     ``model``: the trained ``nn.Module`` holding the best weights.
     ``best_checkpoint``: the Lightning checkpoint of those weights.
+    ``device``: where it trained (``cpu``, ``cuda:0``); Lightning hands the model back on the CPU.
     """
 
     metrics: dict[str, float]
@@ -40,6 +44,7 @@ class RunResult:
     best_checkpoint: Path | None
     best_epoch: int | None = None
     stopped_early: bool = False
+    device: str = "cpu"
     config: DictConfig | None = field(default=None, repr=False)
 
 
@@ -88,6 +93,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     L.seed_everything(cfg.seed, verbose=False)
     data = build.data(cfg)
     loss = resolve_loss(cfg.loss.name, data.task, data.n_classes)
+    check_monitor(cfg, data.task)
     n_out = n_outputs(loss, data.task, data.n_classes, data.n_targets)
     model = build.model(cfg, data.n_features, n_out)
     module = TrainingModule(
@@ -104,6 +110,12 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     callbacks, checkpoint, early = build.callbacks(cfg, str(run_dir / "checkpoints"))
+    if early is not None and early.patience >= cfg.trainer.max_epochs:
+        log.warning(
+            "regularization.early_stopping.patience=%d >= trainer.max_epochs=%d: early stopping cannot fire",
+            early.patience,
+            cfg.trainer.max_epochs,
+        )
     logger = build_logger(cfg.logger.name, run_dir)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     # The model summary, when enabled, is Rich's (a callback), not Lightning's default table.
@@ -128,6 +140,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         "stopped_early": stopped_early,
         "monitor": cfg.monitor,
         "metrics": metrics,
+        "device": str(trainer.strategy.root_device),
         "run_dir": str(run_dir),
         "best_checkpoint": str(best) if best else None,
         "logger": cfg.logger.name,
@@ -135,7 +148,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     write_summary(run_dir, summary)
     print_summary(summary, console)
     model.eval()
-    return RunResult(metrics, history, model, run_dir, best, best_epoch, stopped_early, cfg)
+    return RunResult(metrics, history, model, run_dir, best, best_epoch, stopped_early, summary["device"], cfg)
 
 
 def _best_epoch(history: list[dict[str, float]], monitor: str, mode: str) -> int | None:

@@ -33,3 +33,11 @@ def task_metrics(task: str, stage: str, n_classes: int | None = None, n_targets:
         if not train:
             metrics |= {"mse": MeanSquaredError(), "r2": R2Score(multioutput="uniform_average")}
     return MetricCollection(metrics, prefix=f"{stage}/")
+
+
+def metric_names(task: str) -> list[str]:
+    """Every name trainlab logs for ``task``: {stage}/loss, {stage}/{metric} and lr."""
+    names = []
+    for stage in ("train", "val", "test"):
+        names += [f"{stage}/loss", *task_metrics(task, stage, n_classes=2).keys()]
+    return [*names, "lr"]

@@ -40,6 +40,7 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     console.print(
         f"best epoch     {summary['best_epoch']} of {epochs} (stopped by {stop}; metrics of the best weights)"
     )
+    console.print(f"device         {summary['device']}")
     console.print(f"run directory  {summary['run_dir']}")
     console.print(f"checkpoint     {summary['best_checkpoint']}")
     if summary.get("logger") == "tensorboard":

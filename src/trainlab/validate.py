@@ -85,6 +85,19 @@ def validate(cfg: DictConfig) -> None:
         _fail("logger.name", cfg.logger.name, f"one of {', '.join(LOGGERS)}")
 
 
+def check_monitor(cfg: DictConfig, task: str) -> None:
+    """``monitor`` (and early stopping's) must name a val or train metric logged for ``task``."""
+    from trainlab.metrics import metric_names
+
+    allowed = [n for n in metric_names(task) if n.startswith(("val/", "train/"))]
+    keys = [("monitor", cfg.monitor)]
+    if "early_stopping" in (cfg.get("regularization") or {}):
+        keys.append(("regularization.early_stopping.monitor", cfg.regularization.early_stopping.monitor))
+    for key, value in keys:
+        if value not in allowed:
+            _fail(key, value, f"a metric logged for this {task} task: {', '.join(allowed)}")
+
+
 def _validate_regularization(reg: Any) -> None:
     if "dropout" in reg:
         p = reg.dropout.get("p")
