@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = [
     "data.n_samples=200",
@@ -77,6 +79,8 @@ def test_typo_in_a_key_is_refused(tmp_path):
 
 def test_console_script_lists_every_group(tmp_path):
     script = Path(sys.executable).parent / "trainlab-train"
+    if not script.exists():
+        pytest.skip("trainlab is not pip-installed in this environment (run from PYTHONPATH)")
     out = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
     assert "optimizer: adadelta, adagrad, adam, adamw, rmsprop, sgd" in out.stdout

@@ -74,7 +74,7 @@ def test_run_dir_holds_config_summary_and_checkpoints(default_run):
 
 
 def test_returned_model_holds_the_best_checkpoint_weights(default_run):
-    saved = torch.load(default_run.best_checkpoint, weights_only=True)["state_dict"]
+    saved = torch.load(default_run.best_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     for name, value in default_run.model.state_dict().items():
         torch.testing.assert_close(value, saved[f"model.{name}"])
 
