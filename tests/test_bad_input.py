@@ -33,7 +33,10 @@ BAD = [
         "monitor=val/auc",
         r"monitor='val/auc' is not allowed: a metric logged for this binary task: train/loss, train/acc, val/loss",
     ),
-    ("+data.colour=red", r"data.colour is not an option of data=will_i_pass; its options: batch_size, n_samples"),
+    (
+        "+data.colour=red",
+        r"data.colour is not an option of data=will_i_pass; its options: n_samples, noise, n_lectures, batch_size",
+    ),
 ]
 
 

@@ -85,3 +85,11 @@ def test_console_script_lists_every_group(tmp_path):
     assert out.returncode == 0
     assert "optimizer: adadelta, adagrad, adam, adamw, rmsprop, sgd" in out.stdout
     assert "regularization: dropout, early_stopping, weight_decay" in out.stdout
+
+
+def test_bad_csv_exits_non_zero_naming_the_file_and_column(tmp_path):
+    (tmp_path / "train.csv").write_text("a,b\n1,2\n3,4\n")
+    out = train("data=csv", "data.train=train.csv", "data.target=label", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "error: data.target='label' is not a column of train.csv; its columns: a, b" in out.stderr
+    assert not list((tmp_path / "outputs").glob("*/*"))

@@ -8,7 +8,7 @@ import pytest
 from trainlab import run
 from trainlab.api import config_dir
 
-GROUPS = ["model", "activation", "loss", "optimizer", "regularization", "scheduler", "trainer", "logger", "data"]
+GROUPS = ["model", "activation", "loss", "optimizer", "regularization", "scheduler", "trainer", "logger"]
 
 
 def options(group: str) -> list[str]:
@@ -24,7 +24,22 @@ def test_the_documented_options_exist():
     assert options("scheduler") == ["cosine", "none", "plateau", "step"]
     assert options("trainer") == ["cpu", "default", "gpu"]
     assert options("logger") == ["csv", "none", "tensorboard"]
-    assert options("data") == ["will_i_pass"]
+    assert options("data") == [
+        "breast_cancer",
+        "circles",
+        "csv",
+        "diabetes",
+        "digits",
+        "gauss",
+        "moons",
+        "random",
+        "spiral",
+        "wave",
+        "will_i_pass",
+        "wine",
+        "xor",
+    ]
+    assert options("experiment") == ["breast_cancer", "diabetes", "digits", "wine"]
 
 
 CASES = [f"{g}={o}" for g in GROUPS for o in options(g) if g != "regularization"]
@@ -52,3 +67,35 @@ def test_default_patience_is_below_max_epochs():
     cfg, _ = compose()
     assert cfg.regularization.early_stopping.patience < cfg.trainer.max_epochs
     assert cfg.regularization.early_stopping.monitor == cfg.monitor == "val/loss"
+
+
+# Every data set but csv (tests/data/test_csv.py), small where the set is sized at will.
+DATA = {
+    "will_i_pass": ["data.n_samples=200"],
+    "circles": ["data.n_samples=200"],
+    "xor": ["data.n_samples=200"],
+    "gauss": ["data.n_samples=200"],
+    "spiral": ["data.n_samples=200"],
+    "moons": ["data.n_samples=200"],
+    "wave": ["data.n_samples=200"],
+    "random": ["data.n_samples=300", "data.n_features=5", "data.n_classes=3"],
+    "digits": [],
+    "breast_cancer": [],
+    "wine": [],
+    "diabetes": [],
+}
+
+
+def test_every_data_set_is_listed():
+    assert set(DATA) | {"csv"} == set(options("data"))
+
+
+@pytest.mark.parametrize("name", sorted(DATA))
+def test_data_set_trains(name, tmp_path):
+    quiet = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+    result = run([f"data={name}", *DATA[name], *quiet, "logger=none"], output_dir=tmp_path)
+    assert len(result.history) == 2
+    task = "regression" if name in ("wave", "diabetes") else "classification"
+    expected = {"test/r2", "test/mae", "test/mse"} if task == "regression" else {"test/acc", "test/f1"}
+    assert expected <= set(result.metrics)
+    assert all(math.isfinite(v) for v in result.metrics.values())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -11,14 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from trainlab import build
+from trainlab.data import TabularData
+from trainlab.data.csv_file import check_ids, read_table
 from trainlab.data.datamodule import DataModule
+from trainlab.errors import ConfigError
 from trainlab.loggers import build_logger, hyperparameters, log_final
 from trainlab.losses import Loss, n_outputs, resolve_loss
+from trainlab.models import from_spec
 from trainlab.module import TrainingModule
+from trainlab.predict import Predictor, write_csv_atomic
 from trainlab.quiet import quiet_lightning
 from trainlab.summary import print_summary, write_summary
 from trainlab.validate import batch_size, check_monitor, validate
@@ -30,11 +38,15 @@ log = logging.getLogger(__name__)
 class RunResult:
     """What a finished run gives back.
 
-    ``metrics``: final ``val/*`` and ``test/*`` metrics, both of the best weights.
-    ``history``: one dict per epoch (epoch from 1, train/loss, val/loss, val metrics, lr).
-    ``model``: the trained ``nn.Module`` holding the best weights.
+    ``metrics``: final ``val/*`` and ``test/*`` metrics, both of the best weights (with
+    cross-validation: their mean over the folds, ``metrics_std`` their standard deviation
+    and ``folds`` each fold's).
+    ``history``: one dict per epoch (epoch from 1, train/loss, val/loss, val metrics, lr;
+    ``fold`` with cross-validation).
+    ``model``: the trained ``nn.Module`` holding the best weights (of the best fold).
     ``best_checkpoint``: the Lightning checkpoint of those weights.
     ``device``: where it trained (``cpu``, ``cuda:0``); Lightning hands the model back on the CPU.
+    ``submission``: the predictions for ``data.test``, when given.
     """
 
     metrics: dict[str, float]
@@ -45,7 +57,23 @@ class RunResult:
     best_epoch: int | None = None
     stopped_early: bool = False
     device: str = "cpu"
+    metrics_std: dict[str, float] = field(default_factory=dict)
+    folds: list[dict[str, float]] = field(default_factory=list)
+    submission: Path | None = None
     config: DictConfig | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Fit:
+    """One trained model (the whole run, or one fold)."""
+
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    model: nn.Module
+    best_checkpoint: Path | None
+    best_epoch: int | None
+    stopped_early: bool
+    device: str
 
 
 def config_dir() -> Path:
@@ -87,40 +115,125 @@ def _new_run_dir(root: Path) -> Path:
 
 
 def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None, console: Any = None) -> RunResult:
-    """Train, restore the best weights, test and summarise one composed config in ``run_dir``."""
+    """Train, restore the best weights, test and summarise one composed config in ``run_dir``.
+
+    Every check (config values, data files and columns, loss against task, monitored
+    metric) runs before the run directory is written or anything trains.
+    """
     validate(cfg)
     quiet_lightning()
+    datasets = build.datasets(cfg)
+    first = datasets[0]
+    loss = resolve_loss(cfg.loss.name, first.task, first.n_classes)
+    check_monitor(cfg, first.task)
+    to_predict = _submission_input(cfg, first)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    params = hyperparameters(cfg, choices or {}, loss)
+    if len(datasets) == 1:
+        fits = [_fit(cfg, first, loss, run_dir, params)]
+    else:
+        fits = [
+            _fit(cfg, data, loss, run_dir / f"fold_{k}", {**params, "fold": k}) for k, data in enumerate(datasets, 1)
+        ]
+    pick = min if cfg.mode == "min" else max
+    best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
+    metrics, std = _mean_and_std([f.metrics for f in fits])
+    history = (
+        fits[0].history if len(fits) == 1 else [{"fold": k, **row} for k, f in enumerate(fits, 1) for row in f.history]
+    )
+
+    submission = None
+    if to_predict is not None:
+        predictor = Predictor.from_checkpoint(best.best_checkpoint)
+        predictions = predictor.predict(to_predict, source=str(cfg.data.test))
+        submission = write_csv_atomic(predictions, run_dir / "submission.csv")
+
+    summary = {
+        "status": "early-stopped" if best.stopped_early else "finished",
+        "best_epoch": best.best_epoch,
+        "epochs": len(best.history),
+        "stopped_early": best.stopped_early,
+        "monitor": cfg.monitor,
+        "task": first.task,
+        "loss": loss,
+        "metrics": metrics,
+        "device": best.device,
+        "run_dir": str(run_dir),
+        "best_checkpoint": str(best.best_checkpoint) if best.best_checkpoint else None,
+        "logger": cfg.logger.name,
+    }
+    if len(fits) > 1:
+        summary |= {"folds": [f.metrics for f in fits], "metrics_std": std, "best_fold": fits.index(best) + 1}
+    if submission is not None:
+        summary["submission"] = str(submission)
+    write_summary(run_dir, summary)
+    print_summary(summary, console)
+    return RunResult(
+        metrics,
+        history,
+        best.model,
+        run_dir,
+        best.best_checkpoint,
+        best.best_epoch,
+        best.stopped_early,
+        best.device,
+        std,
+        [f.metrics for f in fits] if len(fits) > 1 else [],
+        submission,
+        cfg,
+    )
+
+
+def _submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None:
+    """``data.test`` (a file to predict after training), checked now: it must hold every
+    column the model reads, and the id column."""
+    path = cfg.data.get("test")
+    if not path:
+        return None
+    frame = read_table(path, key="data.test")
+    absent = [c for c in data.preprocessor.columns if c not in frame.columns]
+    if absent:
+        raise ConfigError(f"data.test={path!r} lacks column {absent[0]!r}, which the model trains on")
+    check_ids(frame, cfg.data.get("id"), path)
+    return frame
+
+
+def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: dict[str, Any]) -> _Fit:
+    """Train one model on ``data`` in ``out_dir``, restore its best weights and test them."""
     L.seed_everything(cfg.seed, verbose=False)
-    data = build.data(cfg)
-    loss = resolve_loss(cfg.loss.name, data.task, data.n_classes)
-    check_monitor(cfg, data.task)
     n_out = n_outputs(loss, data.task, data.n_classes, data.n_targets)
-    model = build.model(cfg, data.n_features, n_out)
+    spec = build.model_spec(cfg, data.n_features, n_out)
+    model = from_spec(spec)
+    preprocessing = data.preprocessing()
+    extra = {"model": spec, "preprocessing": preprocessing, "loss": loss, "id": cfg.data.get("id")}
     module = TrainingModule(
         model,
-        Loss(loss, data.task),
+        Loss(loss, data.task, *data.target_scale),
         build.optimizer(cfg),
         build.scheduler(cfg),
         monitor=cfg.monitor,
         n_classes=data.n_classes,
         n_targets=data.n_targets,
+        checkpoint_extra=extra,
     )
     datamodule = DataModule(data, batch_size(cfg.data.batch_size, len(data.x_train)), seed=cfg.seed)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-    callbacks, checkpoint, early = build.callbacks(cfg, str(run_dir / "checkpoints"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
+    callbacks, checkpoint, early = build.callbacks(cfg, str(out_dir / "checkpoints"))
     if early is not None and early.patience >= cfg.trainer.max_epochs:
         log.warning(
             "regularization.early_stopping.patience=%d >= trainer.max_epochs=%d: early stopping cannot fire",
             early.patience,
             cfg.trainer.max_epochs,
         )
-    logger = build_logger(cfg.logger.name, run_dir)
+    logger = build_logger(cfg.logger.name, out_dir)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     # The model summary, when enabled, is Rich's (a callback), not Lightning's default table.
     trainer_args["enable_model_summary"] = False
-    trainer = L.Trainer(**trainer_args, logger=logger or False, callbacks=callbacks, default_root_dir=str(run_dir))
+    trainer = L.Trainer(**trainer_args, logger=logger or False, callbacks=callbacks, default_root_dir=str(out_dir))
     trainer.fit(module, datamodule=datamodule)
 
     history = module.history
@@ -129,26 +242,21 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     if len(data.x_test):
         tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         metrics |= {k: float(v) for k, v in tested.items()}
-    log_final(logger, hyperparameters(cfg, choices or {}, loss), metrics)
-
+    log_final(logger, params, metrics)
+    model.eval()
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     stopped_early = bool(early is not None and early.stopped_epoch > 0)
-    summary = {
-        "status": "early-stopped" if stopped_early else "finished",
-        "best_epoch": best_epoch,
-        "epochs": len(history),
-        "stopped_early": stopped_early,
-        "monitor": cfg.monitor,
-        "metrics": metrics,
-        "device": str(trainer.strategy.root_device),
-        "run_dir": str(run_dir),
-        "best_checkpoint": str(best) if best else None,
-        "logger": cfg.logger.name,
-    }
-    write_summary(run_dir, summary)
-    print_summary(summary, console)
-    model.eval()
-    return RunResult(metrics, history, model, run_dir, best, best_epoch, stopped_early, summary["device"], cfg)
+    return _Fit(metrics, history, model, best, best_epoch, stopped_early, str(trainer.strategy.root_device))
+
+
+def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each metric's mean over folds, and its (sample) standard deviation; no std for one fold."""
+    if len(per_fold) == 1:
+        return dict(per_fold[0]), {}
+    keys = [k for k in per_fold[0] if all(k in m for m in per_fold)]
+    mean = {k: statistics.fmean(m[k] for m in per_fold) for k in keys}
+    std = {k: statistics.stdev(m[k] for m in per_fold) for k in keys}
+    return mean, std
 
 
 def _best_epoch(history: list[dict[str, float]], monitor: str, mode: str) -> int | None:

@@ -1,4 +1,4 @@
-"""From config to objects: the model, the optimizer, the scheduler and the callbacks."""
+"""From config to objects: the data, the model, the optimizer, the scheduler and the callbacks."""
 
 from __future__ import annotations
 
@@ -15,25 +15,42 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from trainlab.callbacks import RestoreBestWeights
-from trainlab.data import DATASETS, LOADER_KEYS, TabularData, build_data
+from trainlab.data import COMMON_KEYS, DATASETS, RawData, TabularData, prepare, prepare_folds
 from trainlab.errors import ConfigError
-from trainlab.models import MLP, Perceptron
-from trainlab.models import activation as activation_module
+from trainlab.models import from_spec
+
+
+def raw_data(cfg: DictConfig) -> RawData:
+    """Load the data set named by ``data.name`` with the data config's own keys."""
+    name = cfg.data.name
+    if name not in DATASETS:
+        raise ConfigError(f"data.name={name!r} is not a data set; allowed: {', '.join(DATASETS)}")
+    loader = DATASETS[name]
+    accepted = inspect.signature(loader).parameters
+    options = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in COMMON_KEYS}
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        allowed = [k for k in accepted if k != "seed"] + [k for k in COMMON_KEYS if k != "name" and k in cfg.data]
+        raise ConfigError(f"data.{unknown[0]} is not an option of data={name}; its options: {', '.join(allowed)}")
+    if "seed" in accepted:
+        options["seed"] = cfg.data.seed
+    return loader(**options)
+
+
+def datasets(cfg: DictConfig, raw: RawData | None = None) -> list[TabularData]:
+    """The prepared data: one TabularData, or one per fold when ``data.folds`` > 1."""
+    raw = raw if raw is not None else raw_data(cfg)
+    common = {"test_fraction": cfg.data.test_fraction, "seed": cfg.data.seed}
+    common["max_categories"] = cfg.data.get("max_categories", 50)
+    folds = cfg.data.get("folds", 1)
+    if folds > 1:
+        return prepare_folds(raw, n_folds=folds, **common)
+    return [prepare(raw, val_fraction=cfg.data.val_fraction, **common)]
 
 
 def data(cfg: DictConfig) -> TabularData:
-    """The data set named by ``data.name``, given the data config's other keys."""
-    options = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in LOADER_KEYS}
-    loader = DATASETS.get(cfg.data.name)
-    if loader is not None:
-        accepted = inspect.signature(loader).parameters
-        unknown = sorted(set(options) - set(accepted))
-        if unknown:
-            raise ConfigError(
-                f"data.{unknown[0]} is not an option of data={cfg.data.name}; "
-                f"its options: {', '.join(['batch_size', *accepted])}"
-            )
-    return build_data(cfg.data.name, **options)
+    """The prepared data of a config without cross-validation (the first fold's with it)."""
+    return datasets(cfg)[0]
 
 
 def regularization(cfg: DictConfig) -> DictConfig:
@@ -41,25 +58,21 @@ def regularization(cfg: DictConfig) -> DictConfig:
     return cfg.get("regularization") or OmegaConf.create({})
 
 
-def model(cfg: DictConfig, in_features: int, out_features: int) -> nn.Module:
-    """``model=perceptron``: one Dense layer; ``model=mlp``: Dense layers of ``model.hidden``
-    with ``activation`` and, if selected, ``regularization.dropout`` between them."""
-    if cfg.model.name == "perceptron":
-        return Perceptron(in_features, out_features)
+def model_spec(cfg: DictConfig, in_features: int, out_features: int) -> dict[str, Any]:
+    """Everything needed to rebuild the network, as plain data (kept in checkpoints)."""
     reg = regularization(cfg)
-    act = OmegaConf.to_container(cfg.activation, resolve=True)
-    name = act.pop("name")
-    return MLP(
-        in_features,
-        list(cfg.model.hidden),
-        out_features,
-        activation=partial(_activation, name, act),
-        dropout=float(reg.dropout.p) if "dropout" in reg else 0.0,
-    )
+    return {
+        "name": cfg.model.name,
+        "in_features": in_features,
+        "out_features": out_features,
+        "hidden": list(cfg.model.get("hidden") or []),
+        "activation": OmegaConf.to_container(cfg.activation, resolve=True),
+        "dropout": float(reg.dropout.p) if "dropout" in reg else 0.0,
+    }
 
 
-def _activation(name: str, options: dict[str, Any]) -> nn.Module:
-    return activation_module(name, **options)
+def model(cfg: DictConfig, in_features: int, out_features: int) -> nn.Module:
+    return from_spec(model_spec(cfg, in_features, out_features))
 
 
 def optimizer(cfg: DictConfig) -> Callable[..., torch.optim.Optimizer]:

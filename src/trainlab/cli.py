@@ -1,15 +1,19 @@
-"""Command-line entry points: ``python train.py``, ``trainlab-train`` and ``python -m trainlab``."""
+"""Command-line entry points: ``python train.py`` (``trainlab-train``, ``python -m trainlab``)
+and ``python predict.py`` (``trainlab-predict``)."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from rich.console import Console
+from rich.markup import escape
 
 from trainlab.errors import ConfigError
 
@@ -28,7 +32,7 @@ def _train(cfg: DictConfig) -> float | None:
         quiet_lightning(propagate_to_root=True)
         result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices))
     except ConfigError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         _remove_if_empty_run(run_dir)
         sys.exit(2)
     return result.metrics.get(cfg.monitor)
@@ -43,3 +47,49 @@ def _remove_if_empty_run(run_dir: Path) -> None:
 def train() -> None:
     """``trainlab-train [group=option ...] [key=value ...]`` (Hydra's command line; ``-m`` sweeps)."""
     _train()
+
+
+@dataclass
+class PredictArgs:
+    """``predict.py run=<run dir> input=<csv> [output=submission.csv] [proba=false]``."""
+
+    run: str = MISSING
+    input: str = MISSING
+    output: str = "submission.csv"
+    proba: bool = False
+
+
+PREDICT_USAGE = "usage: python predict.py run=<run dir> input=<csv> [output=submission.csv] [proba=true]"
+
+
+def predict(argv: list[str] | None = None) -> None:
+    """``trainlab-predict`` / ``python predict.py``: write a run's predictions for a CSV file."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(PREDICT_USAGE)
+        return
+    try:
+        schema = OmegaConf.structured(PredictArgs)
+        given = OmegaConf.from_dotlist(args)
+        options = OmegaConf.to_object(OmegaConf.merge(schema, given))
+    except MissingMandatoryValue as error:
+        key = error.full_key or "run"
+        console.print(f"[bold red]error:[/] {escape(key)}= is required\n{escape(PREDICT_USAGE)}")
+        sys.exit(2)
+    except (OmegaConfBaseException, ValueError) as error:
+        console.print(f"[bold red]error:[/] {escape(_first_line(error))}\n{escape(PREDICT_USAGE)}")
+        sys.exit(2)
+    from trainlab.predict import predict_file
+
+    try:
+        result = predict_file(options.run, options.input, options.output, options.proba)
+    except ConfigError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}")
+        sys.exit(2)
+    Console(soft_wrap=True).print(f"wrote {len(result)} predictions to {options.output} ({', '.join(result.columns)})")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

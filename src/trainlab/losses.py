@@ -56,14 +56,20 @@ def n_outputs(loss: str, task: str, n_classes: int | None, n_targets: int = 1) -
 
 
 class Loss(nn.Module):
-    """A loss J(output, target) for a concrete loss name and task (see the module doc)."""
+    """A loss J(output, target) for a concrete loss name and task (see the module doc).
 
-    def __init__(self, name: str, task: str) -> None:
+    Regression targets arrive standardized; ``target_mean`` and ``target_std`` map outputs
+    and targets back to their units for the metrics (``scores``, ``targets``).
+    """
+
+    def __init__(self, name: str, task: str, target_mean: float = 0.0, target_std: float = 1.0) -> None:
         super().__init__()
         if name not in _FITS or task not in _FITS[name]:
             raise ConfigError(f"loss={name} does not fit task {task}")
         self.name = name
         self.task = task
+        self.target_mean = target_mean
+        self.target_std = target_std
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.name == "bce":
@@ -81,12 +87,19 @@ class Loss(nn.Module):
         """What the metrics read: P(y=1) [N] for binary, class probabilities [N, C] for
         multiclass, the predicted values for regression."""
         if self.task == "regression":
-            return output.squeeze(-1) if output.shape[-1] == 1 else output
+            values = output.squeeze(-1) if output.shape[-1] == 1 else output
+            return values * self.target_std + self.target_mean
         if self.task == "binary":
             if output.shape[-1] == 1:
                 return torch.sigmoid(output.squeeze(-1))
             return torch.softmax(output, dim=-1)[:, 1]
         return torch.softmax(output, dim=-1)
+
+    def targets(self, target: torch.Tensor) -> torch.Tensor:
+        """What the metrics compare ``scores`` with: regression targets in their units."""
+        if self.task == "regression":
+            return target * self.target_std + self.target_mean
+        return target
 
     def extra_repr(self) -> str:
         return f"name={self.name}, task={self.task}"

@@ -21,6 +21,8 @@ class TrainingModule(L.LightningModule):
 
     Loss and metrics accumulate on the device during an epoch and are logged once at
     its end as ``{stage}/loss`` and ``{stage}/{metric}``; the learning rate as ``lr``.
+    ``checkpoint_extra`` (plain data: the model spec, the preprocessing) is stored in each
+    checkpoint under ``"trainlab"``, so a checkpoint alone can predict.
     ``history`` holds one dict per finished training epoch (epoch counted from 1, train and val
     metrics, lr), like Keras's History.
     """
@@ -34,6 +36,7 @@ class TrainingModule(L.LightningModule):
         monitor: str = "val/loss",
         n_classes: int | None = None,
         n_targets: int = 1,
+        checkpoint_extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -44,6 +47,7 @@ class TrainingModule(L.LightningModule):
         # Keyed "train_", "val_", "test_": nn.Module already has an attribute named train.
         self.metrics = nn.ModuleDict({f"{s}_": task_metrics(loss.task, s, n_classes, n_targets) for s in STAGES})
         self.mean_loss = nn.ModuleDict({f"{s}_": MeanMetric() for s in STAGES})
+        self.checkpoint_extra = checkpoint_extra or {}
         self.history: list[dict[str, float]] = []
         self._val_row: dict[str, float] = {}
 
@@ -55,7 +59,7 @@ class TrainingModule(L.LightningModule):
         output = self.model(x)
         loss = self.loss(output, y)
         self.mean_loss[f"{stage}_"].update(loss.detach(), weight=len(x))
-        self.metrics[f"{stage}_"].update(self.loss.scores(output.detach()), y)
+        self.metrics[f"{stage}_"].update(self.loss.scores(output.detach()), self.loss.targets(y))
         return loss
 
     def _epoch_values(self, stage: str) -> dict[str, float]:
@@ -105,6 +109,7 @@ class TrainingModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["history"] = self.history
+        checkpoint["trainlab"] = self.checkpoint_extra
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = list(checkpoint.get("history", []))

@@ -32,9 +32,13 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         if any(k.startswith(f"{stage}/") for k in metrics):
             table.add_column(stage, justify="right")
     stages = [s for s in ("val", "test") if any(k.startswith(f"{s}/") for k in metrics)]
+    std = summary.get("metrics_std", {})
     for name in names:
-        table.add_row(name, *(_fmt(metrics.get(f"{s}/{name}")) for s in stages))
+        table.add_row(name, *(_fmt(metrics.get(f"{s}/{name}"), std.get(f"{s}/{name}")) for s in stages))
     console.print(table)
+    if "folds" in summary:
+        n = len(summary["folds"])
+        console.print(f"folds          {n} (mean ± std over folds; the model kept is fold {summary['best_fold']}'s)")
     epochs = summary["epochs"]
     stop = "early stopping" if summary["stopped_early"] else "max_epochs"
     console.print(
@@ -43,9 +47,13 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     console.print(f"device         {summary['device']}")
     console.print(f"run directory  {summary['run_dir']}")
     console.print(f"checkpoint     {summary['best_checkpoint']}")
+    if summary.get("submission"):
+        console.print(f"submission     {summary['submission']}")
     if summary.get("logger") == "tensorboard":
         console.print(f"tensorboard    tensorboard --logdir {summary['run_dir']}")
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
+def _fmt(value: float | None, std: float | None = None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if std is None else f"{value:.4f} ± {std:.4f}"

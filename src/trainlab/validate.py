@@ -122,7 +122,10 @@ def _validate_data(data: Any) -> None:
         value = data.get(key)
         if not _is_number(value) or not 0 <= value < 1:
             _fail(f"data.{key}", value, "a fraction in [0, 1)")
-    if data.val_fraction == 0:
+    folds = data.get("folds", 1)
+    if not _is_int(folds) or folds < 1:
+        _fail("data.folds", folds, "an integer >= 1 (1 = no cross-validation, k > 1 = k-fold)")
+    if data.val_fraction == 0 and folds == 1:
         _fail("data.val_fraction", 0, "a fraction > 0: the monitored val metrics need validation data")
     if data.val_fraction + data.test_fraction >= 1:
         _fail(

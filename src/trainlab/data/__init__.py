@@ -1,28 +1,31 @@
-"""Data sets by name. Each gives a TabularData: splits, task, sizes and class names."""
+"""Data sets by name. Each loads a RawData (feature columns, target column) that
+``prepare`` splits and preprocesses into a TabularData; nothing downstream is hard-coded."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from trainlab.data import will_i_pass
-from trainlab.data.dataset import TabularData, split_and_standardize, split_sizes
+from trainlab.data import csv_file, playground, random_teacher, shipped, will_i_pass
+from trainlab.data.dataset import RawData, TabularData, prepare, prepare_folds
 from trainlab.data.loader import InMemoryLoader
-from trainlab.errors import ConfigError
 
-DATASETS: dict[str, Callable[..., TabularData]] = {
+DATASETS: dict[str, Callable[..., RawData]] = {
     "will_i_pass": will_i_pass.load,
+    "circles": playground.circles,
+    "xor": playground.xor,
+    "gauss": playground.gauss,
+    "spiral": playground.spiral,
+    "moons": playground.moons,
+    "wave": playground.wave,
+    "random": random_teacher.load,
+    "digits": shipped.digits,
+    "breast_cancer": shipped.breast_cancer,
+    "wine": shipped.wine,
+    "diabetes": shipped.diabetes,
+    "csv": csv_file.load,
 }
 
-# Keys of the data config that the loader, not the data set, uses.
-LOADER_KEYS = ("name", "batch_size")
+# Keys of every data config that the trainer, not the data set's loader, uses.
+COMMON_KEYS = ("name", "batch_size", "val_fraction", "test_fraction", "seed", "folds", "max_categories")
 
-
-def build_data(name: str, **options: Any) -> TabularData:
-    """Load the data set ``name`` with its options (n_samples, noise, seed, fractions...)."""
-    if name not in DATASETS:
-        raise ConfigError(f"data.name={name!r} is not a data set; allowed: {', '.join(DATASETS)}")
-    return DATASETS[name](**options)
-
-
-__all__ = ["DATASETS", "InMemoryLoader", "TabularData", "build_data", "split_and_standardize", "split_sizes"]
+__all__ = ["COMMON_KEYS", "DATASETS", "InMemoryLoader", "RawData", "TabularData", "prepare", "prepare_folds"]

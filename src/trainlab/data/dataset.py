@@ -1,22 +1,43 @@
-"""A data set split into train/val/test tensors, with what the trainer needs to know."""
+"""Raw tables in, tensors out: a data set's rows split, preprocessed and ready to train on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 
-from trainlab.errors import ConfigError
+from trainlab.data.preprocess import Preprocessor, TargetEncoder, infer_task
+from trainlab.data.split import folds, train_val_test
 from trainlab.losses import TASKS
 
 
 @dataclass
+class RawData:
+    """A data set as loaded: feature columns, the target column and (CSV) the row ids.
+
+    ``task`` is binary, multiclass or regression, or ``auto`` to infer it from the target.
+    ``source`` names where it came from (a file path, a generator) for messages.
+    """
+
+    name: str
+    features: pd.DataFrame
+    target: pd.Series
+    task: str = "auto"
+    ids: pd.Series | None = None
+    source: str = ""
+
+
+@dataclass
 class TabularData:
-    """Features [N, n_features] (float32) and targets per split.
+    """Features [N, n_features] (float32) and targets per split, with what the trainer needs.
 
     Targets are class indices (int64, [N]) for ``binary`` and ``multiclass`` tasks and
-    float32 values ([N] or [N, n_targets]) for ``regression``. ``mean`` and ``std`` are the
-    training split's feature statistics that standardized all three splits.
+    standardized float32 values ([N]) for ``regression`` (``target_encoder`` maps them back).
+    ``preprocessor`` and ``target_encoder`` turn raw
+    rows into these tensors (fitted on the training split) and predictions back into labels.
     """
 
     name: str
@@ -27,15 +48,22 @@ class TabularData:
     y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
-    feature_names: list[str]
-    class_names: list[str] | None = None
-    mean: torch.Tensor | None = None
-    std: torch.Tensor | None = None
-    extra: dict = field(default_factory=dict)
+    preprocessor: Preprocessor
+    target_encoder: TargetEncoder
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.preprocessor.feature_names
+
+    @property
+    def class_names(self) -> list[str] | None:
+        classes = self.target_encoder.classes
+        return None if classes is None else [str(c) for c in classes]
 
     @property
     def n_features(self) -> int:
@@ -43,7 +71,8 @@ class TabularData:
 
     @property
     def n_classes(self) -> int | None:
-        return None if self.class_names is None else len(self.class_names)
+        classes = self.target_encoder.classes
+        return None if classes is None else len(classes)
 
     @property
     def n_targets(self) -> int:
@@ -53,59 +82,66 @@ class TabularData:
         """(x, y) of ``stage`` in train, val, test."""
         return getattr(self, f"x_{stage}"), getattr(self, f"y_{stage}")
 
+    def preprocessing(self) -> dict[str, Any]:
+        """The fitted transform as plain data (saved as preprocessing.json and in checkpoints)."""
+        return {
+            "data": self.name,
+            "task": self.task,
+            "features": self.preprocessor.to_dict(),
+            "target": self.target_encoder.to_dict(),
+        }
 
-def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
-    """(n_train, n_val, n_test) for n samples; val and test get round(fraction * n)."""
-    n_val = round(val_fraction * n)
-    n_test = round(test_fraction * n)
-    return n - n_val - n_test, n_val, n_test
+    @property
+    def target_scale(self) -> tuple[float, float]:
+        """(mean, std) that map standardized regression targets back to their units."""
+        return self.target_encoder.mean, self.target_encoder.std
 
 
-def split_and_standardize(
-    name: str,
-    task: str,
-    x: torch.Tensor,
-    y: torch.Tensor,
+def prepare(
+    raw: RawData,
     *,
     val_fraction: float,
     test_fraction: float,
     seed: int,
-    feature_names: list[str],
-    class_names: list[str] | None = None,
+    max_categories: int = 50,
 ) -> TabularData:
-    """Shuffle with ``seed``, split by the fractions, then standardize every split with
-    the training split's mean and std: x' = (x - mean_train) / std_train (a constant
-    feature keeps std 1)."""
-    n_train, n_val, _ = split_sizes(len(x), val_fraction, test_fraction)
-    if n_train < 1:
-        raise ConfigError(
-            f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} leave no "
-            f"training data out of {len(x)} samples; their sum must be below 1"
-        )
-    if val_fraction > 0 and n_val == 0:
-        raise ConfigError(
-            f"data.val_fraction={val_fraction} of {len(x)} samples leaves no validation rows; "
-            "raise data.val_fraction or data.n_samples"
-        )
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    parts = torch.split(order, [n_train, n_val, len(x) - n_train - n_val])
-    x = x.float()
-    mean = x[parts[0]].mean(0)
-    std = x[parts[0]].std(0, unbiased=False)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    xs = [(x[idx] - mean) / std for idx in parts]
-    ys = [y[idx] for idx in parts]
-    return TabularData(
-        name=name,
-        task=task,
-        x_train=xs[0],
-        y_train=ys[0],
-        x_val=xs[1],
-        y_val=ys[1],
-        x_test=xs[2],
-        y_test=ys[2],
-        feature_names=feature_names,
-        class_names=class_names,
-        mean=mean,
-        std=std,
-    )
+    """Split ``raw`` (stratified for classification), fit the preprocessing on the training
+    rows, and transform all three splits with it."""
+    task, encoder, labels = _target(raw)
+    train, val, test = train_val_test(len(raw.target), labels, val_fraction, test_fraction, seed)
+    return _tensors(raw, task, encoder, train, val, test, max_categories)
+
+
+def prepare_folds(
+    raw: RawData, *, n_folds: int, test_fraction: float, seed: int, max_categories: int = 50
+) -> list[TabularData]:
+    """One TabularData per cross-validation fold (its own train/val rows and preprocessing;
+    the same held-out test rows)."""
+    task, encoder, labels = _target(raw)
+    fold_rows, test = folds(len(raw.target), labels, n_folds, test_fraction, seed)
+    return [_tensors(raw, task, encoder, train, val, test, max_categories) for train, val in fold_rows]
+
+
+def _target(raw: RawData) -> tuple[str, TargetEncoder, np.ndarray | None]:
+    """The task, the encoder (classes from every row) and the class indices (None for
+    regression, whose scaling is fitted per training split)."""
+    task = infer_task(raw.target, raw.task, raw.source or raw.name)
+    encoder = TargetEncoder.fit(raw.target, task)
+    return task, encoder, None if task == "regression" else encoder.encode(raw.target)
+
+
+def _tensors(
+    raw: RawData,
+    task: str,
+    encoder: TargetEncoder,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    max_categories: int,
+) -> TabularData:
+    encoder = encoder.scaled(raw.target.iloc[train])
+    y = encoder.encode(raw.target)
+    pre = Preprocessor.fit(raw.features.iloc[train], max_categories)
+    xs = [torch.from_numpy(pre.transform(raw.features.iloc[rows])) for rows in (train, val, test)]
+    ys = [torch.from_numpy(y[rows]) for rows in (train, val, test)]
+    return TabularData(raw.name, task, xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], pre, encoder)

@@ -9,9 +9,11 @@ so the best possible accuracy is 1 - noise.
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 
-from trainlab.data.dataset import TabularData, split_and_standardize
+from trainlab.data.dataset import RawData
+from trainlab.errors import ConfigError
 
 MAX_HOURS = 40.0
 PASS_THRESHOLD = 0.2
@@ -27,24 +29,13 @@ def generate(n_samples: int, noise: float, n_lectures: int, seed: int) -> tuple[
     return torch.stack([lectures, hours], dim=1), (passed ^ flip).long()
 
 
-def load(
-    n_samples: int = 2000,
-    noise: float = 0.05,
-    n_lectures: int = 30,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-) -> TabularData:
-    """The will_i_pass data set, split and standardized (binary task)."""
+def load(n_samples: int = 2000, noise: float = 0.05, n_lectures: int = 30, seed: int = 0) -> RawData:
+    """The will_i_pass table: columns lectures, hours; target passed (fail / pass)."""
+    if not 0 <= noise <= 0.5:
+        raise ConfigError(f"data.noise={noise!r} is not allowed: a label-flip probability in [0, 0.5]")
+    if n_lectures < 1:
+        raise ConfigError(f"data.n_lectures={n_lectures!r} is not allowed: an integer >= 1")
     x, y = generate(n_samples, noise, n_lectures, seed)
-    return split_and_standardize(
-        "will_i_pass",
-        "binary",
-        x,
-        y,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        feature_names=["lectures", "hours"],
-        class_names=["fail", "pass"],
-    )
+    features = pd.DataFrame({"lectures": x[:, 0].numpy(), "hours": x[:, 1].numpy()})
+    target = pd.Series(["pass" if v else "fail" for v in y.tolist()], name="passed")
+    return RawData("will_i_pass", features, target, task="binary", source="will_i_pass")

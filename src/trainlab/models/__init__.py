@@ -8,5 +8,6 @@ This package depends on torch alone: importing it loads neither Lightning nor Hy
 from trainlab.models.activations import ACTIVATIONS, activation
 from trainlab.models.dense import Dense, Perceptron, logits_to_proba
 from trainlab.models.mlp import MLP
+from trainlab.models.spec import from_spec
 
-__all__ = ["ACTIVATIONS", "MLP", "Dense", "Perceptron", "activation", "logits_to_proba"]
+__all__ = ["ACTIVATIONS", "MLP", "Dense", "Perceptron", "activation", "from_spec", "logits_to_proba"]
