@@ -112,14 +112,18 @@ def test_same_seed_same_metrics(tmp_path):
     a = run(overrides, output_dir=tmp_path / "a")
     b = run(overrides, output_dir=tmp_path / "b")
     c = run([*overrides, "seed=7"], output_dir=tmp_path / "c")
-    assert a.history == b.history and a.metrics == b.metrics
-    assert a.history != c.history
+
+    def curves(result):  # everything but the wall times
+        return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in result.history]
+
+    assert curves(a) == curves(b) and a.metrics == b.metrics
+    assert curves(a) != curves(c)
+    assert all(row["epoch_seconds"] > 0 for row in a.history)
 
 
 def test_full_batch_takes_one_step_per_epoch(tmp_path):
     result = run([*QUIET, "data.batch_size=full", "trainer.max_epochs=3", "data.n_samples=300"], output_dir=tmp_path)
-    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert saved["global_step"] == 3
+    assert json.loads((tmp_path / "summary.json").read_text())["optimizer_steps"] == 3
     assert len(result.history) == 3
 
 

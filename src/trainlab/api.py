@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -14,6 +15,7 @@ from typing import Any
 
 import lightning as L
 import pandas as pd
+from lightning.pytorch.plugins.io import AsyncCheckpointIO
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
@@ -47,6 +49,7 @@ class RunResult:
     ``best_checkpoint``: the Lightning checkpoint of those weights.
     ``device``: where it trained (``cpu``, ``cuda:0``); Lightning hands the model back on the CPU.
     ``submission``: the predictions for ``data.test``, when given.
+    ``fit_seconds``: wall time of training (all folds), validation included, test excluded.
     """
 
     metrics: dict[str, float]
@@ -60,6 +63,7 @@ class RunResult:
     metrics_std: dict[str, float] = field(default_factory=dict)
     folds: list[dict[str, float]] = field(default_factory=list)
     submission: Path | None = None
+    fit_seconds: float = 0.0
     config: DictConfig | None = field(default=None, repr=False)
 
 
@@ -74,6 +78,8 @@ class _Fit:
     best_epoch: int | None
     stopped_early: bool
     device: str
+    fit_seconds: float
+    optimizer_steps: int
 
 
 def config_dir() -> Path:
@@ -160,6 +166,8 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         "loss": loss,
         "metrics": metrics,
         "device": best.device,
+        "fit_seconds": sum(f.fit_seconds for f in fits),
+        "optimizer_steps": sum(f.optimizer_steps for f in fits),
         "run_dir": str(run_dir),
         "best_checkpoint": str(best.best_checkpoint) if best.best_checkpoint else None,
         "logger": cfg.logger.name,
@@ -182,6 +190,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         std,
         [f.metrics for f in fits] if len(fits) > 1 else [],
         submission,
+        summary["fit_seconds"],
         cfg,
     )
 
@@ -217,8 +226,17 @@ def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: d
         n_classes=data.n_classes,
         n_targets=data.n_targets,
         checkpoint_extra=extra,
+        cuda_graph=cfg.speed.cuda_graph,
+        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
     )
-    datamodule = DataModule(data, batch_size(cfg.data.batch_size, len(data.x_train)), seed=cfg.seed)
+    datamodule = DataModule(
+        data,
+        batch_size(cfg.data.batch_size, len(data.x_train)),
+        seed=cfg.seed,
+        steps_per_call=cfg.speed.steps_per_call,
+        drop_last=cfg.speed.drop_last,
+        loader=cfg.speed.loader,
+    )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
@@ -233,8 +251,17 @@ def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: d
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     # The model summary, when enabled, is Rich's (a callback), not Lightning's default table.
     trainer_args["enable_model_summary"] = False
-    trainer = L.Trainer(**trainer_args, logger=logger or False, callbacks=callbacks, default_root_dir=str(out_dir))
+    # Manual optimization: the module clips gradients itself.
+    trainer_args.pop("gradient_clip_val", None)
+    # Checkpoints are written by a background thread (from device copies of the tensors), so
+    # an epoch does not wait for the disk; all writes have finished when fit returns.
+    plugins = [AsyncCheckpointIO()] if cfg.speed.async_checkpoint else []
+    trainer = L.Trainer(
+        **trainer_args, logger=logger or False, callbacks=callbacks, plugins=plugins, default_root_dir=str(out_dir)
+    )
+    start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - start
 
     history = module.history
     best_epoch = _best_epoch(history, cfg.monitor, cfg.mode)
@@ -246,7 +273,9 @@ def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: d
     model.eval()
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     stopped_early = bool(early is not None and early.stopped_epoch > 0)
-    return _Fit(metrics, history, model, best, best_epoch, stopped_early, str(trainer.strategy.root_device))
+    device = str(trainer.strategy.root_device)
+    steps = trainer.global_step
+    return _Fit(metrics, history, model, best, best_epoch, stopped_early, device, fit_seconds, steps)
 
 
 def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:

@@ -104,7 +104,7 @@ def callbacks(cfg: DictConfig, checkpoint_dir: str) -> tuple[list[L.Callback], M
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    result: list[L.Callback] = [checkpoint, RestoreBestWeights(checkpoint)]
+    result: list[L.Callback] = [checkpoint, RestoreBestWeights(cfg.monitor, cfg.mode)]
     early = None
     reg = regularization(cfg)
     if "early_stopping" in reg:

@@ -95,6 +95,19 @@ class Loss(nn.Module):
             return torch.softmax(output, dim=-1)[:, 1]
         return torch.softmax(output, dim=-1)
 
+    @property
+    def train_metric_name(self) -> str:
+        """The metric tracked during training: acc for classification, mae for regression."""
+        return "mae" if self.task == "regression" else "acc"
+
+    def train_metric_sum(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Its sum over the batch, on the device: correct predictions, or |y_hat - y| in
+        the target's units."""
+        if self.task == "regression":
+            return (output.view_as(target) - target).abs().sum() * self.target_std
+        predicted = (output.squeeze(-1) > 0).long() if output.shape[-1] == 1 else output.argmax(-1)
+        return (predicted == target).sum()
+
     def targets(self, target: torch.Tensor) -> torch.Tensor:
         """What the metrics compare ``scores`` with: regression targets in their units."""
         if self.task == "regression":

@@ -13,31 +13,27 @@ from torchmetrics.classification import (
 
 
 def task_metrics(task: str, stage: str, n_classes: int | None = None, n_targets: int = 1) -> MetricCollection:
-    """The metrics of ``stage`` for ``task``.
+    """The evaluation metrics of ``stage`` (val or test) for ``task``, named ``{stage}/{name}``.
 
     binary: acc, f1, auroc; multiclass: acc (micro), f1 (macro over classes);
-    regression: mse, mae, r2. The train stage keeps only acc (classification) or mae
-    (regression), which is cheap to update each step.
+    regression: mae, mse, r2.
     """
-    train = stage == "train"
     if task == "binary":
-        metrics = {"acc": BinaryAccuracy()}
-        if not train:
-            metrics |= {"f1": BinaryF1Score(), "auroc": BinaryAUROC()}
+        metrics = {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}
     elif task == "multiclass":
-        metrics = {"acc": MulticlassAccuracy(num_classes=n_classes, average="micro")}
-        if not train:
-            metrics["f1"] = MulticlassF1Score(num_classes=n_classes, average="macro")
+        metrics = {
+            "acc": MulticlassAccuracy(num_classes=n_classes, average="micro"),
+            "f1": MulticlassF1Score(num_classes=n_classes, average="macro"),
+        }
     else:
-        metrics = {"mae": MeanAbsoluteError()}
-        if not train:
-            metrics |= {"mse": MeanSquaredError(), "r2": R2Score(multioutput="uniform_average")}
+        metrics = {"mae": MeanAbsoluteError(), "mse": MeanSquaredError(), "r2": R2Score(multioutput="uniform_average")}
     return MetricCollection(metrics, prefix=f"{stage}/")
 
 
 def metric_names(task: str) -> list[str]:
-    """Every name trainlab logs for ``task``: {stage}/loss, {stage}/{metric} and lr."""
-    names = []
-    for stage in ("train", "val", "test"):
+    """Every name trainlab logs for ``task``: {stage}/loss, {stage}/{metric} and lr
+    (training tracks acc, or mae for regression, on the device; see TrainingModule)."""
+    names = ["train/loss", "train/mae" if task == "regression" else "train/acc"]
+    for stage in ("val", "test"):
         names += [f"{stage}/loss", *task_metrics(task, stage, n_classes=2).keys()]
     return [*names, "lr"]

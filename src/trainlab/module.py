@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
 
+from trainlab.cuda_graph import StepGraph, capturable, optimizer_class
+from trainlab.data.loader import Chunk
 from trainlab.losses import Loss
 from trainlab.metrics import task_metrics
 
-STAGES = ("train", "val", "test")
+log = logging.getLogger(__name__)
+STAGES = ("val", "test")
+FAST_PRECISION = ("32-true", "32", 32)
 
 
 class TrainingModule(L.LightningModule):
     """Trains ``model`` on ``loss`` with the optimizer from ``optimizer(params)``.
 
-    Loss and metrics accumulate on the device during an epoch and are logged once at
-    its end as ``{stage}/loss`` and ``{stage}/{metric}``; the learning rate as ``lr``.
+    Optimization is manual: one Lightning step runs the optimizer steps of every
+    mini-batch in its Chunk, in order (the arithmetic of separate steps; Lightning's
+    per-step cost is paid once per chunk). On CUDA, with ``cuda_graph``, each full
+    mini-batch replays one captured step (see ``trainlab.cuda_graph``).
+
+    The training loss (and accuracy, or mean absolute error for regression) are summed once
+    per epoch from the steps' detached outputs (inside the graph: static accumulators), and
+    read once per epoch: nothing in the step launches extra kernels or waits for the device.
+    Validation and test metrics are torchmetrics'. Everything is logged once per epoch as
+    ``{stage}/loss`` and ``{stage}/{metric}``, the learning rate as ``lr``; epoch-interval
+    schedulers step at the end of each epoch (plateau on ``monitor``).
+
     ``checkpoint_extra`` (plain data: the model spec, the preprocessing) is stored in each
     checkpoint under ``"trainlab"``, so a checkpoint alone can predict.
-    ``history`` holds one dict per finished training epoch (epoch counted from 1, train and val
-    metrics, lr), like Keras's History.
+    ``history`` holds one dict per finished training epoch (epoch counted from 1, train
+    and val metrics, lr, and epoch_seconds: the epoch's wall time, its validation and
+    checkpoint included), like Keras's History.
     """
 
     def __init__(
@@ -37,70 +53,215 @@ class TrainingModule(L.LightningModule):
         n_classes: int | None = None,
         n_targets: int = 1,
         checkpoint_extra: dict[str, Any] | None = None,
+        cuda_graph: bool = True,
+        gradient_clip_val: float | None = None,
     ) -> None:
         super().__init__()
+        self.automatic_optimization = False
         self.model = model
         self.loss = loss
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.monitor = monitor
-        # Keyed "train_", "val_", "test_": nn.Module already has an attribute named train.
+        self.cuda_graph = cuda_graph
+        self.gradient_clip_val = gradient_clip_val
+        # Keyed "val_", "test_": nn.Module already has an attribute named train.
         self.metrics = nn.ModuleDict({f"{s}_": task_metrics(loss.task, s, n_classes, n_targets) for s in STAGES})
-        self.mean_loss = nn.ModuleDict({f"{s}_": MeanMetric() for s in STAGES})
         self.checkpoint_extra = checkpoint_extra or {}
         self.history: list[dict[str, float]] = []
+        self.training_path = ""
         self._val_row: dict[str, float] = {}
+        self._graph: StepGraph | None = None
+        self._graph_wanted = False
+        self._capturing = False
+        self._eager_steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._rows = 0
+        self._eval_loss_sum: torch.Tensor | float = 0.0
+        self._eval_rows = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = batch
+    # ----- training: manual optimization over chunks of mini-batches -----
+
+    def configure_optimizers(self) -> Any:
+        factory = self.optimizer_factory
+        if self._graph_wanted:
+            factory = capturable(factory) or factory
+        optimizer = factory(self.model.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    def setup(self, stage: str) -> None:
+        if stage != "fit":
+            return
+        # Decided before configure_optimizers, which needs to know whether to ask for capturable=True.
+        self._graph_wanted, self.training_path = self._choose_path()
+        log.info("training path: %s", self.training_path)
+
+    def _choose_path(self) -> tuple[bool, str]:
+        trainer = self.trainer
+        loader = trainer.datamodule.loader if trainer.datamodule is not None else "memory"
+        steps = getattr(trainer.datamodule, "steps_per_call", 1)
+        base = (
+            f"in-memory tensors on {trainer.strategy.root_device}, {steps} mini-batch(es) per Lightning step"
+            if loader == "memory"
+            else "torch DataLoader, one mini-batch per Lightning step"
+        )
+        if not self.cuda_graph:
+            return False, f"{base}, eager (speed.cuda_graph=false)"
+        reasons = []
+        if trainer.strategy.root_device.type != "cuda":
+            reasons.append("not on CUDA")
+        if loader != "memory":
+            reasons.append("data.loader is not memory")
+        if str(trainer.precision) not in map(str, FAST_PRECISION):
+            reasons.append(f"precision {trainer.precision}")
+        if capturable(self.optimizer_factory) is None:
+            reasons.append(f"optimizer {_optimizer_name(self.optimizer_factory)} cannot be captured")
+        if reasons:
+            return False, f"{base}, eager (no CUDA graph: {'; '.join(reasons)})"
+        return True, f"{base}, each full mini-batch one CUDA graph replay"
+
+    def on_fit_start(self) -> None:
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._metric_sum = torch.zeros((), device=self.device)
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start = time.perf_counter()
+        self._loss_sum.zero_()
+        self._metric_sum.zero_()
+        self._eager_steps = []
+        self._rows = 0
+        if self._graph is not None and self._graph.stale():
+            self._graph = None  # a scheduler changed the learning rate: capture again
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        return self.trainer.optimizers[0]
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One optimizer step on one mini-batch; adds its loss and metric to the accumulators."""
+        optimizer = self._torch_optimizer
         output = self.model(x)
         loss = self.loss(output, y)
-        self.mean_loss[f"{stage}_"].update(loss.detach(), weight=len(x))
-        self.metrics[f"{stage}_"].update(self.loss.scores(output.detach()), self.loss.targets(y))
-        return loss
+        optimizer.zero_grad(set_to_none=True)
+        if self._fast:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
+        if self.gradient_clip_val:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
+        if self._fast:
+            optimizer.step()
+        else:
+            self.optimizers().step()  # Lightning's wrapper: precision plugins and its step count
+        if self._capturing:
+            with torch.no_grad():  # static accumulators, updated by every replay
+                self._loss_sum.add_(loss.detach() * len(x))
+                self._metric_sum.add_(self.loss.train_metric_sum(output.detach(), y))
+        else:  # no kernels per step: the sums are taken once, at the end of the epoch
+            self._eager_steps.append((loss.detach(), output.detach(), y))
 
-    def _epoch_values(self, stage: str) -> dict[str, float]:
-        mean_loss, metrics = self.mean_loss[f"{stage}_"], self.metrics[f"{stage}_"]
-        values = {f"{stage}/loss": mean_loss.compute(), **metrics.compute()}
-        mean_loss.reset()
-        metrics.reset()
-        self.log_dict(values)
-        return {k: float(v) for k, v in values.items()}
+    def on_train_start(self) -> None:
+        self._fast = str(self.trainer.precision) in map(str, FAST_PRECISION)
+        self._torch_optimizer = self._optimizer()
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+    def training_step(self, batch: Chunk | tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        if not isinstance(batch, Chunk):
+            x, y = batch
+            self._step(x, y)
+            self._count_steps(1, len(x))
+            return
+        x, y, indices, size = batch
+        pieces = indices.split(size)
+        for rows in pieces:
+            if self._graph_wanted and len(rows) == size:
+                if self._graph is None:
+                    self._capturing = True
+                    self._graph = StepGraph(
+                        self._step,
+                        x,
+                        y,
+                        size,
+                        self._optimizer(),
+                        self.model.parameters(),
+                        (self._loss_sum, self._metric_sum),
+                    )
+                    self._capturing = False
+                self._graph.replay(rows)
+            else:
+                self._step(x.index_select(0, rows), y.index_select(0, rows))
+        self._count_steps(len(pieces), len(indices))
+
+    def _count_steps(self, steps: int, rows: int) -> None:
+        self._rows += rows
+        if self._fast:
+            # The torch optimizer was stepped directly: tell Lightning's step counter (which
+            # global_step, max_steps and logging read) how many optimizer steps ran.
+            self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(steps)
+
+    def on_train_epoch_end(self) -> None:
+        loss_sum, metric_sum = self._loss_sum.clone(), self._metric_sum.clone()
+        if self._eager_steps:
+            with torch.no_grad():
+                losses, outputs, targets = zip(*self._eager_steps, strict=True)
+                sizes = torch.tensor([len(t) for t in targets], device=loss_sum.device, dtype=loss_sum.dtype)
+                loss_sum += (torch.stack(losses) * sizes).sum()
+                metric_sum += self.loss.train_metric_sum(torch.cat(outputs), torch.cat(targets))
+            self._eager_steps = []
+        rows = max(self._rows, 1)
+        train = {"train/loss": loss_sum.item() / rows}
+        train[f"train/{self.loss.train_metric_name}"] = metric_sum.item() / rows
+        seconds = time.perf_counter() - self._epoch_start  # after .item(): the device has finished the epoch
+        self.log_dict(train)
+        lr = float(self._optimizer().param_groups[0]["lr"])
+        self.log("lr", lr)
+        row = {"epoch": self.current_epoch + 1, **train, **self._val_row, "lr": lr, "epoch_seconds": seconds}
+        self.history.append(row)
+        self._step_schedulers(row)
+        self._val_row = {}
+
+    def _step_schedulers(self, row: dict[str, float]) -> None:
+        """Epoch-interval schedulers (manual optimization leaves them to the module)."""
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                if self.monitor in row:
+                    scheduler.step(row[self.monitor])
+            else:
+                scheduler.step()
+
+    # ----- evaluation: torchmetrics, once per epoch -----
+
+    def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> None:
+        x, y = batch
+        output = self.model(x)
+        metrics = self.metrics[f"{stage}_"]
+        metrics.update(self.loss.scores(output), self.loss.targets(y))
+        self._eval_loss_sum = self._eval_loss_sum + self.loss(output, y).detach() * len(x)
+        self._eval_rows += len(x)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._evaluate(batch, "val")
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
+        self._evaluate(batch, "test")
+
+    def _epoch_values(self, stage: str) -> dict[str, float]:
+        metrics = self.metrics[f"{stage}_"]
+        values = {f"{stage}/loss": self._eval_loss_sum / self._eval_rows, **metrics.compute()}
+        metrics.reset()
+        self._eval_loss_sum, self._eval_rows = 0.0, 0
+        self.log_dict(values)
+        return {k: float(v) for k, v in values.items()}
 
     def on_validation_epoch_end(self) -> None:
         self._val_row = self._epoch_values("val")
 
     def on_test_epoch_end(self) -> None:
         self._epoch_values("test")
-
-    def on_train_epoch_end(self) -> None:
-        row: dict[str, float] = {"epoch": self.current_epoch + 1, **self._epoch_values("train"), **self._val_row}
-        row["lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]
-        self.log("lr", row["lr"])
-        self.history.append(row)
-        self._val_row = {}
-
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": self.monitor},
-        }
 
     @torch.no_grad()
     def predict_scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,3 +274,8 @@ class TrainingModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = list(checkpoint.get("history", []))
+
+
+def _optimizer_name(factory: Callable[..., Any]) -> str:
+    cls = optimizer_class(factory)
+    return cls.__name__ if cls is not None else str(factory)

@@ -81,6 +81,14 @@ def validate(cfg: DictConfig) -> None:
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         _fail("trainer.accelerator", accelerator, "no CUDA GPU is visible here; use trainer=default or trainer=cpu")
+    speed = cfg.speed
+    if not _is_int(speed.steps_per_call) or speed.steps_per_call < 1:
+        _fail("speed.steps_per_call", speed.steps_per_call, "an integer >= 1 (optimizer steps per Lightning step)")
+    for key in ("cuda_graph", "drop_last", "async_checkpoint"):
+        if not isinstance(speed[key], bool):
+            _fail(f"speed.{key}", speed[key], "true or false")
+    if speed.loader not in ("memory", "dataloader"):
+        _fail("speed.loader", speed.loader, "memory or dataloader")
     if cfg.logger.name not in LOGGERS:
         _fail("logger.name", cfg.logger.name, f"one of {', '.join(LOGGERS)}")
 

@@ -4,26 +4,40 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class RestoreBestWeights(L.Callback):
-    """At the end of fit, load the best checkpoint's weights into the module.
+    """At the end of fit, put the best epoch's weights back into the module.
 
-    "Best" is ``checkpoint``'s: the monitored metric's best value in its mode. Training
-    may end by early stopping or at max_epochs; either way the model then holds the
-    weights that scored best on validation, so test metrics and the returned model come
-    from them. The file is read with ``weights_only=True``: tensors and plain data only.
+    "Best" is the monitored metric's best value in ``mode`` (strictly better replaces, as
+    ModelCheckpoint's top-1 does, so both keep the same epoch). A copy of the weights is
+    kept on the device whenever the metric improves (no file is read back), so training
+    may end by early stopping or at max_epochs and the model then holds the weights that
+    scored best on validation: test metrics and the returned model come from them.
     """
 
-    def __init__(self, checkpoint: ModelCheckpoint) -> None:
-        self.checkpoint = checkpoint
-        self.restored_from: str | None = None
+    def __init__(self, monitor: str, mode: str = "min") -> None:
+        self.monitor = monitor
+        self.mode = mode
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+        self._best_state: dict[str, torch.Tensor] | None = None
+
+    def _improved(self, score: float) -> bool:
+        if self.best_score is None:
+            return True
+        return score < self.best_score if self.mode == "min" else score > self.best_score
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        score = float(trainer.callback_metrics[self.monitor])
+        if score != score or not self._improved(score):  # NaN never counts as an improvement
+            return
+        self.best_score, self.best_epoch = score, trainer.current_epoch + 1
+        with torch.no_grad():
+            self._best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        path = self.checkpoint.best_model_path
-        if not path:
-            return
-        state = torch.load(path, map_location=pl_module.device, weights_only=True)
-        pl_module.load_state_dict(state["state_dict"])
-        self.restored_from = path
+        if self._best_state is not None:
+            pl_module.load_state_dict(self._best_state)

@@ -1,27 +1,42 @@
-"""The LightningDataModule over a TabularData, with in-memory loaders on the training device."""
+"""The LightningDataModule over a TabularData: the training rows on the training device."""
 
 from __future__ import annotations
 
 import lightning as L
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from trainlab.data.dataset import TabularData
-from trainlab.data.loader import InMemoryLoader
+from trainlab.data.loader import ChunkLoader, InMemoryLoader
 
 
 class DataModule(L.LightningDataModule):
     """Serves the train (shuffled), val and test splits of ``data`` in ``batch_size`` rows.
 
-    The tensors move to the trainer's device once, when a loader is first asked for;
-    evaluation batches are as large as memory-cheap (``eval_batch_size``) since no
-    gradients are kept.
+    ``loader="memory"`` (the default): the tensors move to the trainer's device once, and
+    each training step gets a ChunkLoader item of ``steps_per_call`` mini-batches.
+    ``loader="dataloader"``: a standard ``torch.utils.data.DataLoader`` over the CPU tensors,
+    one mini-batch per step, for data that should not sit on the device.
+    Evaluation batches are large (``eval_batch_size``) since no gradients are kept.
     """
 
-    def __init__(self, data: TabularData, batch_size: int, seed: int = 0, eval_batch_size: int = 4096) -> None:
+    def __init__(
+        self,
+        data: TabularData,
+        batch_size: int,
+        seed: int = 0,
+        steps_per_call: int = 1,
+        drop_last: bool = False,
+        loader: str = "memory",
+        eval_batch_size: int = 8192,
+    ) -> None:
         super().__init__()
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
+        self.steps_per_call = steps_per_call
+        self.drop_last = drop_last
+        self.loader = loader
         self.eval_batch_size = eval_batch_size
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -32,9 +47,16 @@ class DataModule(L.LightningDataModule):
             self._device_splits[stage] = (x.to(device), y.to(device))
         return self._device_splits[stage]
 
-    def train_dataloader(self) -> InMemoryLoader:
+    def train_dataloader(self) -> ChunkLoader | DataLoader:
+        if self.loader == "dataloader":
+            generator = torch.Generator().manual_seed(self.seed)
+            dataset = TensorDataset(self.data.x_train, self.data.y_train)
+            pin = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+            return DataLoader(
+                dataset, self.batch_size, shuffle=True, drop_last=self.drop_last, generator=generator, pin_memory=pin
+            )
         x, y = self._split("train")
-        return InMemoryLoader(x, y, self.batch_size, shuffle=True, seed=self.seed)
+        return ChunkLoader(x, y, self.batch_size, self.steps_per_call, seed=self.seed, drop_last=self.drop_last)
 
     def val_dataloader(self) -> InMemoryLoader:
         x, y = self._split("val")

@@ -1,0 +1,360 @@
+"""Training speed: trainlab beside a hand-written loop and a stock Lightning setup, in one process.
+
+    python scripts/bench.py            # tiny and MNIST-size workloads, digits, memory
+    python scripts/bench.py --quick    # fewer epochs and repeats (a smoke run)
+
+For each workload, the same model (trainlab's MLP), data and optimizer (Adam, softmax
+cross-entropy) are trained by:
+  (a) trainlab's default path (`trainlab.run`, default speed settings, its fit time),
+  (b) a hand-written PyTorch loop slicing mini-batches from a shuffled in-memory tensor,
+  (c) Lightning over DataLoader(TensorDataset) with self.log(on_step=True, prog_bar=True),
+  (d) on CUDA, a hand-written loop whose whole step is one captured CUDA graph.
+Each route also evaluates the validation split once per epoch, as trainlab does.
+Throughput is steady-state: samples of epochs 2..N over their wall time (validation and,
+for trainlab, checkpointing included; the first epoch, with one-time costs such as CUDA
+graph capture and allocator warm-up, and each route's set-up are left out alike). The
+routes alternate, `--repeats` times after a warm-up round; the table gives median
+samples/s and the ratios.
+Then: time-to-accuracy on digits against scikit-learn's MLPClassifier, and the peak RSS
+of a default `trainlab` run beside a hand loop's process on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+WORKLOADS = {
+    "tiny 2-16-16-2, batch 32": dict(n_samples=20000, n_features=2, n_classes=2, hidden=[16, 16], batch=32),
+    "MNIST-size 784-512-512-10, batch 128": dict(
+        n_samples=60000, n_features=784, n_classes=10, hidden=[512, 512], batch=128
+    ),
+    "MNIST-size 784-512-512-10, batch 1024": dict(
+        n_samples=60000, n_features=784, n_classes=10, hidden=[512, 512], batch=1024
+    ),
+}
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+
+
+def overrides(w: dict, epochs: int) -> list[str]:
+    return [
+        "data=random",
+        f"data.n_samples={w['n_samples']}",
+        f"data.n_features={w['n_features']}",
+        f"data.n_classes={w['n_classes']}",
+        f"data.batch_size={w['batch']}",
+        "data.val_fraction=0.1",
+        "data.test_fraction=0.1",
+        f"model.hidden=[{','.join(map(str, w['hidden']))}]",
+        "loss=cross_entropy",
+        "optimizer=adam",
+        "optimizer.lr=0.001",
+        "regularization=[]",
+        f"trainer.max_epochs={epochs}",
+        *QUIET,
+    ]
+
+
+def prepared(w: dict, epochs: int):
+    """trainlab's own data and model spec for the workload (the same for every route)."""
+    from trainlab import build
+    from trainlab.api import compose
+
+    cfg, _ = compose(overrides(w, epochs))
+    data = build.data(cfg)
+    spec = build.model_spec(cfg, data.n_features, data.n_classes)
+    return data, spec
+
+
+def route_trainlab(w: dict, epochs: int, device: str) -> float:
+    from trainlab import run
+
+    extra = [] if device == "cuda" else ["trainer=cpu"]
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        result = run([*overrides(w, epochs), *extra], output_dir=out)
+    rows = round(w["n_samples"] * 0.8)
+    return rows * (epochs - 1) / sum(row["epoch_seconds"] for row in result.history[1:])
+
+
+def _evaluate(model, x, y) -> float:
+    model.eval()
+    with torch.no_grad():
+        loss = F.cross_entropy(model(x), y).item()
+    model.train()
+    return loss
+
+
+def route_hand(w: dict, epochs: int, device: str, data, spec) -> float:
+    from trainlab.models import from_spec
+
+    torch.manual_seed(0)
+    model = from_spec(spec).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    xv, yv = data.x_val.to(device), data.y_val.to(device)
+    n, b = len(x), w["batch"]
+    for epoch in range(epochs):
+        if epoch == 1:
+            _sync(device)
+            start = time.perf_counter()
+        order = torch.randperm(n, device=device)
+        for i in range(0, n, b):
+            idx = order[i : i + b]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        _evaluate(model, xv, yv)
+    _sync(device)
+    return n * (epochs - 1) / (time.perf_counter() - start)
+
+
+def route_graph(w: dict, epochs: int, device: str, data, spec) -> float:
+    """The whole step (gather, forward, backward, Adam) in one CUDA graph; last partial batch eager."""
+    from trainlab.models import from_spec
+
+    torch.manual_seed(0)
+    model = from_spec(spec).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=True)
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    xv, yv = data.x_val.to(device), data.y_val.to(device)
+    n, b = len(x), w["batch"]
+    index = torch.arange(b, device=device)
+
+    def step(idx):
+        loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
+        loss.backward()
+        optimizer.step()
+
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            optimizer.zero_grad(set_to_none=True)
+            step(index)
+    torch.cuda.current_stream().wait_stream(stream)
+    optimizer.zero_grad(set_to_none=True)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step(index)
+    for epoch in range(epochs):
+        if epoch == 1:
+            _sync(device)
+            start = time.perf_counter()
+        order = torch.randperm(n, device=device)
+        for i in range(0, n - b + 1, b):
+            index.copy_(order[i : i + b])
+            graph.replay()
+        if n % b:  # the last partial batch runs eagerly; the graph keeps its own gradient memory
+            optimizer.zero_grad(set_to_none=True)
+            step(order[n - n % b :])
+        _evaluate(model, xv, yv)
+    _sync(device)
+    return n * (epochs - 1) / (time.perf_counter() - start)
+
+
+def route_lightning(w: dict, epochs: int, device: str, data, spec) -> float:
+    import lightning as L
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from trainlab.models import from_spec
+
+    class Stock(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.model = from_spec(spec)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            loss = F.cross_entropy(self.model(x), y)
+            self.log("train/loss", loss, on_step=True, prog_bar=True)
+            return loss
+
+        def validation_step(self, batch, _):
+            x, y = batch
+            self.log("val/loss", F.cross_entropy(self.model(x), y), prog_bar=True)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    class EpochTimer(L.Callback):
+        def __init__(self):
+            self.seconds = []
+
+        def on_train_epoch_start(self, trainer, module):
+            self.start = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, module):
+            self.seconds.append(time.perf_counter() - self.start)
+
+    timer = EpochTimer()
+    torch.manual_seed(0)
+    train = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=w["batch"], shuffle=True)
+    val = DataLoader(TensorDataset(data.x_val, data.y_val), batch_size=4096)
+    quiet = contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO())
+    with tempfile.TemporaryDirectory() as out, quiet[0], quiet[1]:
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator="cuda" if device == "cuda" else "cpu",
+            devices=1,
+            logger=TensorBoardLogger(out),
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            callbacks=[timer],
+        )
+        trainer.fit(Stock(), train, val)
+    return len(data.x_train) * (epochs - 1) / sum(timer.seconds[1:])
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def speed(epochs: int, repeats: int, device: str, names: list[str]) -> None:
+    title = f"samples/s of training, median of {repeats} alternating repeats after a warm-up, {epochs} epochs each"
+    print(f"\n== {title} ({device}) ==")
+    header = f"{'workload':<40} {'(a) trainlab':>13} {'(b) hand':>10} {'(c) Lightning':>14}"
+    header += f" {'(d) graph':>10}" if device == "cuda" else ""
+    print(header + f" {'a/b':>6} {'a/c':>6}" + (f" {'d/b':>6}" if device == "cuda" else ""))
+    for name in names:
+        w = WORKLOADS[name]
+        data, spec = prepared(w, epochs)
+        routes = {
+            "a": partial(route_trainlab, w, epochs, device),
+            "b": partial(route_hand, w, epochs, device, data, spec),
+            "c": partial(route_lightning, w, epochs, device, data, spec),
+        }
+        if device == "cuda":
+            routes["d"] = partial(route_graph, w, epochs, device, data, spec)
+        for fn in routes.values():  # warm-up round, not counted: first-call costs (imports, allocator)
+            fn()
+        samples = {k: [] for k in routes}
+        for _ in range(repeats):
+            for key, fn in routes.items():
+                samples[key].append(fn())
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        line = f"{name:<40} {med['a']:>13,.0f} {med['b']:>10,.0f} {med['c']:>14,.0f}"
+        line += f" {med['d']:>10,.0f}" if device == "cuda" else ""
+        line += f" {med['a'] / med['b']:>6.2f} {med['a'] / med['c']:>6.2f}"
+        line += f" {med['d'] / med['b']:>6.2f}" if device == "cuda" else ""
+        ratios = [a / b for a, b in zip(samples["a"], samples["b"], strict=True)]
+        print(line + f"   (a/b per repeat: {', '.join(f'{r:.2f}' for r in ratios)})", flush=True)
+
+
+def digits() -> None:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from trainlab import run
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, stratify=y, random_state=0)
+    model = make_pipeline(StandardScaler(), MLPClassifier(random_state=0))
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x_train, y_train)
+    sk_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        result = run(["experiment=digits", *QUIET, "trainer=cpu"], output_dir=out)
+    print("\n== time to accuracy: digits, test split of train_test_split(test_size=0.25, stratify, random_state=0) ==")
+    print(f"trainlab experiment=digits   test acc {result.metrics['test/acc']:.4f}   fit {result.fit_seconds:5.2f} s")
+    print(f"sklearn MLPClassifier+scaler test acc {model.score(x_test, y_test):.4f}   fit {sk_seconds:5.2f} s")
+
+
+CHILD_TRAINLAB = """
+import resource, sys, tempfile
+from trainlab import run
+with tempfile.TemporaryDirectory() as out:
+    run(["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "trainer=cpu"], output_dir=out)
+print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+CHILD_HAND = """
+import resource, torch, torch.nn.functional as F
+from trainlab.api import compose
+from trainlab import build
+from trainlab.models import from_spec
+cfg, _ = compose([])
+data = build.data(cfg)
+model = from_spec(build.model_spec(cfg, data.n_features, 1))
+opt = torch.optim.Adam(model.parameters(), lr=0.01)
+x, y = data.x_train, data.y_train.float()
+for epoch in range(cfg.trainer.max_epochs):
+    order = torch.randperm(len(x))
+    for i in range(0, len(x), 32):
+        idx = order[i:i + 32]
+        loss = F.binary_cross_entropy_with_logits(model(x[idx]).squeeze(1), y[idx])
+        opt.zero_grad(); loss.backward(); opt.step()
+print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def memory() -> None:
+    def peak(code: str) -> int:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return int(next(line for line in out.stdout.splitlines() if line.startswith("RSS")).split()[1])
+
+    ours, hand = peak(CHILD_TRAINLAB), peak(CHILD_HAND)
+    print("\n== peak RSS, default run (will_i_pass) vs a hand loop's process on the same data (CPU) ==")
+    print(f"trainlab default run {ours / 1024:7.1f} MiB   hand loop {hand / 1024:7.1f} MiB   ratio {ours / hand:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 repeat, 2 epochs (a smoke run)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=["speed", "digits", "memory"], nargs="*")
+    parser.add_argument(
+        "--workloads", nargs="*", type=int, help="indices into the workload list (0 tiny, 1, 2 MNIST-size)"
+    )
+    args = parser.parse_args()
+    epochs, repeats = (2, 1) if args.quick else (args.epochs, args.repeats)
+    if epochs < 2:
+        parser.error("--epochs must be >= 2 (the first epoch is not timed)")
+    logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    names = list(WORKLOADS)
+    names = [names[i] for i in args.workloads] if args.workloads else names
+    print(
+        json.dumps(
+            {
+                "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu x{os.cpu_count()}",
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+    only = args.only or ["speed", "digits", "memory"]
+    if "speed" in only:
+        speed(epochs, repeats, device, names)
+    if "digits" in only:
+        digits()
+    if "memory" in only:
+        memory()
+
+
+if __name__ == "__main__":
+    main()
