@@ -292,15 +292,14 @@ print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 CHILD_HAND = """
 import resource, torch, torch.nn.functional as F
-from trainlab.api import compose
-from trainlab import build
-from trainlab.models import from_spec
-cfg, _ = compose([])
-data = build.data(cfg)
-model = from_spec(build.model_spec(cfg, data.n_features, 1))
+from trainlab.data import prepare, will_i_pass
+from trainlab.models import MLP
+# The default run's data and network (conf/data/will_i_pass.yaml, conf/model/mlp.yaml), no Lightning or Hydra.
+data = prepare(will_i_pass.load(n_samples=2000, seed=42), val_fraction=0.2, test_fraction=0.2, seed=42)
+model = MLP(2, [32, 32], 1, dropout=0.5)
 opt = torch.optim.Adam(model.parameters(), lr=0.01)
 x, y = data.x_train, data.y_train.float()
-for epoch in range(cfg.trainer.max_epochs):
+for epoch in range(100):
     order = torch.randperm(len(x))
     for i in range(0, len(x), 32):
         idx = order[i:i + 32]
