@@ -116,7 +116,7 @@ class TrainingModule(L.LightningModule):
         if trainer.strategy.root_device.type != "cuda":
             reasons.append("not on CUDA")
         if loader != "memory":
-            reasons.append("data.loader is not memory")
+            reasons.append("speed.loader is not memory")
         if str(trainer.precision) not in map(str, FAST_PRECISION):
             reasons.append(f"precision {trainer.precision}")
         if capturable(self.optimizer_factory) is None:
@@ -262,11 +262,6 @@ class TrainingModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._epoch_values("test")
-
-    @torch.no_grad()
-    def predict_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """P(y=1) for binary, class probabilities for multiclass, values for regression."""
-        return self.loss.scores(self.model(x))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["history"] = self.history
