@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ class TrainingModule(L.LightningModule):
     schedulers step at the end of each epoch (plateau on ``monitor``).
 
     ``checkpoint_extra`` (plain data: the model spec, the preprocessing) is stored in each
-    checkpoint under ``"trainlab"``, so a checkpoint alone can predict.
+    checkpoint under ``"trainlab"`` as JSON text, so a checkpoint alone can predict.
     ``history`` holds one dict per finished training epoch (epoch counted from 1, train
     and val metrics, lr, and epoch_seconds: the epoch's wall time, its validation and
     checkpoint included), like Keras's History.
@@ -264,11 +265,14 @@ class TrainingModule(L.LightningModule):
         self._epoch_values("test")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["history"] = self.history
-        checkpoint["trainlab"] = self.checkpoint_extra
+        # As JSON text: plain data either way, and one string is copied at once where a
+        # nested structure would be walked item by item at every save.
+        checkpoint["history"] = json.dumps(self.history)
+        checkpoint["trainlab"] = json.dumps(self.checkpoint_extra)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.history = list(checkpoint.get("history", []))
+        history = checkpoint.get("history", "[]")
+        self.history = json.loads(history) if isinstance(history, str) else list(history)
 
 
 def _optimizer_name(factory: Callable[..., Any]) -> str:

@@ -42,6 +42,8 @@ class Predictor:
         except Exception as error:  # an unpickling error names what was refused
             raise ConfigError(f"checkpoint {path} cannot be loaded safely (weights only): {error}") from None
         extra = checkpoint.get("trainlab")
+        if isinstance(extra, str):
+            extra = json.loads(extra)
         if not extra or "model" not in extra:
             raise ConfigError(f"checkpoint {path} was not written by trainlab (it has no model spec)")
         model = from_spec(extra["model"])
