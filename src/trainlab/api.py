@@ -240,6 +240,8 @@ def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: d
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
+    # Made now: the async writer creates files later, but last.ckpt links to best.ckpt at once.
+    (out_dir / "checkpoints").mkdir(exist_ok=True)
     callbacks, checkpoint, early = build.callbacks(cfg, str(out_dir / "checkpoints"))
     if early is not None and early.patience >= cfg.trainer.max_epochs:
         log.warning(

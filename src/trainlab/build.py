@@ -100,7 +100,9 @@ def callbacks(cfg: DictConfig, checkpoint_dir: str) -> tuple[list[L.Callback], M
         monitor=cfg.monitor,
         mode=cfg.mode,
         save_top_k=1,
-        save_last=True,
+        # Lightning 2.6 rewrites last.ckpt only in epochs that save a new best, so its content
+        # is best.ckpt's: a link says so without a second dump and write per epoch.
+        save_last="link",
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
