@@ -179,19 +179,19 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     write_summary(run_dir, summary)
     print_summary(summary, console)
     return RunResult(
-        metrics,
-        history,
-        best.model,
-        run_dir,
-        best.best_checkpoint,
-        best.best_epoch,
-        best.stopped_early,
-        best.device,
-        std,
-        [f.metrics for f in fits] if len(fits) > 1 else [],
-        submission,
-        summary["fit_seconds"],
-        cfg,
+        metrics=metrics,
+        history=history,
+        model=best.model,
+        run_dir=run_dir,
+        best_checkpoint=best.best_checkpoint,
+        best_epoch=best.best_epoch,
+        stopped_early=best.stopped_early,
+        device=best.device,
+        metrics_std=std,
+        folds=summary.get("folds", []),
+        submission=submission,
+        fit_seconds=summary["fit_seconds"],
+        config=cfg,
     )
 
 

@@ -27,11 +27,10 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     metrics = summary["metrics"]
     names = sorted({k.split("/", 1)[1] for k in metrics}, key=lambda n: (n != "loss", n))
     table = Table(title=f"trainlab run: {summary['status']}", title_justify="left")
-    table.add_column("metric")
-    for stage in ("val", "test"):
-        if any(k.startswith(f"{stage}/") for k in metrics):
-            table.add_column(stage, justify="right")
     stages = [s for s in ("val", "test") if any(k.startswith(f"{s}/") for k in metrics)]
+    table.add_column("metric")
+    for stage in stages:
+        table.add_column(stage, justify="right")
     std = summary.get("metrics_std", {})
     for name in names:
         table.add_row(name, *(_fmt(metrics.get(f"{s}/{name}"), std.get(f"{s}/{name}")) for s in stages))
