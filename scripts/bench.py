@@ -15,8 +15,9 @@ for trainlab, checkpointing included; the first epoch, with one-time costs such 
 graph capture and allocator warm-up, and each route's set-up are left out alike). The
 routes alternate, `--repeats` times after a warm-up round; the table gives median
 samples/s and the ratios.
-Then: time-to-accuracy on digits against scikit-learn's MLPClassifier, and the peak RSS
-of a default `trainlab` run beside a hand loop's process on the same data.
+Then: time-to-accuracy on digits against scikit-learn's MLPClassifier, the peak RSS
+of a default `trainlab` run beside a hand loop's process on the same data, and the cost of
+the pictures (a default run with and without them).
 """
 
 from __future__ import annotations
@@ -282,6 +283,28 @@ def digits() -> None:
     print(f"sklearn MLPClassifier+scaler test acc {model.score(x_test, y_test):.4f}   fit {sk_seconds:5.2f} s")
 
 
+def pictures(repeats: int) -> None:
+    """Fit time of the default run with its pictures (decision boundary, neurons, histograms
+    every max_epochs/5 epochs) against the same run with pictures.enabled=false."""
+    from trainlab import run
+
+    base = [*QUIET, "trainer=cpu", "regularization=[dropout]", "trainer.max_epochs=50"]
+    fit: dict[bool, list[float]] = {True: [], False: []}
+    wall: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(repeats + 1):  # the first round warms up and is not counted
+        for enabled in (True, False):
+            start = time.perf_counter()
+            with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+                result = run([*base, f"pictures.enabled={str(enabled).lower()}"], output_dir=out)
+            if i:
+                fit[enabled].append(result.fit_seconds)
+                wall[enabled].append(time.perf_counter() - start)
+    print(f"\n== pictures: default run (will_i_pass), 50 epochs, medians of {repeats} alternating repeats ==")
+    for name, times in (("fit (training, per-epoch pictures)", fit), ("whole run (+ picture files)", wall)):
+        on, off = statistics.median(times[True]), statistics.median(times[False])
+        print(f"{name:<36} pictures on {on:6.2f} s   off {off:6.2f} s   ratio {on / off:.3f}")
+
+
 CHILD_TRAINLAB = """
 import resource, sys, tempfile
 from trainlab import run
@@ -324,7 +347,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repeat, 2 epochs (a smoke run)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["speed", "digits", "memory"], nargs="*")
+    parser.add_argument("--only", choices=["speed", "digits", "memory", "pictures"], nargs="*")
     parser.add_argument(
         "--workloads", nargs="*", type=int, help="indices into the workload list (0 tiny, 1, 2 MNIST-size)"
     )
@@ -346,13 +369,15 @@ def main() -> None:
             }
         )
     )
-    only = args.only or ["speed", "digits", "memory"]
+    only = args.only or ["speed", "digits", "memory", "pictures"]
     if "speed" in only:
         speed(epochs, repeats, device, names)
     if "digits" in only:
         digits()
     if "memory" in only:
         memory()
+    if "pictures" in only:
+        pictures(repeats)
 
 
 if __name__ == "__main__":

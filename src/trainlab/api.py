@@ -14,24 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import pandas as pd
+import torch
 from lightning.pytorch.plugins.io import AsyncCheckpointIO
 from omegaconf import DictConfig, OmegaConf, open_dict
+from rich.console import Console
 from torch import nn
 
 from trainlab import build
+from trainlab.callbacks.pictures import tensorboard_writer
 from trainlab.data import TabularData
 from trainlab.data.csv_file import check_ids, read_table
-from trainlab.data.datamodule import DataModule
 from trainlab.errors import ConfigError
 from trainlab.loggers import build_logger, hyperparameters, log_final
-from trainlab.losses import Loss, n_outputs, resolve_loss
-from trainlab.models import from_spec
-from trainlab.module import TrainingModule
+from trainlab.losses import Loss, resolve_loss
+from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.predict import Predictor, write_csv_atomic
 from trainlab.quiet import quiet_lightning
 from trainlab.summary import print_summary, write_summary
-from trainlab.validate import batch_size, check_monitor, validate
+from trainlab.tune import LRFind, lr_find
+from trainlab.validate import check_monitor, validate
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class _Fit:
     device: str
     fit_seconds: float
     optimizer_steps: int
+    pictures: list[Path]
 
 
 def config_dir() -> Path:
@@ -135,6 +139,13 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     to_predict = _submission_input(cfg, first)
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    tuned = None
+    if cfg.tune.name == "lr_find":
+        tuned = _lr_find(cfg, first, loss, run_dir, console)
+        if not cfg.tune.apply:
+            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+            write_summary(run_dir, {"status": "tuned", "run_dir": str(run_dir), "lr_find": tuned.as_dict()})
+            return RunResult(metrics={}, history=[], model=nn.Identity(), run_dir=run_dir, best_checkpoint=None)
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     params = hyperparameters(cfg, choices or {}, loss)
     if len(datasets) == 1:
@@ -162,6 +173,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         "epochs": len(best.history),
         "stopped_early": best.stopped_early,
         "monitor": cfg.monitor,
+        "mode": cfg.mode,
         "task": first.task,
         "loss": loss,
         "metrics": metrics,
@@ -171,11 +183,14 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         "run_dir": str(run_dir),
         "best_checkpoint": str(best.best_checkpoint) if best.best_checkpoint else None,
         "logger": cfg.logger.name,
+        "pictures": [str(p.relative_to(run_dir)) for f in fits for p in f.pictures],
     }
     if len(fits) > 1:
         summary |= {"folds": [f.metrics for f in fits], "metrics_std": std, "best_fold": fits.index(best) + 1}
     if submission is not None:
         summary["submission"] = str(submission)
+    if tuned is not None:
+        summary["lr_find"] = tuned.as_dict()
     write_summary(run_dir, summary)
     print_summary(summary, console)
     return RunResult(
@@ -195,6 +210,38 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     )
 
 
+def _lr_find(cfg: DictConfig, data: TabularData, loss: str, run_dir: Path, console: Any) -> LRFind:
+    """The LR range test (``tune=lr_find``): lr_find.png, the suggestion in TensorBoard
+    (``tune/suggested_lr``, ``tune/lr_find``) and on the terminal; with ``tune.apply`` the
+    suggestion becomes ``optimizer.lr`` for the training that follows."""
+    result = lr_find(cfg, data, Loss(loss, data.task, *data.target_scale), run_dir)
+    logger = build_logger(cfg.logger.name, run_dir)
+    if logger is not None and hasattr(logger.experiment, "add_image"):
+        from PIL import Image
+
+        with Image.open(result.plot) as png:
+            image = torch.from_numpy(np.asarray(png.convert("RGB")).copy()).permute(2, 0, 1)
+        logger.experiment.add_image("tune/lr_find", image, global_step=0, dataformats="CHW")
+        if result.suggestion is not None:
+            logger.experiment.add_scalar("tune/suggested_lr", result.suggestion, global_step=0)
+        logger.finalize("success")
+    console = console or Console(soft_wrap=True)
+    if result.suggestion is None:
+        console.print(f"lr_find: no suggestion, only {len(result.losses)} steps ran; plot: {result.plot}")
+        if cfg.tune.apply:
+            log.warning(
+                "tune.apply=true but lr_find has no suggestion: training with optimizer.lr=%s", cfg.optimizer.lr
+            )
+        return result
+    console.print(
+        f"lr_find: suggested optimizer.lr={result.suggestion:.3g} "
+        f"(searched {result.min_lr:g} to {result.max_lr:g} in {len(result.lrs)} steps); plot: {result.plot}"
+    )
+    if cfg.tune.apply:
+        cfg.optimizer.lr = float(result.suggestion)
+    return result
+
+
 def _submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None:
     """``data.test`` (a file to predict after training), checked now: it must hold every
     column the model reads, and the id column."""
@@ -212,37 +259,17 @@ def _submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None
 def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: dict[str, Any]) -> _Fit:
     """Train one model on ``data`` in ``out_dir``, restore its best weights and test them."""
     L.seed_everything(cfg.seed, verbose=False)
-    n_out = n_outputs(loss, data.task, data.n_classes, data.n_targets)
-    spec = build.model_spec(cfg, data.n_features, n_out)
-    model = from_spec(spec)
-    preprocessing = data.preprocessing()
-    extra = {"model": spec, "preprocessing": preprocessing, "loss": loss, "id": cfg.data.get("id")}
-    module = TrainingModule(
-        model,
-        Loss(loss, data.task, *data.target_scale),
-        build.optimizer(cfg),
-        build.scheduler(cfg),
-        monitor=cfg.monitor,
-        n_classes=data.n_classes,
-        n_targets=data.n_targets,
-        checkpoint_extra=extra,
-        cuda_graph=cfg.speed.cuda_graph,
-        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
-    )
-    datamodule = DataModule(
-        data,
-        batch_size(cfg.data.batch_size, len(data.x_train)),
-        seed=cfg.seed,
-        steps_per_call=cfg.speed.steps_per_call,
-        drop_last=cfg.speed.drop_last,
-        loader=cfg.speed.loader,
-    )
+    loss_fn = Loss(loss, data.task, *data.target_scale)
+    module = build.training_module(cfg, data, loss_fn)
+    model, preprocessing = module.model, module.checkpoint_extra["preprocessing"]
+    datamodule = build.datamodule(cfg, data)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
     # Made now: the async writer creates files later, but last.ckpt links to best.ckpt at once.
     (out_dir / "checkpoints").mkdir(exist_ok=True)
     callbacks, checkpoint, early = build.callbacks(cfg, str(out_dir / "checkpoints"))
+    callbacks += build.picture_callbacks(cfg, data, loss_fn)
     if early is not None and early.patience >= cfg.trainer.max_epochs:
         log.warning(
             "regularization.early_stopping.patience=%d >= trainer.max_epochs=%d: early stopping cannot fire",
@@ -271,13 +298,17 @@ def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: d
     if len(data.x_test):
         tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         metrics |= {k: float(v) for k, v in tested.items()}
-    log_final(logger, params, metrics)
     model.eval()
+    pictures = []
+    if cfg.pictures.enabled:
+        pictures += save_input_pictures(model, loss_fn, data, out_dir, cfg.pictures.size, cfg.pictures.neurons)
+        pictures += save_test_pictures(model, loss_fn, data, out_dir, tensorboard_writer(trainer), len(history))
+    log_final(logger, params, metrics)
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     stopped_early = bool(early is not None and early.stopped_epoch > 0)
     device = str(trainer.strategy.root_device)
     steps = trainer.global_step
-    return _Fit(metrics, history, model, best, best_epoch, stopped_early, device, fit_seconds, steps)
+    return _Fit(metrics, history, model, best, best_epoch, stopped_early, device, fit_seconds, steps, pictures)
 
 
 def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:

@@ -15,9 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from trainlab.callbacks import RestoreBestWeights
+from trainlab.callbacks.pictures import Histograms, Pictures
 from trainlab.data import COMMON_KEYS, DATASETS, RawData, TabularData, prepare, prepare_folds
+from trainlab.data.datamodule import DataModule
 from trainlab.errors import ConfigError
+from trainlab.losses import Loss, n_outputs
 from trainlab.models import from_spec
+from trainlab.module import TrainingModule
+from trainlab.validate import batch_size
 
 
 def raw_data(cfg: DictConfig) -> RawData:
@@ -118,3 +123,59 @@ def callbacks(cfg: DictConfig, checkpoint_dir: str) -> tuple[list[L.Callback], M
     if cfg.trainer.get("enable_model_summary", True):
         result.append(RichModelSummary())
     return result, checkpoint, early
+
+
+def pictures_every(cfg: DictConfig) -> int:
+    """Epochs between TensorBoard pictures: ``pictures.every_n_epochs``, or for null about
+    five per run (max_epochs // 5); 0 when pictures are off."""
+    if not cfg.pictures.enabled:
+        return 0
+    every = cfg.pictures.every_n_epochs
+    return max(1, cfg.trainer.max_epochs // 5) if every is None else int(every)
+
+
+def picture_callbacks(cfg: DictConfig, data: TabularData, loss: Loss) -> list[L.Callback]:
+    """Pictures (for 1- or 2-D inputs) and histograms every ``pictures_every`` epochs."""
+    every = pictures_every(cfg)
+    if every == 0:
+        return []
+    result: list[L.Callback] = []
+    if data.n_features == 2 or (data.n_features == 1 and data.task == "regression"):
+        y = loss.targets(data.y_train)
+        pictures = cfg.pictures
+        result.append(Pictures(data.x_train, y, data.task, loss.scores, every, pictures.size, pictures.neurons))
+    if cfg.pictures.histograms:
+        result.append(Histograms(every))
+    return result
+
+
+def training_module(cfg: DictConfig, data: TabularData, loss: Loss) -> TrainingModule:
+    """A fresh network for ``data`` (seed first for repeatable weights) in its LightningModule,
+    with the spec and preprocessing that its checkpoints carry."""
+    n_out = n_outputs(loss.name, data.task, data.n_classes, data.n_targets)
+    spec = model_spec(cfg, data.n_features, n_out)
+    extra = {"model": spec, "preprocessing": data.preprocessing(), "loss": loss.name, "id": cfg.data.get("id")}
+    return TrainingModule(
+        from_spec(spec),
+        loss,
+        optimizer(cfg),
+        scheduler(cfg),
+        monitor=cfg.monitor,
+        n_classes=data.n_classes,
+        n_targets=data.n_targets,
+        checkpoint_extra=extra,
+        cuda_graph=cfg.speed.cuda_graph,
+        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
+    )
+
+
+def datamodule(cfg: DictConfig, data: TabularData, steps_per_call: int | None = None) -> DataModule:
+    """The splits of ``data`` in ``data.batch_size`` mini-batches, as ``speed`` says."""
+    return DataModule(
+        data,
+        batch_size(cfg.data.batch_size, len(data.x_train)),
+        seed=cfg.seed,
+        steps_per_call=cfg.speed.steps_per_call if steps_per_call is None else steps_per_call,
+        drop_last=cfg.speed.drop_last,
+        loader=cfg.speed.loader,
+    )

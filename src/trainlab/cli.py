@@ -10,6 +10,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from rich.console import Console
@@ -33,6 +34,11 @@ def _train(cfg: DictConfig) -> float | None:
         result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices))
     except ConfigError as error:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # recorded in the sweep summary; the other jobs go on
+            from trainlab.sweep import record_failure
+
+            record_failure(run_dir, str(error))
+            return None
         _remove_if_empty_run(run_dir)
         sys.exit(2)
     return result.metrics.get(cfg.monitor)

@@ -79,6 +79,8 @@ class TrainingModule(L.LightningModule):
         self._rows = 0
         self._eval_loss_sum: torch.Tensor | float = 0.0
         self._eval_rows = 0
+        self.return_step_loss = False
+        self.step_losses: list[float] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -126,10 +128,6 @@ class TrainingModule(L.LightningModule):
             return False, f"{base}, eager (no CUDA graph: {'; '.join(reasons)})"
         return True, f"{base}, each full mini-batch one CUDA graph replay"
 
-    def on_fit_start(self) -> None:
-        self._loss_sum = torch.zeros((), device=self.device)
-        self._metric_sum = torch.zeros((), device=self.device)
-
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
         self._loss_sum.zero_()
@@ -166,15 +164,23 @@ class TrainingModule(L.LightningModule):
             self._eager_steps.append((loss.detach(), output.detach(), y))
 
     def on_train_start(self) -> None:
+        # Here, not in on_fit_start: the LR finder runs its loop from a callback's on_fit_start.
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._metric_sum = torch.zeros((), device=self.device)
         self._fast = str(self.trainer.precision) in map(str, FAST_PRECISION)
         self._torch_optimizer = self._optimizer()
 
-    def training_step(self, batch: Chunk | tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def training_step(self, batch: Chunk | tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
+        """Runs the batch's optimizer steps; returns the last step's loss only when
+        ``return_step_loss`` is set (the LR finder), so otherwise nothing waits on the device."""
+        step_schedulers = [c.scheduler for c in self.trainer.lr_scheduler_configs if c.interval == "step"]
         if not isinstance(batch, Chunk):
             x, y = batch
             self._step(x, y)
             self._count_steps(1, len(x))
-            return
+            for scheduler in step_schedulers:
+                scheduler.step()
+            return self._report_step_loss()
         x, y, indices, size = batch
         pieces = indices.split(size)
         for rows in pieces:
@@ -194,7 +200,21 @@ class TrainingModule(L.LightningModule):
                 self._graph.replay(rows)
             else:
                 self._step(x.index_select(0, rows), y.index_select(0, rows))
+            # Step-interval schedulers (the LR finder's ramp) follow every optimizer step;
+            # the configured schedulers step per epoch, so a captured step keeps its lr.
+            for scheduler in step_schedulers:
+                scheduler.step()
         self._count_steps(len(pieces), len(indices))
+        return self._report_step_loss()
+
+    def _report_step_loss(self) -> torch.Tensor | None:
+        """With ``return_step_loss`` (the LR finder: eager steps, one per Lightning step),
+        the last step's loss, also kept in ``step_losses`` as a float; else None."""
+        if not self.return_step_loss or not self._eager_steps:
+            return None
+        loss = self._eager_steps[-1][0]
+        self.step_losses.append(float(loss))
+        return loss
 
     def _count_steps(self, steps: int, rows: int) -> None:
         self._rows += rows
@@ -226,8 +246,10 @@ class TrainingModule(L.LightningModule):
 
     def _step_schedulers(self, row: dict[str, float]) -> None:
         """Epoch-interval schedulers (manual optimization leaves them to the module)."""
-        schedulers = self.lr_schedulers()
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval != "epoch":
+                continue
+            scheduler = config.scheduler
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 if self.monitor in row:
                     scheduler.step(row[self.monitor])

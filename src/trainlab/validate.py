@@ -91,6 +91,18 @@ def validate(cfg: DictConfig) -> None:
         _fail("speed.loader", speed.loader, "memory or dataloader")
     if cfg.logger.name not in LOGGERS:
         _fail("logger.name", cfg.logger.name, f"one of {', '.join(LOGGERS)}")
+    _validate_pictures(cfg.pictures)
+
+
+def _validate_pictures(pictures: Any) -> None:
+    for key in ("enabled", "neurons", "histograms"):
+        if not isinstance(pictures[key], bool):
+            _fail(f"pictures.{key}", pictures[key], "true or false")
+    every = pictures.every_n_epochs
+    if every is not None and (not _is_int(every) or every < 0):
+        _fail("pictures.every_n_epochs", every, "an integer >= 0 (0: none during training) or null (5 per run)")
+    if not _is_int(pictures.size) or not 32 <= pictures.size <= 2048:
+        _fail("pictures.size", pictures.size, "an integer from 32 to 2048 (pixels a side)")
 
 
 def check_monitor(cfg: DictConfig, task: str) -> None:

@@ -1,0 +1,1 @@
+"""Pictures of training: decision boundaries, neurons, histograms, test figures, drawn with torch."""

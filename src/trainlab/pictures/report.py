@@ -1,0 +1,69 @@
+"""The pictures a finished run leaves in its directory (and in TensorBoard, when it logs there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+from torchmetrics.functional import confusion_matrix
+
+from trainlab.data import TabularData
+from trainlab.losses import Loss
+from trainlab.pictures import draw, figures
+from trainlab.pictures.plane import input_pictures
+
+
+def save_input_pictures(
+    model: nn.Module, loss: Loss, data: TabularData, out_dir: Path, size: int = 256, neurons: bool = True
+) -> list[Path]:
+    """decision_boundary.png and neurons.png (2-D inputs) or fitted_curve.png (regression on
+    one input) of ``model`` as it is now (after fit: the best weights), over the training points."""
+    device = next(model.parameters()).device
+    x, y = data.x_train.to(device), loss.targets(data.y_train.to(device))
+    images = input_pictures(model, loss.scores, x, y, data.task, size, neurons)
+    return [draw.save_png(image, out_dir / f"{name}.png") for name, image in images.items()]
+
+
+@torch.no_grad()
+def save_test_pictures(
+    model: nn.Module, loss: Loss, data: TabularData, out_dir: Path, writer: SummaryWriter | None, step: int
+) -> list[Path]:
+    """At test: for classification, confusion_matrix.csv (counts; row: true class, column:
+    predicted) and confusion_matrix.png; for regression, predicted_vs_true.png (in the
+    target's units). Each picture is also logged to ``writer`` as ``test/<name>`` at ``step``."""
+    if not len(data.x_test):
+        return []
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    scores = loss.scores(model(data.x_test.to(device))).cpu()
+    model.train(was_training)
+    if data.task == "regression":
+        name = "predicted_vs_true"
+        fig = figures.predicted_vs_true_figure(scores, loss.targets(data.y_test))
+        paths = []
+    else:
+        name = "confusion_matrix"
+        n_classes = data.n_classes or 2
+        predicted = (scores > 0.5).long() if data.task == "binary" else scores.argmax(-1)
+        counts = confusion_matrix(predicted, data.y_test, task="multiclass", num_classes=n_classes)
+        names = [str(c) for c in (data.class_names or range(n_classes))]
+        paths = [_write_counts(counts, names, out_dir / "confusion_matrix.csv")]
+        fig = figures.confusion_matrix_figure(counts, names)
+    paths.append(figures.save(fig, out_dir / f"{name}.png"))
+    image = figures.to_image(fig)
+    if writer is not None:
+        writer.add_image(f"test/{name}", image, global_step=step, dataformats="CHW")
+    return paths
+
+
+def _write_counts(counts: torch.Tensor, names: list[str], path: Path) -> Path:
+    import pandas as pd
+
+    frame = pd.DataFrame(counts.numpy(), index=pd.Index(names, name="true"), columns=names)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp)
+    tmp.replace(path)
+    return path

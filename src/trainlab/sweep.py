@@ -1,0 +1,158 @@
+"""The sweep summary: after each job of a multirun (``python train.py -m ...``), one table of
+every job so far, in the sweep dir as summary.csv and summary.md; printed when the sweep ends.
+
+Each job's row comes from its own directory: ``.hydra/overrides.yaml`` (what the job
+changed) and ``summary.json`` (status, best epoch, metrics). A job that left no summary
+failed. Rows are sorted by the monitored metric (best first, as ``mode`` says); jobs
+without it (failed, diverged early) come last, in job order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
+
+
+def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One dict per job directory of ``sweep_dir`` (those holding ``.hydra/overrides.yaml``)."""
+    rows = []
+    for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
+        job_dir = overrides_file.parent.parent
+        overrides = yaml.safe_load(overrides_file.read_text()) or []
+        summary_file = job_dir / "summary.json"
+        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"status": "failed"}
+        row: dict[str, Any] = {
+            "job": job_dir.name,
+            "overrides": " ".join(overrides),
+            "status": summary.get("status", "failed"),
+            "best_epoch": summary.get("best_epoch"),
+            "epochs": summary.get("epochs"),
+            "monitor": summary.get("monitor"),
+            "mode": summary.get("mode", "min"),
+        }
+        row |= summary.get("metrics", {})
+        if summary.get("error"):
+            row["error"] = summary["error"]
+        rows.append(row)
+    return sort_rows(rows)
+
+
+def _job_number(row: dict[str, Any]) -> tuple[int, str]:
+    name = str(row["job"])
+    return (int(name), name) if name.isdigit() else (1 << 30, name)
+
+
+def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best monitored value first (smallest for mode min, largest for max); rows without a
+    finite value last, by job number."""
+
+    def key(row: dict[str, Any]) -> tuple[int, float, tuple[int, str]]:
+        value = row.get(row.get("monitor") or "")
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return (1, 0.0, _job_number(row))
+        return (0, value if row["mode"] == "min" else -value, _job_number(row))
+
+    return sorted(rows, key=key)
+
+
+def columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The fixed columns, the monitored metric, then every val/ and test/ metric, then error."""
+    monitors = [m for m in dict.fromkeys(r.get("monitor") for r in rows) if m]
+    metrics = sorted({k for r in rows for k in r if k.startswith(("val/", "test/"))} - set(monitors))
+    error = ["error"] if any("error" in r for r in rows) else []
+    return [*FIXED, *monitors, *metrics, *error]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def write_tables(sweep_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
+    """summary.csv (full precision) and summary.md (4 decimals) in ``sweep_dir``."""
+    import pandas as pd
+
+    cols = columns(rows)
+    csv_path, md_path = sweep_dir / "summary.csv", sweep_dir / "summary.md"
+    tmp = csv_path.with_name("summary.csv.tmp")
+    pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols).to_csv(tmp, index=False)
+    tmp.replace(csv_path)
+    escape = str.maketrans({"|": "\\|", "\n": " "})
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(r.get(c)).translate(escape) for c in cols) + " |" for r in rows]
+    tmp = md_path.with_name("summary.md.tmp")
+    tmp.write_text(f"# Sweep {sweep_dir}\n\n" + "\n".join(lines) + "\n")
+    tmp.replace(md_path)
+    return csv_path, md_path
+
+
+def print_table(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    """The sweep's jobs as a Rich table: the overrides that differ between jobs (those they
+    share on one line below), status, best epoch, the monitored metric, test loss and
+    accuracy or r2 (every metric is in summary.csv)."""
+    console = console or Console(soft_wrap=True)
+    common = set.intersection(*(set(r["overrides"].split()) for r in rows)) if len(rows) > 1 else set()
+    monitors = [m for m in dict.fromkeys(r.get("monitor") for r in rows) if m]
+    present = {k for r in rows for k in r}
+    tests = [k for k in ("test/loss", "test/acc", "test/r2") if k in present and k not in monitors]
+    table = Table(title=f"sweep: {len(rows)} jobs, best first", title_justify="left")
+    for name in ["job", "overrides", "status", "best", *monitors, *tests]:
+        right = "/" in name or name in ("job", "best")
+        table.add_column(name, justify="right" if right else "left", no_wrap=True)
+    for r in rows:
+        varying = " ".join(o for o in r["overrides"].split() if o not in common)
+        cells = [r["job"], varying, r["status"], r.get("best_epoch"), *(r.get(m) for m in [*monitors, *tests])]
+        table.add_row(*(_cell(c) for c in cells))
+    console.print(table)
+    if common:
+        console.print(f"every job      {' '.join(sorted(common))}")
+    console.print(f"summary        {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.md'}")
+    console.print(f"tensorboard    tensorboard --logdir {sweep_dir}   (HPARAMS compares the jobs)")
+
+
+class SweepSummary(Callback):
+    """Hydra callback (conf/train.yaml, ``hydra.callbacks``): rewrites the sweep's tables
+    after every job (so they exist even when a later job crashes the sweep) and prints the
+    table at the end."""
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            return
+        job_dir = Path(hydra_cfg.runtime.output_dir)
+        if job_return.status == JobStatus.FAILED and not (job_dir / "summary.json").exists():
+            error = job_return._return_value  # the exception; .return_value would raise it
+            record_failure(job_dir, f"{type(error).__name__}: {error}")
+        sweep_dir = Path(hydra_cfg.sweep.dir)
+        write_tables(sweep_dir, job_rows(sweep_dir))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = job_rows(sweep_dir)
+        if rows:
+            write_tables(sweep_dir, rows)
+            print_table(sweep_dir, rows)
+
+
+def record_failure(job_dir: Path, error: str, status: str = "failed") -> None:
+    """A summary.json for a job that ended without one (its status and the error)."""
+    from trainlab.summary import write_summary
+
+    job_dir.mkdir(parents=True, exist_ok=True)
+    write_summary(job_dir, {"status": status, "error": error, "run_dir": str(job_dir)})

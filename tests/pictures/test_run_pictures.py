@@ -1,0 +1,124 @@
+"""Pictures of whole runs, read back from the event files and the run directory."""
+
+import json
+from io import BytesIO
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from trainlab import build, run
+from trainlab.api import compose
+from trainlab.errors import ConfigError
+from trainlab.losses import Loss
+from trainlab.pictures.plane import decision_boundary
+
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+CIRCLES = ["data=circles", "data.n_samples=300", "trainer.max_epochs=6", "regularization=[]", *QUIET]
+
+
+def events(run_dir):
+    acc = EventAccumulator(str(run_dir), size_guidance={"images": 0, "histograms": 0, "scalars": 0})
+    acc.Reload()
+    return acc
+
+
+def png(event) -> torch.Tensor:
+    return torch.from_numpy(np.array(Image.open(BytesIO(event.encoded_image_string)).convert("RGB")))
+
+
+@pytest.fixture(scope="module")
+def circles(tmp_path_factory):
+    overrides = [*CIRCLES, "pictures.every_n_epochs=2", "pictures.size=96"]
+    return overrides, run(overrides, output_dir=tmp_path_factory.mktemp("circles"))
+
+
+def test_pictures_and_histograms_at_the_configured_epochs(circles):
+    _, result = circles
+    acc = events(result.run_dir)
+    images, histograms = acc.Tags()["images"], acc.Tags()["histograms"]
+    for tag in ("pictures/decision_boundary", "pictures/neurons"):
+        assert [e.step for e in acc.Images(tag)] == [2, 4, 6]
+    for name in ("layers.0.W", "layers.0.b", "layers.2.W"):  # no dropout: Dense layers 0, 1, 2
+        assert [e.step for e in acc.Histograms(f"weights/{name}")] == [2, 4, 6]
+        assert [e.step for e in acc.Histograms(f"gradients/{name}")] == [2, 4, 6]
+    assert "test/confusion_matrix" in images
+    assert len(histograms) == 2 * 6  # weights and gradients of 3 Dense layers (W and b each)
+    boundary = acc.Images("pictures/decision_boundary")[-1]
+    assert (boundary.width, boundary.height) == (96, 96)
+    assert png(boundary).float().std() > 10
+    neurons = acc.Images("pictures/neurons")[-1]  # 32 neurons: 4 rows of 8 tiles of 64 px, 2 px apart
+    assert (neurons.width, neurons.height) == (8 * 64 + 7 * 2, 4 * 64 + 3 * 2)
+
+
+def test_decision_boundary_png_is_the_returned_models_prediction(circles):
+    overrides, result = circles
+    file = torch.from_numpy(np.array(Image.open(result.run_dir / "decision_boundary.png")))
+    assert file.shape == (96, 96, 3)
+    cfg, _ = compose(overrides)
+    data = build.data(cfg)
+    loss = Loss("bce", "binary")
+    expected = decision_boundary(result.model, loss.scores, data.x_train, data.y_train, "binary", size=96)
+    assert torch.equal(file, expected.permute(1, 2, 0))
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert set(summary["pictures"]) == {
+        "decision_boundary.png",
+        "neurons.png",
+        "confusion_matrix.csv",
+        "confusion_matrix.png",
+    }
+
+
+def test_confusion_matrix_sums_to_the_test_set(circles):
+    overrides, result = circles
+    counts = pd.read_csv(result.run_dir / "confusion_matrix.csv", index_col=0)
+    data = build.data(compose(overrides)[0])
+    assert counts.shape == (2, 2)
+    assert int(counts.to_numpy().sum()) == len(data.x_test) == 60
+    correct = int(counts.to_numpy().trace())
+    assert correct / len(data.x_test) == pytest.approx(result.metrics["test/acc"])
+
+
+def test_default_frequency_is_five_pictures_per_run(tmp_path):
+    result = run(["data=xor", "data.n_samples=200", "trainer.max_epochs=10", "regularization=[]", *QUIET], tmp_path)
+    steps = [e.step for e in events(result.run_dir).Images("pictures/decision_boundary")]
+    assert steps == [2, 4, 6, 8, 10]
+
+
+def test_pictures_off(tmp_path):
+    result = run([*CIRCLES, "pictures.enabled=false"], output_dir=tmp_path)
+    assert not list(result.run_dir.glob("*.png"))
+    assert events(result.run_dir).Tags()["images"] == []
+
+
+def test_regression_on_one_input_draws_the_fitted_curve(tmp_path):
+    overrides = ["data=wave", "data.n_features=1", "data.n_samples=300", "trainer.max_epochs=4", *QUIET]
+    result = run([*overrides, "pictures.every_n_epochs=2"], output_dir=tmp_path)
+    assert {p.name for p in result.run_dir.glob("*.png")} == {"fitted_curve.png", "predicted_vs_true.png"}
+    tags = events(result.run_dir).Tags()["images"]
+    assert {"pictures/fitted_curve", "test/predicted_vs_true"} <= set(tags)
+
+
+def test_multiclass_confusion_matrix_has_one_row_per_class(tmp_path):
+    result = run(["data=wine", "trainer.max_epochs=3", *QUIET], output_dir=tmp_path)
+    counts = pd.read_csv(result.run_dir / "confusion_matrix.csv", index_col=0)
+    assert counts.shape == (3, 3)
+    assert int(counts.to_numpy().sum()) == len(build.data(compose(["data=wine"])[0]).x_test) == 36
+    assert not (result.run_dir / "decision_boundary.png").exists()  # 13 inputs: no plane to draw
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("pictures.size=8", "pictures.size=8 is not allowed: an integer from 32 to 2048"),
+        ("pictures.every_n_epochs=-1", "pictures.every_n_epochs=-1 is not allowed"),
+        ("pictures.neurons=maybe", "pictures.neurons='maybe' is not allowed: true or false"),
+    ],
+)
+def test_bad_picture_settings_are_refused(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        run([*CIRCLES, override], output_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
