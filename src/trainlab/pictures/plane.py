@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from trainlab.models.dense import Dense
@@ -52,6 +53,24 @@ class Plane:
         return self.size - 1 - index if upwards else index
 
 
+def _over_plane(model: nn.Module, scores: Scores, plane: Plane) -> torch.Tensor:
+    """The model's scores at every pixel: [size, size] (P(y=1), or a value) or [size, size, C].
+
+    The network runs on a grid of half the resolution (a quarter of the points) and the
+    scores are interpolated bilinearly to full size: smooth, and four times cheaper.
+    """
+    coarse = Plane(plane.lo, plane.hi, max(plane.size // 2, 16))
+    out = scores(model(coarse.grid(_device(model))))
+    channels = out.reshape(coarse.size, coarse.size, -1).permute(2, 0, 1).unsqueeze(0)
+    fine = F.interpolate(channels, size=(plane.size, plane.size), mode="bilinear", align_corners=False)
+    fine = fine[0].permute(1, 2, 0)
+    return fine[..., 0] if out.dim() == 1 else fine
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def _points(x: torch.Tensor, y: torch.Tensor, max_points: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x[:max_points], y[:max_points]
 
@@ -76,16 +95,15 @@ def decision_boundary(
     centred on the targets' mean, each ring in the colour of its true value.
     """
     plane = Plane.around(x, size)
-    predicted = scores(model(plane.grid(x.device)))
+    predicted = _over_plane(model, scores, plane)
     x, y = _points(x, y, max_points)
     rows, cols = plane.pixel(x[:, 1], 1, upwards=True), plane.pixel(x[:, 0], 0)
     if task == "regression":
         centre = y.mean()
         scale = (y - centre).abs().max().clamp_min(1e-12)
-        image = draw.diverging(predicted.reshape(size, size) - centre, scale / draw.SHADE)
+        image = draw.diverging(predicted - centre, scale / draw.SHADE)
         return draw.to_uint8_chw(draw.rings(image, rows, cols, draw.diverging(y - centre, scale)))
-    shape = (size, size) if task == "binary" else (size, size, predicted.shape[-1])
-    image, labels = draw.class_shades(predicted.reshape(shape))
+    image, labels = draw.class_shades(predicted)
     draw.mark_boundaries(image, labels)
     palette = torch.tensor([draw.class_colour(k) for k in range(int(y.max()) + 1)], dtype=torch.float32)
     return draw.to_uint8_chw(draw.rings(image, rows, cols, palette.to(x.device)[y]))
@@ -129,8 +147,9 @@ def neurons(model: nn.Module, x: torch.Tensor, tile: int = 64, columns: int = 8)
     activations = layer(plane.grid(x.device))  # [tile * tile, n_neurons]
     scale = activations.abs().amax(0).clamp_min(1e-12)
     colours = draw.diverging(activations / scale, 1.0)  # [tile * tile, n, 3]
-    images = [draw.to_uint8_chw(colours[:, j].reshape(tile, tile, 3)) for j in range(activations.shape[1])]
-    return draw.tile(images, min(columns, len(images)))
+    n = activations.shape[1]
+    images = colours.reshape(tile, tile, n, 3).permute(2, 3, 0, 1).round().clamp(0, 255).to(torch.uint8).cpu()
+    return draw.tile(list(images), min(columns, n))
 
 
 def input_pictures(
