@@ -307,15 +307,15 @@ def pictures(repeats: int) -> None:
 
 
 CHILD_TRAINLAB = """
-import resource, sys, tempfile
+import sys, tempfile
 from trainlab import run
 with tempfile.TemporaryDirectory() as out:
     run(["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "trainer=cpu"], output_dir=out)
-print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("RSS", next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")))
 """
 
 CHILD_HAND = """
-import resource, torch, torch.nn.functional as F
+import torch, torch.nn.functional as F
 from trainlab.data import prepare, will_i_pass
 from trainlab.models import MLP
 # The default run's data and network (conf/data/will_i_pass.yaml, conf/model/mlp.yaml), no Lightning or Hydra.
@@ -329,11 +329,13 @@ for epoch in range(100):
         idx = order[i:i + 32]
         loss = F.binary_cross_entropy_with_logits(model(x[idx]).squeeze(1), y[idx])
         opt.zero_grad(); loss.backward(); opt.step()
-print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("RSS", next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")))
 """
 
 
 def memory() -> None:
+    # The children report VmHWM (peak resident set of their own address space): getrusage's
+    # ru_maxrss survives exec, so a child of a large parent would report the parent's peak.
     def peak(code: str) -> int:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         return int(next(line for line in out.stdout.splitlines() if line.startswith("RSS")).split()[1])
