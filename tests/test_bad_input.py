@@ -8,7 +8,7 @@ from trainlab.errors import ConfigError
 BAD = [
     ("regularization.dropout.p=1.5", r"regularization.dropout.p=1.5 is not allowed: a probability in \[0, 1\)"),
     ("regularization.dropout.p=-0.1", r"regularization.dropout.p=-0.1 is not allowed"),
-    ("optimizer.lr=0", r"optimizer.lr=0 is not allowed: a learning rate > 0"),
+    ("optimizer.lr=0", r"optimizer.lr=0.0 is not allowed: a learning rate > 0"),
     ("optimizer.lr=-0.01", r"optimizer.lr=-0.01 is not allowed"),
     (
         "data.batch_size=0",

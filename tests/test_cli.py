@@ -59,7 +59,7 @@ def test_python_m_trainlab_from_any_directory(tmp_path):
 def test_bad_value_exits_non_zero_with_one_message_and_no_run_dir(tmp_path):
     out = train("optimizer.lr=-1", cwd=tmp_path)
     assert out.returncode == 2
-    assert "error: optimizer.lr=-1 is not allowed: a learning rate > 0" in out.stderr
+    assert "error: optimizer.lr=-1.0 is not allowed: a learning rate > 0" in out.stderr
     assert "Traceback" not in out.stderr
     assert not list((tmp_path / "outputs").glob("*/*"))
 

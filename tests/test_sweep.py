@@ -1,24 +1,16 @@
 """A multirun leaves a table of its jobs, best first; a job that fails does not stop the others."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
+from cli_helpers import QUIET, train
 
-ROOT = Path(__file__).resolve().parents[1]
-SMALL = [
-    "data.n_samples=200",
-    "trainer.max_epochs=3",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "pictures.enabled=false",
-]
+SMALL = ["data.n_samples=200", "trainer.max_epochs=3", "pictures.enabled=false", *QUIET]
 
 
 def sweep(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(ROOT / "train.py"), "-m", *args, *SMALL, f"hydra.sweep.dir={tmp_path}"]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    return train("-m", *args, *SMALL, f"hydra.sweep.dir={tmp_path}", cwd=tmp_path)
 
 
 def test_three_job_sweep_writes_summary_sorted_by_the_monitored_metric(tmp_path):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
+import signal
 import statistics
 import time
 from collections.abc import Sequence
@@ -24,19 +24,30 @@ from torch import nn
 
 from trainlab import build
 from trainlab.callbacks.pictures import tensorboard_writer
+from trainlab.checkpoints import AtomicCheckpointIO
 from trainlab.data import TabularData
 from trainlab.data.csv_file import check_ids, read_table
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, Diverged, Interrupted
 from trainlab.loggers import build_logger, hyperparameters, log_final
 from trainlab.losses import Loss, resolve_loss
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.predict import Predictor, write_csv_atomic
 from trainlab.quiet import quiet_lightning
+from trainlab.resume import (
+    check_resume,
+    refuse_existing_run,
+    register_resolvers,
+    remove_stale_temporaries,
+    resume_target,
+    unique_dir,
+)
+from trainlab.schema import register as register_schemas
 from trainlab.summary import print_summary, write_summary
 from trainlab.tune import LRFind, lr_find
 from trainlab.validate import check_monitor, validate
 
 log = logging.getLogger(__name__)
+register_resolvers()  # conf/train.yaml's hydra.run.dir
 
 
 @dataclass
@@ -96,6 +107,7 @@ def compose(overrides: Sequence[str] = ()) -> tuple[DictConfig, dict[str, str]]:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    register_schemas()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="train"):
         cfg = hydra_compose("train", overrides=list(overrides), return_hydra_config=True)
     choices = dict(cfg.hydra.runtime.choices)
@@ -111,26 +123,35 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> 
     current directory. Invalid values raise ``trainlab.errors.ConfigError`` before training.
     """
     cfg, choices = compose(overrides)
-    run_dir = Path(output_dir) if output_dir is not None else _new_run_dir(Path("outputs"))
+    target = resume_target(cfg)
+    if target is not None:
+        run_dir = target[0]
+        if output_dir is not None and Path(output_dir).resolve() != run_dir.resolve():
+            raise ConfigError(
+                f"output_dir={str(output_dir)!r}: a resumed run continues in its own directory, {run_dir}"
+            )
+    else:
+        run_dir = Path(output_dir) if output_dir is not None else unique_dir(Path("outputs"))
     return train(cfg, run_dir, choices)
-
-
-def _new_run_dir(root: Path) -> Path:
-    now = dt.datetime.now()
-    base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
-    path, n = base, 1
-    while path.exists():
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return path
 
 
 def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None, console: Any = None) -> RunResult:
     """Train, restore the best weights, test and summarise one composed config in ``run_dir``.
 
     Every check (config values, data files and columns, loss against task, monitored
-    metric) runs before the run directory is written or anything trains.
+    metric, the run to resume or a fresh directory) runs before the run directory is
+    written or anything trains. With ``resume``/``ckpt_path`` the run continues from its
+    checkpoint in ``run_dir``. A diverged or interrupted run raises ``Diverged`` or
+    ``Interrupted`` after writing its summary.json.
     """
     validate(cfg)
+    target = resume_target(cfg)
+    resume_from = None
+    if target is None:
+        refuse_existing_run(run_dir)
+    else:
+        check_resume(cfg, run_dir, target[1])
+        resume_from = target[1]
     quiet_lightning()
     datasets = build.datasets(cfg)
     first = datasets[0]
@@ -148,12 +169,17 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
             return RunResult(metrics={}, history=[], model=nn.Identity(), run_dir=run_dir, best_checkpoint=None)
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     params = hyperparameters(cfg, choices or {}, loss)
-    if len(datasets) == 1:
-        fits = [_fit(cfg, first, loss, run_dir, params)]
-    else:
-        fits = [
-            _fit(cfg, data, loss, run_dir / f"fold_{k}", {**params, "fold": k}) for k, data in enumerate(datasets, 1)
-        ]
+    try:
+        if len(datasets) == 1:
+            fits = [_fit(cfg, first, loss, run_dir, params, resume_from)]
+        else:
+            fits = [
+                _fit(cfg, data, loss, run_dir / f"fold_{k}", {**params, "fold": k})
+                for k, data in enumerate(datasets, 1)
+            ]
+    except (Diverged, Interrupted) as stop:
+        _summarise_stop(cfg, run_dir, stop)
+        raise
     pick = min if cfg.mode == "min" else max
     best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
     metrics, std = _mean_and_std([f.metrics for f in fits])
@@ -242,6 +268,25 @@ def _lr_find(cfg: DictConfig, data: TabularData, loss: str, run_dir: Path, conso
     return result
 
 
+def _summarise_stop(cfg: DictConfig, run_dir: Path, stop: Diverged | Interrupted) -> None:
+    """summary.json of a run that diverged or was interrupted: why, where, and what is kept."""
+    history = getattr(stop, "history", [])
+    last = Path(getattr(stop, "out_dir", run_dir)) / "checkpoints" / "last.ckpt"
+    summary: dict[str, Any] = {
+        "status": "diverged" if isinstance(stop, Diverged) else "interrupted",
+        "error": str(stop),
+        "epochs": len(history),
+        "monitor": cfg.monitor,
+        "mode": cfg.mode,
+        "metrics": {},
+        "run_dir": str(run_dir),
+        "last_checkpoint": str(last) if last.is_file() else None,
+    }
+    if isinstance(stop, Diverged):
+        summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
+    write_summary(run_dir, summary)
+
+
 def _submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None:
     """``data.test`` (a file to predict after training), checked now: it must hold every
     column the model reads, and the id column."""
@@ -256,8 +301,16 @@ def _submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None
     return frame
 
 
-def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: dict[str, Any]) -> _Fit:
-    """Train one model on ``data`` in ``out_dir``, restore its best weights and test them."""
+def _fit(
+    cfg: DictConfig,
+    data: TabularData,
+    loss: str,
+    out_dir: Path,
+    params: dict[str, Any],
+    resume_from: Path | None = None,
+) -> _Fit:
+    """Train one model on ``data`` in ``out_dir`` (from ``resume_from``, a checkpoint, when
+    given), restore its best weights and test them."""
     L.seed_everything(cfg.seed, verbose=False)
     loss_fn = Loss(loss, data.task, *data.target_scale)
     module = build.training_module(cfg, data, loss_fn)
@@ -266,8 +319,6 @@ def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: d
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
-    # Made now: the async writer creates files later, but last.ckpt links to best.ckpt at once.
-    (out_dir / "checkpoints").mkdir(exist_ok=True)
     callbacks, checkpoint, early = build.callbacks(cfg, str(out_dir / "checkpoints"))
     callbacks += build.picture_callbacks(cfg, data, loss_fn)
     if early is not None and early.patience >= cfg.trainer.max_epochs:
@@ -284,12 +335,29 @@ def _fit(cfg: DictConfig, data: TabularData, loss: str, out_dir: Path, params: d
     trainer_args.pop("gradient_clip_val", None)
     # Checkpoints are written by a background thread (from device copies of the tensors), so
     # an epoch does not wait for the disk; all writes have finished when fit returns.
-    plugins = [AsyncCheckpointIO()] if cfg.speed.async_checkpoint else []
+    plugins = [AsyncCheckpointIO(AtomicCheckpointIO()) if cfg.speed.async_checkpoint else AtomicCheckpointIO()]
     trainer = L.Trainer(
         **trainer_args, logger=logger or False, callbacks=callbacks, plugins=plugins, default_root_dir=str(out_dir)
     )
+    if resume_from is not None:
+        remove_stale_temporaries(out_dir)
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        # Lightning turned Ctrl-C into exit(1) after its clean shutdown, and ignores SIGINT since.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop: Diverged | Interrupted = Interrupted(
+            f"interrupted in epoch {len(module.history) + 1}; {len(module.history)} epoch(s) finished and kept "
+            f"in {out_dir / 'checkpoints' / 'last.ckpt'}; continue with resume={out_dir}"
+        )
+        stop.history, stop.out_dir = module.history, out_dir
+        raise stop from None
+    except Diverged as diverged:
+        diverged.history, diverged.out_dir = module.history, out_dir
+        raise
     fit_seconds = time.perf_counter() - start
 
     history = module.history

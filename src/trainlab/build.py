@@ -22,7 +22,7 @@ from trainlab.errors import ConfigError
 from trainlab.losses import Loss, n_outputs
 from trainlab.models import from_spec
 from trainlab.module import TrainingModule
-from trainlab.validate import batch_size
+from trainlab.validate import batch_size, selected_regularization
 
 
 def raw_data(cfg: DictConfig) -> RawData:
@@ -60,7 +60,7 @@ def data(cfg: DictConfig) -> TabularData:
 
 def regularization(cfg: DictConfig) -> DictConfig:
     """The selected regularization options (an empty config for `regularization=[]`)."""
-    return cfg.get("regularization") or OmegaConf.create({})
+    return selected_regularization(cfg)
 
 
 def model_spec(cfg: DictConfig, in_features: int, out_features: int) -> dict[str, Any]:
@@ -105,13 +105,21 @@ def callbacks(cfg: DictConfig, checkpoint_dir: str) -> tuple[list[L.Callback], M
         monitor=cfg.monitor,
         mode=cfg.mode,
         save_top_k=1,
-        # Lightning 2.6 rewrites last.ckpt only in epochs that save a new best, so its content
-        # is best.ckpt's: a link says so without a second dump and write per epoch.
-        save_last="link",
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    result: list[L.Callback] = [checkpoint, RestoreBestWeights(cfg.monitor, cfg.mode)]
+    # last.ckpt at the very end of every epoch (after the module's epoch-end hook has
+    # recorded the epoch and stepped the schedulers): what resume continues from.
+    last = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    result: list[L.Callback] = [checkpoint, last, RestoreBestWeights(cfg.monitor, cfg.mode)]
     early = None
     reg = regularization(cfg)
     if "early_stopping" in reg:
@@ -166,6 +174,7 @@ def training_module(cfg: DictConfig, data: TabularData, loss: Loss) -> TrainingM
         checkpoint_extra=extra,
         cuda_graph=cfg.speed.cuda_graph,
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
+        max_loss=cfg.divergence.max_loss,
     )
 
 

@@ -16,7 +16,16 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from rich.console import Console
 from rich.markup import escape
 
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, Diverged, Interrupted
+from trainlab.resume import register_resolvers
+from trainlab.schema import register as register_schemas
+
+EXIT_CONFIG = 2  # a value, file or column trainlab cannot use; nothing was trained
+EXIT_DIVERGED = 3  # the loss diverged; summary.json says where
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), after a clean stop
+
+register_resolvers()  # before Hydra composes conf/train.yaml (hydra.run.dir)
+register_schemas()  # the /schema/... entries conf/'s defaults lists name
 
 
 @hydra.main(config_path=str(Path(__file__).parent / "conf"), config_name="train", version_base="1.3")
@@ -33,15 +42,27 @@ def _train(cfg: DictConfig) -> float | None:
         quiet_lightning(propagate_to_root=True)
         result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices))
     except ConfigError as error:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        _print_error(error)
         if hydra_cfg.mode == RunMode.MULTIRUN:  # recorded in the sweep summary; the other jobs go on
             from trainlab.sweep import record_failure
 
             record_failure(run_dir, str(error))
             return None
         _remove_if_empty_run(run_dir)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
+    except Diverged as error:  # summary.json says diverged; a sweep goes on to its other jobs
+        _print_error(error)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            return None
+        sys.exit(EXIT_DIVERGED)
+    except Interrupted as error:  # Ctrl-C stops a sweep too
+        _print_error(error)
+        sys.exit(EXIT_INTERRUPTED)
     return result.metrics.get(cfg.monitor)
+
+
+def _print_error(error: Exception) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
 
 
 def _remove_if_empty_run(run_dir: Path) -> None:

@@ -25,7 +25,8 @@ def hyperparameters(cfg: DictConfig, choices: dict[str, str], loss: str) -> dict
     adam``) and its scalar settings (``optimizer.lr: 0.01``); lists become strings."""
     container = OmegaConf.to_container(cfg, resolve=True)
     params: dict[str, Any] = {"seed": container["seed"], "monitor": container["monitor"]}
-    reg = container.get("regularization") or {}
+    reg = {k: v for k, v in (container.get("regularization") or {}).items() if v is not None}
+    container["regularization"] = reg
     params["regularization"] = ",".join(reg) or "none"
     for group in GROUPS:
         params[group] = choices.get(group) or (container.get(group) or {}).get("name", "")

@@ -14,6 +14,7 @@ from torch import nn
 
 from trainlab.cuda_graph import StepGraph, capturable, optimizer_class
 from trainlab.data.loader import Chunk
+from trainlab.divergence import DivergenceWatch
 from trainlab.losses import Loss
 from trainlab.metrics import task_metrics
 
@@ -37,6 +38,9 @@ class TrainingModule(L.LightningModule):
     ``{stage}/loss`` and ``{stage}/{metric}``, the learning rate as ``lr``; epoch-interval
     schedulers step at the end of each epoch (plateau on ``monitor``).
 
+    A training loss that is not finite, or above ``max_loss``, raises ``Diverged`` naming
+    the epoch, the step, the loss and the lr (see ``trainlab.divergence``).
+
     ``checkpoint_extra`` (plain data: the model spec, the preprocessing) is stored in each
     checkpoint under ``"trainlab"`` as JSON text, so a checkpoint alone can predict.
     ``history`` holds one dict per finished training epoch (epoch counted from 1, train
@@ -56,6 +60,7 @@ class TrainingModule(L.LightningModule):
         checkpoint_extra: dict[str, Any] | None = None,
         cuda_graph: bool = True,
         gradient_clip_val: float | None = None,
+        max_loss: float | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -79,6 +84,7 @@ class TrainingModule(L.LightningModule):
         self._rows = 0
         self._eval_loss_sum: torch.Tensor | float = 0.0
         self._eval_rows = 0
+        self._watch = DivergenceWatch(max_loss)
         self.return_step_loss = False
         self.step_losses: list[float] = []
 
@@ -176,14 +182,22 @@ class TrainingModule(L.LightningModule):
         step_schedulers = [c.scheduler for c in self.trainer.lr_scheduler_configs if c.interval == "step"]
         if not isinstance(batch, Chunk):
             x, y = batch
+            self._watch.poll()
             self._step(x, y)
             self._count_steps(1, len(x))
+            step = (self.trainer.global_step, None)
+            self._watch.probe([self._eager_steps[-1][0]], [step], self.current_epoch + 1, self._lr())
             for scheduler in step_schedulers:
                 scheduler.step()
             return self._report_step_loss()
         x, y, indices, size = batch
         pieces = indices.split(size)
-        for rows in pieces:
+        done = self.trainer.global_step  # optimizer steps before this chunk
+        self._watch.poll()  # earlier chunks' losses, where their copy to the host has landed
+        eager: list[torch.Tensor] = []
+        eager_steps: list[tuple[int, int | None]] = []
+        graph_sum_before, graph_rows, graph_steps = None, 0, []
+        for i, rows in enumerate(pieces):
             if self._graph_wanted and len(rows) == size:
                 if self._graph is None:
                     self._capturing = True
@@ -197,15 +211,29 @@ class TrainingModule(L.LightningModule):
                         (self._loss_sum, self._metric_sum),
                     )
                     self._capturing = False
+                if graph_sum_before is None:
+                    graph_sum_before = self._loss_sum.clone()
                 self._graph.replay(rows)
+                graph_rows += len(rows)
+                graph_steps.append(done + i + 1)
             else:
                 self._step(x.index_select(0, rows), y.index_select(0, rows))
+                eager.append(self._eager_steps[-1][0])
+                eager_steps.append((done + i + 1, None))
             # Step-interval schedulers (the LR finder's ramp) follow every optimizer step;
             # the configured schedulers step per epoch, so a captured step keeps its lr.
             for scheduler in step_schedulers:
                 scheduler.step()
         self._count_steps(len(pieces), len(indices))
+        if graph_rows:
+            eager.append((self._loss_sum - graph_sum_before) / graph_rows)
+            eager_steps.append((graph_steps[-1], graph_steps[0]))
+        self._watch.probe(eager, eager_steps, self.current_epoch + 1, self._lr())
         return self._report_step_loss()
+
+    def _lr(self) -> float:
+        lr = self._torch_optimizer.param_groups[0]["lr"]
+        return lr if isinstance(lr, float | int) else float("nan")  # a tensor lr is not read mid-epoch
 
     def _report_step_loss(self) -> torch.Tensor | None:
         """With ``return_step_loss`` (the LR finder: eager steps, one per Lightning step),
@@ -224,6 +252,7 @@ class TrainingModule(L.LightningModule):
             self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(steps)
 
     def on_train_epoch_end(self) -> None:
+        self._watch.poll(wait=True)  # every step of the epoch is checked before it counts as done
         loss_sum, metric_sum = self._loss_sum.clone(), self._metric_sum.clone()
         if self._eager_steps:
             with torch.no_grad():
@@ -291,10 +320,19 @@ class TrainingModule(L.LightningModule):
         # nested structure would be walked item by item at every save.
         checkpoint["history"] = json.dumps(self.history)
         checkpoint["trainlab"] = json.dumps(self.checkpoint_extra)
+        # The random state dropout draws from, so a resumed run draws the same masks.
+        checkpoint["rng"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng"]["cuda"] = torch.cuda.get_rng_state_all()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         history = checkpoint.get("history", "[]")
         self.history = json.loads(history) if isinstance(history, str) else list(history)
+        rng = checkpoint.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def _optimizer_name(factory: Callable[..., Any]) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from trainlab.checkpoints import load_checkpoint
 from trainlab.data.csv_file import check_ids, read_table
 from trainlab.data.preprocess import Preprocessor, TargetEncoder
 from trainlab.errors import ConfigError
@@ -35,12 +36,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Predictor:
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise ConfigError(f"checkpoint {path}: file not found") from None
-        except Exception as error:  # an unpickling error names what was refused
-            raise ConfigError(f"checkpoint {path} cannot be loaded safely (weights only): {error}") from None
+        checkpoint = load_checkpoint(path)
         extra = checkpoint.get("trainlab")
         if isinstance(extra, str):
             extra = json.loads(extra)

@@ -5,10 +5,11 @@ Each failure raises ConfigError naming the key, the value given and what is allo
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from trainlab.errors import ConfigError
 from trainlab.losses import LOSSES
@@ -31,6 +32,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _check_known_keys(node: Any, path: str = "") -> None:
+    """Keys added with ``+key=value`` that the node's schema lacks (Hydra lets ``+`` add
+    them to a structured config). ``data`` is left to ``build.raw_data``, which names the
+    data set's own options."""
+    if not isinstance(node, DictConfig):
+        return
+    schema = OmegaConf.get_type(node)
+    if dataclasses.is_dataclass(schema) and path != "data.":
+        allowed = [f.name for f in dataclasses.fields(schema)]
+        for key in node:
+            if key not in allowed:
+                where = path[:-1] or "the config"
+                _fail(f"{path}{key}", node.get(key), f"{where} has no key {key!r}; its keys: {', '.join(allowed)}")
+    for key in node:
+        if key != "hydra" and path != "data.":
+            _check_known_keys(node._get_node(key), f"{path}{key}.")
+
+
 def batch_size(value: Any, n_train: int) -> int:
     """The batch size in rows: an int >= 1, or ``full`` for every training row at once."""
     if value == "full":
@@ -42,6 +61,7 @@ def batch_size(value: Any, n_train: int) -> int:
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first invalid value in ``cfg``."""
+    _check_known_keys(cfg)
     model = cfg.model
     if model.name not in MODELS:
         _fail("model.name", model.name, f"one of {', '.join(MODELS)}")
@@ -65,7 +85,7 @@ def validate(cfg: DictConfig) -> None:
     if not _is_number(momentum) or momentum < 0:
         _fail("optimizer.momentum", momentum, "a number >= 0")
 
-    _validate_regularization(cfg.get("regularization") or {})
+    _validate_regularization(selected_regularization(cfg))
     _validate_data(cfg.data)
 
     if cfg.mode not in MODES:
@@ -92,6 +112,25 @@ def validate(cfg: DictConfig) -> None:
     if cfg.logger.name not in LOGGERS:
         _fail("logger.name", cfg.logger.name, f"one of {', '.join(LOGGERS)}")
     _validate_pictures(cfg.pictures)
+    max_loss = cfg.divergence.max_loss
+    if max_loss is not None and (not _is_number(max_loss) or max_loss <= 0):
+        _fail("divergence.max_loss", max_loss, "a loss > 0 above which training stops, or null (non-finite only)")
+    if cfg.tune.name == "lr_find":
+        _validate_lr_find(cfg.tune)
+
+
+def _validate_lr_find(tune: Any) -> None:
+    if not _is_number(tune.min_lr) or tune.min_lr <= 0:
+        _fail("tune.min_lr", tune.min_lr, "a learning rate > 0")
+    if not _is_number(tune.max_lr) or tune.max_lr <= tune.min_lr:
+        _fail("tune.max_lr", tune.max_lr, f"a learning rate > tune.min_lr={tune.min_lr}")
+    if not _is_int(tune.num_training) or tune.num_training < 3:
+        _fail("tune.num_training", tune.num_training, "an integer >= 3 (optimizer steps of the range test)")
+    if tune.mode not in ("exponential", "linear"):
+        _fail("tune.mode", tune.mode, "exponential or linear")
+    threshold = tune.early_stop_threshold
+    if threshold is not None and (not _is_number(threshold) or threshold <= 1):
+        _fail("tune.early_stop_threshold", threshold, "a factor > 1, or null (never stop early)")
 
 
 def _validate_pictures(pictures: Any) -> None:
@@ -111,11 +150,18 @@ def check_monitor(cfg: DictConfig, task: str) -> None:
 
     allowed = [n for n in metric_names(task) if n.startswith(("val/", "train/"))]
     keys = [("monitor", cfg.monitor)]
-    if "early_stopping" in (cfg.get("regularization") or {}):
-        keys.append(("regularization.early_stopping.monitor", cfg.regularization.early_stopping.monitor))
+    reg = selected_regularization(cfg)
+    if "early_stopping" in reg:
+        keys.append(("regularization.early_stopping.monitor", reg.early_stopping.monitor))
     for key, value in keys:
         if value not in allowed:
             _fail(key, value, f"a metric logged for this {task} task: {', '.join(allowed)}")
+
+
+def selected_regularization(cfg: DictConfig) -> DictConfig:
+    """The regularization options selected (the schema holds None for the others), resolved."""
+    reg = OmegaConf.to_container(cfg.get("regularization") or {}, resolve=True)
+    return OmegaConf.create({k: v for k, v in reg.items() if v is not None})
 
 
 def _validate_regularization(reg: Any) -> None:

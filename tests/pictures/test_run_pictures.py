@@ -115,7 +115,6 @@ def test_multiclass_confusion_matrix_has_one_row_per_class(tmp_path):
     [
         ("pictures.size=8", "pictures.size=8 is not allowed: an integer from 32 to 2048"),
         ("pictures.every_n_epochs=-1", "pictures.every_n_epochs=-1 is not allowed"),
-        ("pictures.neurons=maybe", "pictures.neurons='maybe' is not allowed: true or false"),
     ],
 )
 def test_bad_picture_settings_are_refused(tmp_path, override, message):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from trainlab.checkpoints import load_checkpoint
 
 
 class RestoreBestWeights(L.Callback):
@@ -14,6 +19,7 @@ class RestoreBestWeights(L.Callback):
     kept on the device whenever the metric improves (no file is read back), so training
     may end by early stopping or at max_epochs and the model then holds the weights that
     scored best on validation: test metrics and the returned model come from them.
+    After a resume, when no later epoch improved, they are read back from best.ckpt.
     """
 
     def __init__(self, monitor: str, mode: str = "min") -> None:
@@ -38,6 +44,22 @@ class RestoreBestWeights(L.Callback):
         with torch.no_grad():
             self._best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score, self.best_epoch = state_dict["best_score"], state_dict["best_epoch"]
+
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._best_state is None and self.best_score is not None:
+            # Resumed, and no epoch since improved: the best weights are in the checkpoint
+            # that the ModelCheckpoint on the same metric wrote then.
+            self._best_state = self._from_checkpoint_file(trainer)
         if self._best_state is not None:
             pl_module.load_state_dict(self._best_state)
+
+    def _from_checkpoint_file(self, trainer: L.Trainer) -> dict[str, torch.Tensor] | None:
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.monitor == self.monitor and callback.best_model_path:
+                return load_checkpoint(callback.best_model_path)["state_dict"]
+        return None

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from trainlab.data.dataset import TabularData
-from trainlab.data.loader import ChunkLoader, InMemoryLoader
+from trainlab.data.loader import ChunkLoader, EpochPermutations, InMemoryLoader
 
 
 class DataModule(L.LightningDataModule):
@@ -49,12 +49,10 @@ class DataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> ChunkLoader | DataLoader:
         if self.loader == "dataloader":
-            generator = torch.Generator().manual_seed(self.seed)
             dataset = TensorDataset(self.data.x_train, self.data.y_train)
             pin = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
-            return DataLoader(
-                dataset, self.batch_size, shuffle=True, drop_last=self.drop_last, generator=generator, pin_memory=pin
-            )
+            order = EpochPermutations(len(dataset), self.seed)
+            return DataLoader(dataset, self.batch_size, sampler=order, drop_last=self.drop_last, pin_memory=pin)
         x, y = self._split("train")
         return ChunkLoader(x, y, self.batch_size, self.steps_per_call, seed=self.seed, drop_last=self.drop_last)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
+from torch.utils.data import Sampler
 
 
 class InMemoryLoader:
@@ -37,11 +38,35 @@ class Chunk(NamedTuple):
     batch_size: int
 
 
+class EpochPermutations(Sampler[int]):
+    """Epoch e's order of ``n`` rows: a permutation drawn from a generator seeded with
+    (``seed``, e), on ``device``. It depends on nothing but the seed and the epoch, so a run
+    resumed at epoch e sees the same order as one that never stopped. Lightning calls
+    ``set_epoch`` before each training epoch (as for a DistributedSampler)."""
+
+    def __init__(self, n: int, seed: int = 0, device: torch.device | str = "cpu") -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+        self.generator = torch.Generator(device=device)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def permutation(self) -> torch.Tensor:
+        self.generator.manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(self.n, generator=self.generator, device=self.generator.device)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.permutation().tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
 class ChunkLoader:
-    """Per epoch, one permutation of the training rows drawn on their device from a
-    generator seeded once with ``seed``; each item covers ``steps_per_call`` consecutive
-    mini-batches of it, so Lightning's per-step cost is paid once per that many optimizer
-    steps. With ``drop_last`` a final partial mini-batch is left out.
+    """Per epoch, one permutation of the training rows drawn on their device (see
+    EpochPermutations); each item covers ``steps_per_call`` consecutive mini-batches of it,
+    so Lightning's per-step cost is paid once per that many optimizer steps. With
+    ``drop_last`` a final partial mini-batch is left out.
     """
 
     def __init__(
@@ -59,7 +84,7 @@ class ChunkLoader:
         self.batch_size = batch_size
         self.steps_per_call = steps_per_call
         self.drop_last = drop_last
-        self.generator = torch.Generator(device=x.device).manual_seed(seed)
+        self.sampler = EpochPermutations(len(x), seed, x.device)  # Lightning sets its epoch
 
     @property
     def n_batches(self) -> int:
@@ -71,7 +96,7 @@ class ChunkLoader:
         return math.ceil(self.n_batches / self.steps_per_call)
 
     def __iter__(self) -> Iterator[Chunk]:
-        order = torch.randperm(len(self.x), generator=self.generator, device=self.x.device)
+        order = self.sampler.permutation()
         order = order[: self.n_batches * self.batch_size] if self.drop_last else order
         rows = self.steps_per_call * self.batch_size
         for start in range(0, len(order), rows):

@@ -1,0 +1,144 @@
+"""Run directories: a fresh one per run, never another run's, except to resume it.
+
+``resume=<run dir>`` (or ``ckpt_path=<run dir>/checkpoints/<file>``) continues a stopped
+run in its own directory from ``checkpoints/last.ckpt`` (or the file given): weights,
+optimizer, scheduler, callbacks, epoch and step counters, the data order and the random
+state that dropout draws from, so the result is that of a run that never stopped.
+The overrides must be the run's own; only the keys in ``MAY_DIFFER`` may change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.checkpoints import load_checkpoint
+from trainlab.errors import ConfigError
+
+# Keys that do not change the arithmetic of training, or extend it.
+MAY_DIFFER = (
+    "resume",
+    "ckpt_path",
+    "trainer.max_epochs",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "speed.async_checkpoint",
+    "pictures.",
+)
+FINISHED = ("finished", "early-stopped", "tuned")
+
+
+def unique_dir(root: Path, now: dt.datetime | None = None) -> Path:
+    """``root/<date>/<time>``, with ``-1``, ``-2``, ... appended while that already exists."""
+    now = now or dt.datetime.now()
+    base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
+    path, n = base, 1
+    while path.exists():
+        path, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return path
+
+
+@functools.cache
+def _fresh(root: str) -> str:
+    # Cached: Hydra may resolve its output dir more than once in a process.
+    return str(unique_dir(Path(root)))
+
+
+def hydra_run_dir(resume: Any, ckpt_path: Any, root: str = "outputs") -> str:
+    """Resolver behind ``hydra.run.dir``: the run to resume, else a fresh ``root/<date>/<time>``."""
+    if resume:
+        return str(resume)
+    if ckpt_path:
+        return str(run_dir_of_checkpoint(Path(str(ckpt_path))))
+    return _fresh(root)
+
+
+def register_resolvers() -> None:
+    """``${trainlab_run_dir:${resume},${ckpt_path}}`` and ``${trainlab_fresh_dir:root}`` for conf/train.yaml."""
+    if not OmegaConf.has_resolver("trainlab_run_dir"):
+        OmegaConf.register_new_resolver("trainlab_run_dir", hydra_run_dir)
+        OmegaConf.register_new_resolver("trainlab_fresh_dir", _fresh)
+
+
+def run_dir_of_checkpoint(path: Path) -> Path:
+    """The run directory of a checkpoint file in ``<run dir>/checkpoints/``."""
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
+def resume_target(cfg: DictConfig) -> tuple[Path, Path] | None:
+    """(run dir, checkpoint) that ``resume`` or ``ckpt_path`` names, or None for a new run."""
+    if cfg.get("ckpt_path"):
+        checkpoint = Path(cfg.ckpt_path)
+        if checkpoint.parent.name != "checkpoints":
+            raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} is not allowed: a checkpoint in a run's checkpoints/")
+        return run_dir_of_checkpoint(checkpoint), checkpoint
+    if cfg.get("resume"):
+        run_dir = Path(cfg.resume)
+        return run_dir, run_dir / "checkpoints" / "last.ckpt"
+    return None
+
+
+def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path) -> dict[str, Any]:
+    """Refuse, naming the key and what is allowed, a resume that cannot continue exactly;
+    else return the checkpoint (read as tensors and plain data only)."""
+    key = "ckpt_path" if cfg.get("ckpt_path") else "resume"
+    value = cfg.get(key)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{key}={value!r} is not allowed: {run_dir} is not a trainlab run directory (no config.yaml)")
+    if not checkpoint.is_file():
+        raise ConfigError(f"{key}={value!r} is not allowed: {checkpoint} does not exist (no epoch of the run finished)")
+    loaded = load_checkpoint(checkpoint)  # first: a crafted file is refused before anything else
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        status = json.loads(summary.read_text()).get("status")
+        if status in FINISHED:
+            raise ConfigError(f"{key}={value!r} is not allowed: that run has {status}; there is nothing to resume")
+    if cfg.data.get("folds", 1) > 1:
+        raise ConfigError(f"{key}={value!r} is not allowed with data.folds > 1 (cross-validation runs start over)")
+    if cfg.tune.name != "none":
+        raise ConfigError(f"{key}={value!r} is not allowed with tune={cfg.tune.name}; resume with tune=none")
+    _check_same_config(OmegaConf.load(run_dir / "config.yaml"), cfg, key, value)
+    return loaded
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out |= _flat(v, f"{prefix}{k}.")
+        return out
+    return {prefix[:-1]: node}
+
+
+def _check_same_config(saved: DictConfig, cfg: DictConfig, key: str, value: Any) -> None:
+    before = _flat(OmegaConf.to_container(saved, resolve=True))
+    now = _flat(OmegaConf.to_container(cfg, resolve=True))
+    for name in sorted(set(before) | set(now)):
+        if name.startswith(MAY_DIFFER) or name in MAY_DIFFER:
+            continue
+        if before.get(name) != now.get(name):
+            raise ConfigError(
+                f"{key}={value!r}: {name}={now.get(name)!r} differs from the run's {name}={before.get(name)!r}; "
+                "resume with the run's own overrides (only trainer.max_epochs and display settings may change)"
+            )
+
+
+def refuse_existing_run(run_dir: Path) -> None:
+    """A new run never writes into a directory that holds another run's results."""
+    taken = [name for name in ("summary.json", "checkpoints", "config.yaml") if (run_dir / name).exists()]
+    if taken:
+        raise ConfigError(
+            f"output directory {run_dir} already holds a run ({taken[0]}); trainlab never writes into another "
+            f"run's directory: choose a new one, or continue that run with resume={run_dir}"
+        )
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Half-written checkpoints (``*.tmp``) of a run that was killed while writing."""
+    for tmp in (run_dir / "checkpoints").glob("*.tmp"):
+        tmp.unlink(missing_ok=True)

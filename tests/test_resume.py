@@ -1,0 +1,112 @@
+"""Exact resume: a run killed with SIGKILL mid-epoch, resumed, ends as one that never stopped."""
+
+import json
+import signal
+import time
+
+import pytest
+import torch
+from cli_helpers import QUIET, start, train, wait_for_epoch
+
+from trainlab import run
+from trainlab.checkpoints import load_checkpoint
+from trainlab.errors import ConfigError
+
+# ~375 optimizer steps per epoch (will_i_pass, 12k training rows, batch 32), dropout on.
+LONG = ["data.n_samples=20000", "trainer.max_epochs=6", "pictures.enabled=false", *QUIET]
+
+
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    process = start(*LONG, f"hydra.run.dir={killed}", cwd=tmp_path)
+    wait_for_epoch(killed / "checkpoints" / "last.ckpt", 1, process)
+    time.sleep(0.15)  # into the next epoch
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert not (killed / "summary.json").exists()
+    stopped_at = load_checkpoint(killed / "checkpoints" / "last.ckpt")["epoch"]
+    assert stopped_at < 5
+
+    resumed = train(*LONG, f"resume={killed}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    uninterrupted = train(*LONG, f"hydra.run.dir={whole}", cwd=tmp_path)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+
+    a = load_checkpoint(killed / "checkpoints" / "last.ckpt")
+    b = load_checkpoint(whole / "checkpoints" / "last.ckpt")
+    assert a["epoch"] == b["epoch"] == 5 and a["global_step"] == b["global_step"]
+    for name, weights in b["state_dict"].items():
+        assert (a["state_dict"][name] - weights).abs().max() <= 1e-6, name
+    summary_a = json.loads((killed / "summary.json").read_text())
+    summary_b = json.loads((whole / "summary.json").read_text())
+    assert summary_a["best_epoch"] == summary_b["best_epoch"]
+    assert summary_a["metrics"] == pytest.approx(summary_b["metrics"], abs=1e-6)
+    # The resumed run stayed in its directory; nothing else was written beside the two runs.
+    assert summary_a["run_dir"] == str(killed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed", "whole"]
+    assert not list((killed / "checkpoints").glob("*.tmp"))
+
+
+def test_a_failing_checkpoint_write_leaves_the_previous_last_ckpt(tmp_path, monkeypatch):
+    import trainlab.checkpoints
+
+    real_save = torch.save
+
+    def failing_save(obj, file, *args, **kwargs):
+        if str(getattr(file, "name", "")).endswith("last.ckpt.tmp") and obj["epoch"] >= 2:
+            file.write(b"half a checkpoint")
+            raise OSError("disk full (simulated)")
+        return real_save(obj, file, *args, **kwargs)
+
+    monkeypatch.setattr(trainlab.checkpoints.torch, "save", failing_save)
+    overrides = ["data.n_samples=300", "trainer.max_epochs=5", "speed.async_checkpoint=false", *QUIET]
+    with pytest.raises(OSError, match="disk full"):
+        run(overrides, output_dir=tmp_path)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert load_checkpoint(last)["epoch"] == 1  # epochs 0 and 1 finished and were kept whole
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+    monkeypatch.setattr(trainlab.checkpoints.torch, "save", real_save)
+    result = run([*overrides, f"resume={tmp_path}"])
+    assert result.run_dir == tmp_path
+    assert [row["epoch"] for row in result.history] == [1, 2, 3, 4, 5]
+
+
+def test_resume_refuses_other_overrides_and_finished_runs(tmp_path):
+    overrides = ["data.n_samples=200", "trainer.max_epochs=2", *QUIET]
+    run(overrides, output_dir=tmp_path)
+    with pytest.raises(ConfigError, match="that run has finished; there is nothing to resume"):
+        run([*overrides, f"resume={tmp_path}"])
+    (tmp_path / "summary.json").unlink()  # as if it had been killed
+    message = r"optimizer.lr=0.5 differs from the run's optimizer.lr=0.01"
+    with pytest.raises(ConfigError, match=message):
+        run([*overrides, "optimizer.lr=0.5", f"resume={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"resume='.*nowhere' is not allowed: .* not a trainlab run directory"):
+        run([*overrides, f"resume={tmp_path / 'nowhere'}"])
+    with pytest.raises(ConfigError, match=r"ckpt_path=.* a checkpoint in a run's checkpoints/"):
+        run([*overrides, f"ckpt_path={tmp_path / 'x.ckpt'}"])
+
+
+def test_a_new_run_never_writes_into_a_finished_run(tmp_path):
+    overrides = ["data.n_samples=200", "trainer.max_epochs=2", *QUIET]
+    run(overrides, output_dir=tmp_path)
+    before = (tmp_path / "summary.json").read_text()
+    with pytest.raises(ConfigError, match=r"already holds a run .* resume="):
+        run(overrides, output_dir=tmp_path)
+    assert (tmp_path / "summary.json").read_text() == before
+    # The command line names the same and exits 2; the run is untouched.
+    out = train(*overrides, f"hydra.run.dir={tmp_path}", cwd=tmp_path.parent)
+    assert out.returncode == 2 and "already holds a run" in out.stderr
+    assert (tmp_path / "summary.json").read_text() == before
+
+
+def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path):
+    import datetime as dt
+
+    from trainlab.resume import unique_dir
+
+    now = dt.datetime(2026, 1, 2, 3, 4, 5)
+    first = unique_dir(tmp_path, now)
+    first.mkdir(parents=True)
+    second = unique_dir(tmp_path, now)
+    assert (first.name, second.name) == ("03-04-05", "03-04-05-1")
