@@ -5,7 +5,8 @@
 
 For each workload, the same model (trainlab's MLP), data and optimizer (Adam, softmax
 cross-entropy) are trained by:
-  (a) trainlab's default path (`trainlab.run`, default speed settings, its fit time),
+  (a) trainlab's default path (`trainlab.run`, default speed settings, its fit time; pictures
+      off, their cost is measured by --only pictures),
   (b) a hand-written PyTorch loop slicing mini-batches from a shuffled in-memory tensor,
   (c) Lightning over DataLoader(TensorDataset) with self.log(on_step=True, prog_bar=True),
   (d) on CUDA, a hand-written loop whose whole step is one captured CUDA graph.
@@ -66,6 +67,9 @@ def overrides(w: dict, epochs: int) -> list[str]:
         "optimizer.lr=0.001",
         "regularization=[]",
         f"trainer.max_epochs={epochs}",
+        # Pictures draw 5 times per run: every epoch of a 5-epoch bench run. Their cost is
+        # measured on its own (--only pictures, on the default run), not folded in here.
+        "pictures.enabled=false",
         *QUIET,
     ]
 
@@ -284,23 +288,45 @@ def digits() -> None:
 
 
 def pictures(repeats: int) -> None:
-    """Fit time of the default run (`python train.py`) with its pictures at the default
-    frequency (decision boundary, neurons, histograms every max_epochs/5 epochs) against the
-    same run with pictures.enabled=false."""
+    """The cost of the pictures in the default run (`python train.py`, pictures at the
+    default frequency: decision boundary, neurons and histograms every max_epochs/5
+    epochs): the time spent inside the picture callbacks as a share of the fit (a direct
+    reading), and the fit time against the same run with pictures.enabled=false (a
+    difference of two noisy timings)."""
     from trainlab import run
+    from trainlab.callbacks import pictures as callbacks
 
+    spent = [0.0]
+
+    def timed(cls: type) -> None:
+        original = cls.log_epoch
+
+        def log_epoch(self, *args):
+            start = time.perf_counter()
+            original(self, *args)
+            spent[0] += time.perf_counter() - start
+
+        cls.log_epoch = log_epoch
+
+    timed(callbacks.Pictures)
+    timed(callbacks.Histograms)
     base = [*QUIET, "trainer=cpu"]
     fit: dict[bool, list[float]] = {True: [], False: []}
     wall: dict[bool, list[float]] = {True: [], False: []}
-    for i in range(repeats + 1):  # the first round warms up and is not counted
+    share: list[float] = []
+    for i in range(repeats + 1):  # the first round warms up (imports) and is not counted
         for enabled in (True, False):
+            spent[0] = 0.0
             start = time.perf_counter()
             with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
                 result = run([*base, f"pictures.enabled={str(enabled).lower()}"], output_dir=out)
             if i:
                 fit[enabled].append(result.fit_seconds)
                 wall[enabled].append(time.perf_counter() - start)
+                if enabled:
+                    share.append(spent[0] / result.fit_seconds)
     print(f"\n== pictures: default run (will_i_pass), medians of {repeats} alternating repeats ==")
+    print(f"time inside the picture and histogram callbacks: {statistics.median(share):.1%} of the fit")
     for name, times in (("fit (training, per-epoch pictures)", fit), ("whole run (+ picture files)", wall)):
         on, off = statistics.median(times[True]), statistics.median(times[False])
         print(f"{name:<36} pictures on {on:6.2f} s   off {off:6.2f} s   ratio {on / off:.3f}")
