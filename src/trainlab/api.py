@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import pandas as pd
-import torch
 from lightning.pytorch.plugins.io import AsyncCheckpointIO
 from omegaconf import DictConfig, OmegaConf, open_dict
-from rich.console import Console
 from torch import nn
 
 from trainlab import build
@@ -42,8 +39,8 @@ from trainlab.resume import (
     unique_dir,
 )
 from trainlab.schema import register as register_schemas
-from trainlab.summary import print_summary, write_summary
-from trainlab.tune import LRFind, lr_find
+from trainlab.summary import print_summary, write_stop_summary, write_summary
+from trainlab.tune import lr_find_and_report
 from trainlab.validate import check_monitor, validate
 
 log = logging.getLogger(__name__)
@@ -162,7 +159,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     run_dir.mkdir(parents=True, exist_ok=True)
     tuned = None
     if cfg.tune.name == "lr_find":
-        tuned = _lr_find(cfg, first, loss, run_dir, console)
+        tuned = lr_find_and_report(cfg, first, Loss(loss, first.task, *first.target_scale), run_dir, console)
         if not cfg.tune.apply:
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
             write_summary(run_dir, {"status": "tuned", "run_dir": str(run_dir), "lr_find": tuned.as_dict()})
@@ -178,7 +175,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
                 for k, data in enumerate(datasets, 1)
             ]
     except (Diverged, Interrupted) as stop:
-        _summarise_stop(cfg, run_dir, stop)
+        write_stop_summary(run_dir, stop, cfg.monitor, cfg.mode)
         raise
     pick = min if cfg.mode == "min" else max
     best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
@@ -234,57 +231,6 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         fit_seconds=summary["fit_seconds"],
         config=cfg,
     )
-
-
-def _lr_find(cfg: DictConfig, data: TabularData, loss: str, run_dir: Path, console: Any) -> LRFind:
-    """The LR range test (``tune=lr_find``): lr_find.png, the suggestion in TensorBoard
-    (``tune/suggested_lr``, ``tune/lr_find``) and on the terminal; with ``tune.apply`` the
-    suggestion becomes ``optimizer.lr`` for the training that follows."""
-    result = lr_find(cfg, data, Loss(loss, data.task, *data.target_scale), run_dir)
-    logger = build_logger(cfg.logger.name, run_dir)
-    if logger is not None and hasattr(logger.experiment, "add_image"):
-        from PIL import Image
-
-        with Image.open(result.plot) as png:
-            image = torch.from_numpy(np.asarray(png.convert("RGB")).copy()).permute(2, 0, 1)
-        logger.experiment.add_image("tune/lr_find", image, global_step=0, dataformats="CHW")
-        if result.suggestion is not None:
-            logger.experiment.add_scalar("tune/suggested_lr", result.suggestion, global_step=0)
-        logger.finalize("success")
-    console = console or Console(soft_wrap=True)
-    if result.suggestion is None:
-        console.print(f"lr_find: no suggestion, only {len(result.losses)} steps ran; plot: {result.plot}")
-        if cfg.tune.apply:
-            log.warning(
-                "tune.apply=true but lr_find has no suggestion: training with optimizer.lr=%s", cfg.optimizer.lr
-            )
-        return result
-    console.print(
-        f"lr_find: suggested optimizer.lr={result.suggestion:.3g} "
-        f"(searched {result.min_lr:g} to {result.max_lr:g} in {len(result.lrs)} steps); plot: {result.plot}"
-    )
-    if cfg.tune.apply:
-        cfg.optimizer.lr = float(result.suggestion)
-    return result
-
-
-def _summarise_stop(cfg: DictConfig, run_dir: Path, stop: Diverged | Interrupted) -> None:
-    """summary.json of a run that diverged or was interrupted: why, where, and what is kept."""
-    history = getattr(stop, "history", [])
-    last = Path(getattr(stop, "out_dir", run_dir)) / "checkpoints" / "last.ckpt"
-    summary: dict[str, Any] = {
-        "status": "diverged" if isinstance(stop, Diverged) else "interrupted",
-        "error": str(stop),
-        "epochs": len(history),
-        "monitor": cfg.monitor,
-        "mode": cfg.mode,
-        "metrics": {},
-        "run_dir": str(run_dir),
-        "last_checkpoint": str(last) if last.is_file() else None,
-    }
-    if isinstance(stop, Diverged):
-        summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
-    write_summary(run_dir, summary)
 
 
 def _submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None:

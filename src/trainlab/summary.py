@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from trainlab.errors import Diverged, Interrupted
+
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     """Write ``summary`` as run_dir/summary.json (via a temporary file and a rename)."""
@@ -56,3 +58,23 @@ def _fmt(value: float | None, std: float | None = None) -> str:
     if value is None:
         return ""
     return f"{value:.4f}" if std is None else f"{value:.4f} ± {std:.4f}"
+
+
+def write_stop_summary(run_dir: Path, stop: Diverged | Interrupted, monitor: str, mode: str) -> Path:
+    """summary.json of a run that diverged or was interrupted: why, where, and the
+    checkpoint it keeps (``stop.history`` and ``stop.out_dir`` are set by the fit)."""
+    history = getattr(stop, "history", [])
+    last = Path(getattr(stop, "out_dir", run_dir)) / "checkpoints" / "last.ckpt"
+    summary: dict[str, Any] = {
+        "status": "diverged" if isinstance(stop, Diverged) else "interrupted",
+        "error": str(stop),
+        "epochs": len(history),
+        "monitor": monitor,
+        "mode": mode,
+        "metrics": {},
+        "run_dir": str(run_dir),
+        "last_checkpoint": str(last) if last.is_file() else None,
+    }
+    if isinstance(stop, Diverged):
+        summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
+    return write_summary(run_dir, summary)

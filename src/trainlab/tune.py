@@ -19,16 +19,22 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.tuner import Tuner
 from omegaconf import DictConfig
+from rich.console import Console
 
 from trainlab import build
+from trainlab.callbacks.pictures import log_image
 from trainlab.data import TabularData
+from trainlab.loggers import build_logger
 from trainlab.losses import Loss
 from trainlab.pictures import figures
 
@@ -46,6 +52,7 @@ class LRFind:
     min_lr: float
     max_lr: float
     plot: Path | None = None
+    image: torch.Tensor | None = field(default=None, repr=False)  # the plot, uint8 [3, H, W]
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         return {
@@ -97,8 +104,34 @@ def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, run_dir: Path) -> LR
     result = LRFind(lrs, smoothed, suggest(lrs, smoothed), float(tune.min_lr), float(tune.max_lr))
     fig = figures.lr_find_figure(lrs, raw, smoothed, result.suggestion, log_x=tune.mode == "exponential")
     result.plot = figures.save(fig, run_dir / "lr_find.png")
-    figures.close(fig)
+    result.image = figures.to_image(fig)
     _write_csv(lrs, raw, smoothed, run_dir / "lr_find.csv")
+    return result
+
+
+def lr_find_and_report(cfg: DictConfig, data: TabularData, loss: Loss, run_dir: Path, console: Any = None) -> LRFind:
+    """``lr_find``, then the suggestion in TensorBoard (``tune/suggested_lr``, the plot as
+    ``tune/lr_find``) and on the terminal; with ``tune.apply`` it becomes ``optimizer.lr``
+    in ``cfg`` for the training that follows."""
+    result = lr_find(cfg, data, loss, run_dir)
+    logger = build_logger(cfg.logger.name, run_dir)
+    if isinstance(logger, TensorBoardLogger):
+        log_image(logger.experiment, "tune/lr_find", result.image, 0)
+        if result.suggestion is not None:
+            logger.experiment.add_scalar("tune/suggested_lr", result.suggestion, global_step=0)
+        logger.finalize("success")
+    console = console or Console(soft_wrap=True)
+    if result.suggestion is None:
+        console.print(f"lr_find: no suggestion, only {len(result.losses)} steps ran; plot: {result.plot}")
+        if cfg.tune.apply:
+            log.warning("tune.apply=true, but no suggestion: training with optimizer.lr=%s", cfg.optimizer.lr)
+        return result
+    console.print(
+        f"lr_find: suggested optimizer.lr={result.suggestion:.3g} "
+        f"(searched {result.min_lr:g} to {result.max_lr:g} in {len(result.lrs)} steps); plot: {result.plot}"
+    )
+    if cfg.tune.apply:
+        cfg.optimizer.lr = float(result.suggestion)
     return result
 
 
