@@ -58,14 +58,9 @@ def data(cfg: DictConfig) -> TabularData:
     return datasets(cfg)[0]
 
 
-def regularization(cfg: DictConfig) -> DictConfig:
-    """The selected regularization options (an empty config for `regularization=[]`)."""
-    return selected_regularization(cfg)
-
-
 def model_spec(cfg: DictConfig, in_features: int, out_features: int) -> dict[str, Any]:
     """Everything needed to rebuild the network, as plain data (kept in checkpoints)."""
-    reg = regularization(cfg)
+    reg = selected_regularization(cfg)
     return {
         "name": cfg.model.name,
         "in_features": in_features,
@@ -83,7 +78,7 @@ def model(cfg: DictConfig, in_features: int, out_features: int) -> nn.Module:
 def optimizer(cfg: DictConfig) -> Callable[..., torch.optim.Optimizer]:
     """A partial optimizer (params -> Optimizer); ``regularization.weight_decay`` is passed on."""
     factory = instantiate(cfg.optimizer)
-    reg = regularization(cfg)
+    reg = selected_regularization(cfg)
     if "weight_decay" in reg:
         factory = partial(factory, weight_decay=float(reg.weight_decay))
     return factory
@@ -121,7 +116,7 @@ def callbacks(cfg: DictConfig, checkpoint_dir: str) -> tuple[list[L.Callback], M
     )
     result: list[L.Callback] = [checkpoint, last, RestoreBestWeights(cfg.monitor, cfg.mode)]
     early = None
-    reg = regularization(cfg)
+    reg = selected_regularization(cfg)
     if "early_stopping" in reg:
         es = reg.early_stopping
         early = EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta)

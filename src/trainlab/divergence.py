@@ -68,6 +68,3 @@ class DivergenceWatch:
                 if not math.isfinite(value) or (self.max_loss is not None and value > self.max_loss):
                     self._pending.clear()
                     raise Diverged(probe.epoch, step, value, probe.lr, first)
-
-    def reset(self) -> None:
-        self._pending.clear()

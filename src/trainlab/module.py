@@ -196,7 +196,7 @@ class TrainingModule(L.LightningModule):
         self._watch.poll()  # earlier chunks' losses, where their copy to the host has landed
         eager: list[torch.Tensor] = []
         eager_steps: list[tuple[int, int | None]] = []
-        graph_sum_before, graph_rows, graph_steps = None, 0, []
+        graph_sum_before, graph_rows, graph_first, graph_last = None, 0, 0, 0
         for i, rows in enumerate(pieces):
             if self._graph_wanted and len(rows) == size:
                 if self._graph is None:
@@ -212,10 +212,9 @@ class TrainingModule(L.LightningModule):
                     )
                     self._capturing = False
                 if graph_sum_before is None:
-                    graph_sum_before = self._loss_sum.clone()
+                    graph_sum_before, graph_first = self._loss_sum.clone(), done + i + 1
                 self._graph.replay(rows)
-                graph_rows += len(rows)
-                graph_steps.append(done + i + 1)
+                graph_rows, graph_last = graph_rows + len(rows), done + i + 1
             else:
                 self._step(x.index_select(0, rows), y.index_select(0, rows))
                 eager.append(self._eager_steps[-1][0])
@@ -225,9 +224,9 @@ class TrainingModule(L.LightningModule):
             for scheduler in step_schedulers:
                 scheduler.step()
         self._count_steps(len(pieces), len(indices))
-        if graph_rows:
+        if graph_rows:  # the replays' mean loss, for their stretch of steps
             eager.append((self._loss_sum - graph_sum_before) / graph_rows)
-            eager_steps.append((graph_steps[-1], graph_steps[0]))
+            eager_steps.append((graph_last, graph_first))
         self._watch.probe(eager, eager_steps, self.current_epoch + 1, self._lr())
         return self._report_step_loss()
 

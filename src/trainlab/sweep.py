@@ -68,9 +68,14 @@ def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
+def _monitors(rows: list[dict[str, Any]]) -> list[str]:
+    """The monitored metrics the jobs name, in job order, once each."""
+    return [m for m in dict.fromkeys(r.get("monitor") for r in rows) if m]
+
+
 def columns(rows: list[dict[str, Any]]) -> list[str]:
     """The fixed columns, the monitored metric, then every val/ and test/ metric, then error."""
-    monitors = [m for m in dict.fromkeys(r.get("monitor") for r in rows) if m]
+    monitors = _monitors(rows)
     metrics = sorted({k for r in rows for k in r if k.startswith(("val/", "test/"))} - set(monitors))
     error = ["error"] if any("error" in r for r in rows) else []
     return [*FIXED, *monitors, *metrics, *error]
@@ -108,7 +113,7 @@ def print_table(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | 
     accuracy or r2 (every metric is in summary.csv)."""
     console = console or Console(soft_wrap=True)
     common = set.intersection(*(set(r["overrides"].split()) for r in rows)) if len(rows) > 1 else set()
-    monitors = [m for m in dict.fromkeys(r.get("monitor") for r in rows) if m]
+    monitors = _monitors(rows)
     present = {k for r in rows for k in r}
     tests = [k for k in ("test/loss", "test/acc", "test/r2") if k in present and k not in monitors]
     table = Table(title=f"sweep: {len(rows)} jobs, best first", title_justify="left")

@@ -36,17 +36,17 @@ def _check_known_keys(node: Any, path: str = "") -> None:
     """Keys added with ``+key=value`` that the node's schema lacks (Hydra lets ``+`` add
     them to a structured config). ``data`` is left to ``build.raw_data``, which names the
     data set's own options."""
-    if not isinstance(node, DictConfig):
+    if not isinstance(node, DictConfig) or path == "data.":
         return
     schema = OmegaConf.get_type(node)
-    if dataclasses.is_dataclass(schema) and path != "data.":
+    if dataclasses.is_dataclass(schema):
         allowed = [f.name for f in dataclasses.fields(schema)]
         for key in node:
             if key not in allowed:
                 where = path[:-1] or "the config"
                 _fail(f"{path}{key}", node.get(key), f"{where} has no key {key!r}; its keys: {', '.join(allowed)}")
     for key in node:
-        if key != "hydra" and path != "data.":
+        if key != "hydra":
             _check_known_keys(node._get_node(key), f"{path}{key}.")
 
 

@@ -33,15 +33,12 @@ def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
 
 
 class _EveryNEpochs(L.Callback):
-    """Acts at the end of training epochs N, 2N, ... (counted from 1), after validation."""
+    """Logs at epochs N, 2N, ... (counted from 1); subclasses choose the hook that calls ``_maybe_log``."""
 
     def __init__(self, every_n_epochs: int) -> None:
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._maybe_log(trainer, pl_module)
 
     def _maybe_log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -76,6 +73,9 @@ class Pictures(_EveryNEpochs):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.x, self.y = self.x.to(pl_module.device), self.y.to(pl_module.device)
 
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._maybe_log(trainer, pl_module)  # after validation
+
     def log_epoch(self, writer: SummaryWriter, pl_module: L.LightningModule, epoch: int) -> None:
         images = input_pictures(pl_module.model, self.scores, self.x, self.y, self.task, self.size, self.neurons)
         for name, image in images.items():
@@ -87,9 +87,6 @@ class Histograms(_EveryNEpochs):
     parameter (``layers.0.W``, ``layers.0.b``, ...) at step = epoch; the gradients are
     those of the epoch's last optimizer step: they are read after the epoch's last training
     batch, before validation (where Lightning frees the gradients)."""
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        pass
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
         if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
