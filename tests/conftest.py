@@ -22,3 +22,22 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def quick():
     return list(QUICK)
+
+
+@pytest.fixture
+def break_last_ckpt(monkeypatch):
+    """``break_last_ckpt(epoch)``: from then on, a write of last.ckpt holding epoch index
+    >= ``epoch`` writes half a file and fails with OSError("disk full (simulated)");
+    ``break_last_ckpt(None)`` mends the disk."""
+    real_save = torch.save
+
+    def set_failing(first_epoch):
+        def failing_save(obj, file, *args, **kwargs):
+            if str(getattr(file, "name", "")).endswith("last.ckpt.tmp") and obj["epoch"] >= first_epoch:
+                file.write(b"half a checkpoint")
+                raise OSError("disk full (simulated)")
+            return real_save(obj, file, *args, **kwargs)
+
+        monkeypatch.setattr(torch, "save", real_save if first_epoch is None else failing_save)
+
+    return set_failing

@@ -7,7 +7,9 @@ from cli_helpers import QUIET, start, train, wait_for_epoch
 
 from trainlab.checkpoints import load_checkpoint
 
+# last.ckpt every epoch, so the interrupt lands after a known one (the interval: test_checkpoint_writes.py).
 LONG = ["data.n_samples=20000", "trainer.max_epochs=4", "pictures.enabled=false", *QUIET]
+LONG += ["speed.last_checkpoint_seconds=0"]
 
 
 def test_ctrl_c_keeps_the_last_epoch_says_interrupted_and_can_resume(tmp_path):
@@ -21,10 +23,35 @@ def test_ctrl_c_keeps_the_last_epoch_says_interrupted_and_can_resume(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     kept = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    assert summary["epochs"] == kept["epoch"] + 1 >= 1
+    assert summary["epochs_kept"] == kept["epoch"] + 1 == summary["epochs"] >= 1
+    assert f"{summary['epochs_kept']} kept in" in stderr
     assert summary["last_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
 
     resumed = train(*LONG, f"resume={run_dir}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] in ("finished", "early-stopped") and summary["epochs"] == 4
+
+
+def test_ctrl_c_while_testing_is_an_interruption_that_resume_finishes(tmp_path, monkeypatch):
+    import pytest
+
+    from trainlab import run
+    from trainlab.errors import Interrupted
+    from trainlab.module import TrainingModule
+
+    overrides = ["data.n_samples=300", "trainer.max_epochs=3", "pictures.enabled=false", *QUIET]
+
+    def pressed(self, batch, batch_idx):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(TrainingModule, "test_step", pressed)
+        with pytest.raises(Interrupted, match="interrupted after 3 epoch\\(s\\) of training, 3 kept in"):
+            run(overrides, output_dir=tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_kept"] == 3
+
+    result = run([*overrides, f"resume={tmp_path}"])
+    assert len(result.history) == 3 and "test/acc" in result.metrics
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "finished"

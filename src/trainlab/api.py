@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import statistics
 import time
 from collections.abc import Sequence
@@ -15,16 +14,16 @@ from typing import Any
 
 import lightning as L
 import pandas as pd
-from lightning.pytorch.plugins.io import AsyncCheckpointIO
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from trainlab import build
 from trainlab.callbacks.pictures import tensorboard_writer
-from trainlab.checkpoints import AtomicCheckpointIO
+from trainlab.checkpoints import AtomicCheckpointIO, BackgroundCheckpointIO
 from trainlab.data import TabularData
 from trainlab.data.csv_file import check_ids, read_table
 from trainlab.errors import ConfigError, Diverged, Interrupted
+from trainlab.interrupts import stopping
 from trainlab.loggers import build_logger, hyperparameters, log_final
 from trainlab.losses import Loss, resolve_loss
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
@@ -281,42 +280,29 @@ def _fit(
     trainer_args.pop("gradient_clip_val", None)
     # Checkpoints are written by a background thread (from device copies of the tensors), so
     # an epoch does not wait for the disk; all writes have finished when fit returns.
-    plugins = [AsyncCheckpointIO(AtomicCheckpointIO()) if cfg.speed.async_checkpoint else AtomicCheckpointIO()]
+    plugins = [BackgroundCheckpointIO() if cfg.speed.async_checkpoint else AtomicCheckpointIO()]
     trainer = L.Trainer(
         **trainer_args, logger=logger or False, callbacks=callbacks, plugins=plugins, default_root_dir=str(out_dir)
     )
     if resume_from is not None:
         remove_stale_temporaries(out_dir)
     start = time.perf_counter()
-    try:
+    with stopping(trainer, module, callbacks, out_dir, training=True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
-    except SystemExit:
-        if not trainer.interrupted:
-            raise
-        # Lightning turned Ctrl-C into exit(1) after its clean shutdown, and ignores SIGINT since.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        stop: Diverged | Interrupted = Interrupted(
-            f"interrupted in epoch {len(module.history) + 1}; {len(module.history)} epoch(s) finished and kept "
-            f"in {out_dir / 'checkpoints' / 'last.ckpt'}; continue with resume={out_dir}"
-        )
-        stop.history, stop.out_dir = module.history, out_dir
-        raise stop from None
-    except Diverged as diverged:
-        diverged.history, diverged.out_dir = module.history, out_dir
-        raise
     fit_seconds = time.perf_counter() - start
 
     history = module.history
     best_epoch = _best_epoch(history, cfg.monitor, cfg.mode)
     metrics = {k: v for k, v in history[best_epoch - 1].items() if k.startswith("val/")} if best_epoch else {}
-    if len(data.x_test):
-        tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
-        metrics |= {k: float(v) for k, v in tested.items()}
-    model.eval()
     pictures = []
-    if cfg.pictures.enabled:
-        pictures += save_input_pictures(model, loss_fn, data, out_dir, cfg.pictures.size, cfg.pictures.neurons)
-        pictures += save_test_pictures(model, loss_fn, data, out_dir, tensorboard_writer(trainer), len(history))
+    with stopping(trainer, module, callbacks, out_dir, training=False):
+        if len(data.x_test):
+            trainer.test(module, datamodule=datamodule, verbose=False)
+            metrics |= module.test_values
+        model.eval()
+        if cfg.pictures.enabled:
+            pictures += save_input_pictures(model, loss_fn, data, out_dir, cfg.pictures.size, cfg.pictures.neurons)
+            pictures += save_test_pictures(model, loss_fn, data, out_dir, tensorboard_writer(trainer), len(history))
     log_final(logger, params, metrics)
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     stopped_early = bool(early is not None and early.stopped_epoch > 0)

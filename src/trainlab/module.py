@@ -17,9 +17,12 @@ from trainlab.data.loader import Chunk
 from trainlab.divergence import DivergenceWatch
 from trainlab.losses import Loss
 from trainlab.metrics import task_metrics
+from trainlab.reporting import Reporter
 
 log = logging.getLogger(__name__)
 STAGES = ("val", "test")
+# Validation values the progress bar shows, beside the training loss and metric.
+PROGRESS = ("val/loss", "val/acc", "val/mae")
 FAST_PRECISION = ("32-true", "32", 32)
 
 
@@ -34,9 +37,12 @@ class TrainingModule(L.LightningModule):
     The training loss (and accuracy, or mean absolute error for regression) are summed once
     per epoch from the steps' detached outputs (inside the graph: static accumulators), and
     read once per epoch: nothing in the step launches extra kernels or waits for the device.
-    Validation and test metrics are torchmetrics'. Everything is logged once per epoch as
-    ``{stage}/loss`` and ``{stage}/{metric}``, the learning rate as ``lr``; epoch-interval
-    schedulers step at the end of each epoch (plateau on ``monitor``).
+    Validation and test metrics are torchmetrics'. Everything is logged once per epoch, at
+    step = the epoch (from 1), as ``{stage}/loss`` and ``{stage}/{metric}``, the learning
+    rate as ``lr`` (see ``trainlab.reporting``). With ``log_every_n_steps`` = N, the training
+    loss of every N-th optimizer step is kept on the device as well and logged with the
+    epoch as ``train/loss_step``, at step = the optimizer step. Epoch-interval schedulers
+    step at the end of each epoch (plateau on ``monitor``).
 
     A training loss that is not finite, or above ``max_loss``, raises ``Diverged`` naming
     the epoch, the step, the loss and the lr (see ``trainlab.divergence``).
@@ -45,7 +51,7 @@ class TrainingModule(L.LightningModule):
     checkpoint under ``"trainlab"`` as JSON text, so a checkpoint alone can predict.
     ``history`` holds one dict per finished training epoch (epoch counted from 1, train
     and val metrics, lr, and epoch_seconds: the epoch's wall time, its validation and
-    checkpoint included), like Keras's History.
+    best.ckpt included, not the last.ckpt written after it), like Keras's History.
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class TrainingModule(L.LightningModule):
         cuda_graph: bool = True,
         gradient_clip_val: float | None = None,
         max_loss: float | None = None,
+        log_every_n_steps: int | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -87,6 +94,10 @@ class TrainingModule(L.LightningModule):
         self._watch = DivergenceWatch(max_loss)
         self.return_step_loss = False
         self.step_losses: list[float] = []
+        self.log_every_n_steps = log_every_n_steps
+        self._step_log: list[tuple[int, torch.Tensor]] = []
+        self._reporter = Reporter()
+        self.test_values: dict[str, float] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -139,6 +150,7 @@ class TrainingModule(L.LightningModule):
         self._loss_sum.zero_()
         self._metric_sum.zero_()
         self._eager_steps = []
+        self._step_log = []
         self._rows = 0
         if self._graph is not None and self._graph.stale():
             self._graph = None  # a scheduler changed the learning rate: capture again
@@ -185,6 +197,7 @@ class TrainingModule(L.LightningModule):
             self._watch.poll()
             self._step(x, y)
             self._count_steps(1, len(x))
+            self._log_step(self.trainer.global_step, self._eager_steps[-1][0])
             step = (self.trainer.global_step, None)
             self._watch.probe([self._eager_steps[-1][0]], [step], self.current_epoch + 1, self._lr())
             for scheduler in step_schedulers:
@@ -213,12 +226,17 @@ class TrainingModule(L.LightningModule):
                     self._capturing = False
                 if graph_sum_before is None:
                     graph_sum_before, graph_first = self._loss_sum.clone(), done + i + 1
+                logged = self._logs_step(done + i + 1)
+                before = self._loss_sum.clone() if logged else None
                 self._graph.replay(rows)
                 graph_rows, graph_last = graph_rows + len(rows), done + i + 1
+                if logged:
+                    self._log_step(done + i + 1, (self._loss_sum - before) / len(rows))
             else:
                 self._step(x.index_select(0, rows), y.index_select(0, rows))
                 eager.append(self._eager_steps[-1][0])
                 eager_steps.append((done + i + 1, None))
+                self._log_step(done + i + 1, eager[-1])
             # Step-interval schedulers (the LR finder's ramp) follow every optimizer step;
             # the configured schedulers step per epoch, so a captured step keeps its lr.
             for scheduler in step_schedulers:
@@ -229,6 +247,15 @@ class TrainingModule(L.LightningModule):
             eager_steps.append((graph_last, graph_first))
         self._watch.probe(eager, eager_steps, self.current_epoch + 1, self._lr())
         return self._report_step_loss()
+
+    def _logs_step(self, step: int) -> bool:
+        return bool(self.log_every_n_steps) and step % self.log_every_n_steps == 0
+
+    def _log_step(self, step: int, loss: torch.Tensor) -> None:
+        """Keeps the loss of optimizer step ``step`` (counted from 1) when it is one of every
+        ``log_every_n_steps``; they are read and logged with the epoch's values."""
+        if self._logs_step(step):
+            self._step_log.append((step, loss))
 
     def _lr(self) -> float:
         lr = self._torch_optimizer.param_groups[0]["lr"]
@@ -261,14 +288,22 @@ class TrainingModule(L.LightningModule):
                 metric_sum += self.loss.train_metric_sum(torch.cat(outputs), torch.cat(targets))
             self._eager_steps = []
         rows = max(self._rows, 1)
-        train = {"train/loss": loss_sum.item() / rows}
-        train[f"train/{self.loss.train_metric_name}"] = metric_sum.item() / rows
-        seconds = time.perf_counter() - self._epoch_start  # after .item(): the device has finished the epoch
-        self.log_dict(train)
+        read = [loss_sum, metric_sum, *(loss for _, loss in self._step_log)]
+        sums = torch.stack([t.to(torch.float64) for t in read]).tolist()  # one wait for the device
+        seconds = time.perf_counter() - self._epoch_start  # after the read: the device has finished the epoch
+        train = {"train/loss": sums[0] / rows, f"train/{self.loss.train_metric_name}": sums[1] / rows}
         lr = float(self._optimizer().param_groups[0]["lr"])
-        self.log("lr", lr)
-        row = {"epoch": self.current_epoch + 1, **train, **self._val_row, "lr": lr, "epoch_seconds": seconds}
+        epoch = self.current_epoch + 1
+        row = {"epoch": epoch, **train, **self._val_row, "lr": lr, "epoch_seconds": seconds}
         self.history.append(row)
+        trainer = self.trainer
+        self._reporter.to_callbacks(trainer, train)
+        self._reporter.to_progress_bar(trainer, train)
+        self._reporter.to_loggers(trainer, {**train, **self._val_row, "lr": lr}, step=epoch)
+        if self._step_log:
+            steps = [step for step, _ in self._step_log]
+            self._reporter.series_to_loggers(trainer, "train/loss_step", zip(steps, sums[2:], strict=True))
+            self._step_log = []
         self._step_schedulers(row)
         self._val_row = {}
 
@@ -301,18 +336,23 @@ class TrainingModule(L.LightningModule):
         self._evaluate(batch, "test")
 
     def _epoch_values(self, stage: str) -> dict[str, float]:
+        """The stage's loss and metrics over the whole split, read from the device at once."""
         metrics = self.metrics[f"{stage}_"]
         values = {f"{stage}/loss": self._eval_loss_sum / self._eval_rows, **metrics.compute()}
         metrics.reset()
         self._eval_loss_sum, self._eval_rows = 0.0, 0
-        self.log_dict(values)
-        return {k: float(v) for k, v in values.items()}
+        floats = torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in values.values()]).tolist()
+        values = dict(zip(values, floats, strict=True))
+        self._reporter.to_callbacks(self.trainer, values)
+        return values
 
     def on_validation_epoch_end(self) -> None:
         self._val_row = self._epoch_values("val")
+        self._reporter.to_progress_bar(self.trainer, {k: self._val_row[k] for k in self._val_row if k in PROGRESS})
 
     def on_test_epoch_end(self) -> None:
-        self._epoch_values("test")
+        self.test_values = self._epoch_values("test")
+        self._reporter.to_loggers(self.trainer, self.test_values, step=len(self.history))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # As JSON text: plain data either way, and one string is copied at once where a

@@ -28,6 +28,8 @@ MAY_DIFFER = (
     "trainer.enable_progress_bar",
     "trainer.enable_model_summary",
     "speed.async_checkpoint",
+    "speed.last_checkpoint_seconds",
+    "trainer.log_every_n_steps",
     "pictures.",
 )
 FINISHED = ("finished", "early-stopped", "tuned")

@@ -238,6 +238,7 @@ class Speed:
     drop_last: bool = False
     loader: str = "memory"
     async_checkpoint: bool = True
+    last_checkpoint_seconds: float = 2.0
 
 
 @dataclass

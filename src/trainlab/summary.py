@@ -62,7 +62,8 @@ def _fmt(value: float | None, std: float | None = None) -> str:
 
 def write_stop_summary(run_dir: Path, stop: Diverged | Interrupted, monitor: str, mode: str) -> Path:
     """summary.json of a run that diverged or was interrupted: why, where, and the
-    checkpoint it keeps (``stop.history`` and ``stop.out_dir`` are set by the fit)."""
+    checkpoint it keeps, with the number of finished epochs in it (``stop.history``,
+    ``stop.out_dir`` and ``stop.epochs_kept`` are set by the fit)."""
     history = getattr(stop, "history", [])
     last = Path(getattr(stop, "out_dir", run_dir)) / "checkpoints" / "last.ckpt"
     summary: dict[str, Any] = {
@@ -74,6 +75,7 @@ def write_stop_summary(run_dir: Path, stop: Diverged | Interrupted, monitor: str
         "metrics": {},
         "run_dir": str(run_dir),
         "last_checkpoint": str(last) if last.is_file() else None,
+        "epochs_kept": getattr(stop, "epochs_kept", 0) if last.is_file() else 0,
     }
     if isinstance(stop, Diverged):
         summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}

@@ -107,6 +107,8 @@ def validate(cfg: DictConfig) -> None:
     for key in ("cuda_graph", "drop_last", "async_checkpoint"):
         if not isinstance(speed[key], bool):
             _fail(f"speed.{key}", speed[key], "true or false")
+    if not _is_number(speed.last_checkpoint_seconds) or speed.last_checkpoint_seconds < 0:
+        _fail("speed.last_checkpoint_seconds", speed.last_checkpoint_seconds, "seconds >= 0 (0: every epoch)")
     if speed.loader not in ("memory", "dataloader"):
         _fail("speed.loader", speed.loader, "memory or dataloader")
     if cfg.logger.name not in LOGGERS:

@@ -1,0 +1,56 @@
+"""last.ckpt: the state at the end of an epoch, which ``resume=`` continues from exactly."""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """Writes ``<dirpath>/last.ckpt`` at the end of a training epoch (after the module's
+    epoch-end hook has recorded the epoch and stepped the schedulers) when ``every_seconds``
+    have passed since the previous write, and always at the end of the final epoch. With
+    epochs of a few milliseconds (small models, a GPU), writing every epoch would cost as
+    much as the training; a crash loses at most ``every_seconds`` plus one epoch.
+    ``every_seconds=0`` writes every epoch.
+
+    ``epochs_kept`` is the number of finished epochs the file holds.
+    """
+
+    def __init__(self, dirpath: str, every_seconds: float = 0.0) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            every_n_epochs=1,
+            save_on_train_epoch_end=True,
+            enable_version_counter=False,
+        )
+        self.every_seconds = every_seconds
+        self.epochs_kept = 0
+        self._written_at = time.monotonic()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self.epochs_kept = trainer.current_epoch  # a resumed run's checkpoint holds these
+        self._written_at = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if time.monotonic() - self._written_at < self.every_seconds and not _final_epoch(trainer):
+            return
+        super().on_train_epoch_end(trainer, pl_module)
+        self.epochs_kept = trainer.current_epoch + 1
+        self._written_at = time.monotonic()
+
+
+def _final_epoch(trainer: L.Trainer) -> bool:
+    """Whether training stops after this epoch: stopped (early stopping), or at max_epochs or max_steps."""
+    max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
+    return (
+        trainer.should_stop
+        or (max_epochs is not None and max_epochs >= 0 and trainer.current_epoch + 1 >= max_epochs)
+        or (max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps)
+    )

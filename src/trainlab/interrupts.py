@@ -1,0 +1,41 @@
+"""Where a run stopped early: Ctrl-C and divergence, with the epochs that resume continues from."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import lightning as L
+
+from trainlab.callbacks import LastCheckpoint
+from trainlab.errors import Diverged, Interrupted
+from trainlab.module import TrainingModule
+
+
+@contextlib.contextmanager
+def stopping(
+    trainer: L.Trainer, module: TrainingModule, callbacks: list[L.Callback], out_dir: Path, training: bool
+) -> Iterator[None]:
+    """Ctrl-C (which Lightning turns into exit(1) after its clean shutdown, or a plain
+    KeyboardInterrupt outside it) becomes Interrupted; a Diverged is told where the run
+    stopped. Both name the epochs last.ckpt holds, which ``resume=`` continues from."""
+    kept = next(c for c in callbacks if isinstance(c, LastCheckpoint))
+    try:
+        yield
+    except (SystemExit, KeyboardInterrupt) as error:
+        if isinstance(error, SystemExit) and not trainer.interrupted:
+            raise
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores it after its shutdown
+        done = len(module.history)
+        where = f"in epoch {done + 1}; {done} epoch(s) finished" if training else f"after {done} epoch(s) of training"
+        stop = Interrupted(
+            f"interrupted {where}, {kept.epochs_kept} kept in {out_dir / 'checkpoints' / 'last.ckpt'}; "
+            f"continue with resume={out_dir}"
+        )
+        stop.history, stop.out_dir, stop.epochs_kept = module.history, out_dir, kept.epochs_kept
+        raise stop from None
+    except Diverged as diverged:
+        diverged.history, diverged.out_dir, diverged.epochs_kept = module.history, out_dir, kept.epochs_kept
+        raise

@@ -1,0 +1,83 @@
+"""When checkpoints are written (last.ckpt's interval) and how (the background writer)."""
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+
+import trainlab.checkpoints
+from trainlab import run
+from trainlab.checkpoints import BackgroundCheckpointIO, load_checkpoint, snapshot
+
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=none"]
+SMALL = ["data.n_samples=300", "regularization=[]", "pictures.enabled=false", *QUIET]
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """(file name, epoch index) of every checkpoint written, in order."""
+    written = []
+    real = trainlab.checkpoints.save_atomically
+
+    def recording(checkpoint, path):
+        written.append((Path(path).name, checkpoint["epoch"]))
+        real(checkpoint, path)
+
+    monkeypatch.setattr(trainlab.checkpoints, "save_atomically", recording)
+    return written
+
+
+def last_writes(writes):
+    return [epoch for name, epoch in writes if name == "last.ckpt"]
+
+
+def test_last_checkpoint_every_epoch_with_zero_seconds(tmp_path, writes):
+    run([*SMALL, "trainer.max_epochs=4", "speed.last_checkpoint_seconds=0"], output_dir=tmp_path)
+    assert last_writes(writes) == [0, 1, 2, 3]
+
+
+def test_last_checkpoint_waits_its_interval_but_always_holds_the_final_epoch(tmp_path, writes):
+    result = run([*SMALL, "trainer.max_epochs=4", "speed.last_checkpoint_seconds=1e6"], output_dir=tmp_path)
+    assert last_writes(writes) == [3]
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == len(result.history) - 1 == 3
+
+
+def test_last_checkpoint_holds_the_epoch_early_stopping_ended_on(tmp_path, writes):
+    overrides = [*SMALL, "regularization=[early_stopping]", "regularization.early_stopping.patience=1"]
+    result = run([*overrides, "trainer.max_epochs=200", "speed.last_checkpoint_seconds=1e6"], output_dir=tmp_path)
+    assert result.stopped_early and len(result.history) < 200
+    assert last_writes(writes) == [len(result.history) - 1]
+
+
+def test_a_failed_background_write_stops_the_run_and_leaves_no_temporary_file(tmp_path, break_last_ckpt):
+    break_last_ckpt(1)
+    overrides = [*SMALL, "trainer.max_epochs=5", "speed.async_checkpoint=true", "speed.last_checkpoint_seconds=0"]
+    with pytest.raises(OSError, match="disk full"):
+        run(overrides, output_dir=tmp_path)
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 0
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def test_the_background_writer_saves_the_tensors_as_they_were_when_asked(tmp_path):
+    weights = torch.zeros(3)
+    io = BackgroundCheckpointIO()
+    io.save_checkpoint({"state_dict": {"w": weights}, "epoch": 0}, tmp_path / "a.ckpt")
+    weights += 1  # training goes on while the file is written
+    io.save_checkpoint({"state_dict": {"w": weights}, "epoch": 1}, tmp_path / "b.ckpt")
+    io.teardown()
+    assert load_checkpoint(tmp_path / "a.ckpt")["state_dict"]["w"].tolist() == [0.0, 0.0, 0.0]
+    assert load_checkpoint(tmp_path / "b.ckpt")["state_dict"]["w"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_snapshot_copies_tensors_and_containers_and_keeps_their_types():
+    state = OrderedDict(w=torch.ones(2))
+    state._metadata = {"": {"version": 1}}
+    original = {"state_dict": state, "loops": [{"step": 3}], "pair": (torch.zeros(1), "x")}
+    copy = snapshot(original)
+    state["w"] += 1
+    original["loops"][0]["step"] = 4
+    assert copy["state_dict"]["w"].tolist() == [1.0, 1.0]
+    assert type(copy["state_dict"]) is OrderedDict and copy["state_dict"]._metadata == {"": {"version": 1}}
+    assert copy["loops"] == [{"step": 3}]
+    assert isinstance(copy["pair"], tuple) and copy["pair"][1] == "x"
