@@ -11,7 +11,7 @@ fi
 export PYTHONPATH="/tmp/site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 - <<'PY'
-import importlib
+import importlib.util
 missing = [m for m in ("torch", "lightning", "torchmetrics", "tensorboard", "hydra", "omegaconf", "rich",
                        "pandas", "sklearn", "matplotlib", "PIL", "pytest") if importlib.util.find_spec(m) is None]
 print("missing python packages:", missing or "none")

