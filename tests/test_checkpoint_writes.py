@@ -81,3 +81,44 @@ def test_snapshot_copies_tensors_and_containers_and_keeps_their_types():
     assert type(copy["state_dict"]) is OrderedDict and copy["state_dict"]._metadata == {"": {"version": 1}}
     assert copy["loops"] == [{"step": 3}]
     assert isinstance(copy["pair"], tuple) and copy["pair"][1] == "x"
+
+
+def test_min_epochs_holds_off_the_final_write_until_training_can_stop(tmp_path, writes):
+    overrides = [*SMALL, "regularization=[early_stopping]", "regularization.early_stopping.patience=1"]
+    result = run([*overrides, "trainer.min_epochs=8", "speed.last_checkpoint_seconds=1e6"], output_dir=tmp_path)
+    assert len(result.history) >= 8
+    assert last_writes(writes) == [len(result.history) - 1]
+
+
+def test_at_most_two_writes_wait_in_the_queue(tmp_path, monkeypatch):
+    import time
+
+    real = trainlab.checkpoints.save_atomically
+    monkeypatch.setattr(trainlab.checkpoints, "save_atomically", lambda ck, path: (time.sleep(0.2), real(ck, path)))
+    io = BackgroundCheckpointIO()
+    queued = []
+    for epoch in range(5):
+        io.save_checkpoint({"epoch": epoch}, tmp_path / f"{epoch}.ckpt")
+        queued.append(sum(not f.done() for f in io._pending))
+    io.teardown()
+    assert max(queued) <= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{e}.ckpt" for e in range(5)]
+
+
+def test_best_weights_are_not_taken_from_a_best_ckpt_of_a_lost_epoch(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from trainlab.callbacks import RestoreBestWeights
+
+    best = ModelCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss")
+    best.best_model_path = str(tmp_path / "best.ckpt")
+    trainer = SimpleNamespace(checkpoint_callbacks=[best])
+    restore = RestoreBestWeights("val/loss")
+    restore.load_state_dict({"best_score": 0.3, "best_epoch": 3})  # as resumed from last.ckpt
+    torch.save({"epoch": 2, "state_dict": {"w": torch.ones(1)}}, tmp_path / "best.ckpt")
+    assert restore._from_checkpoint_file(trainer)["w"].tolist() == [1.0]
+    torch.save({"epoch": 6, "state_dict": {"w": torch.ones(1)}}, tmp_path / "best.ckpt")  # written after last.ckpt
+    assert restore._from_checkpoint_file(trainer) is None
+    assert "holds epoch 7, not the best epoch 3" in caplog.text

@@ -55,3 +55,29 @@ def test_ctrl_c_while_testing_is_an_interruption_that_resume_finishes(tmp_path, 
     result = run([*overrides, f"resume={tmp_path}"])
     assert len(result.history) == 3 and "test/acc" in result.metrics
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "finished"
+
+
+def test_resume_after_an_early_stop_interrupted_in_test_trains_no_further(tmp_path, monkeypatch):
+    import pytest
+
+    from trainlab import run
+    from trainlab.errors import Interrupted
+    from trainlab.module import TrainingModule
+
+    overrides = ["data.n_samples=300", "trainer.max_epochs=200", "pictures.enabled=false", *QUIET]
+    overrides += ["regularization=[early_stopping]", "regularization.early_stopping.patience=2"]
+    reference = run(overrides, output_dir=tmp_path / "reference")
+    assert reference.stopped_early
+
+    def pressed(self, batch, batch_idx):
+        raise KeyboardInterrupt
+
+    epochs = len(reference.history)
+    for attempt in ([], [f"resume={tmp_path / 'run'}"]):  # stopped in test twice: the count survives a resume
+        with monkeypatch.context() as patched:
+            patched.setattr(TrainingModule, "test_step", pressed)
+            with pytest.raises(Interrupted, match=f"after {epochs} epoch\\(s\\) of training, {epochs} kept in"):
+                run([*overrides, *attempt], output_dir=tmp_path / "run")
+    resumed = run([*overrides, f"resume={tmp_path / 'run'}"])
+    assert len(resumed.history) == epochs and resumed.stopped_early
+    assert resumed.metrics == pytest.approx(reference.metrics)

@@ -70,6 +70,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return load_checkpoint(path)
 
 
+# Writes queued at once at most; a save beyond waits for the oldest (bounds the copies held).
+MAX_PENDING = 2
+
+
 class BackgroundCheckpointIO(CheckpointIO):
     """Atomic writes from one background thread, so an epoch does not wait for the disk.
 
@@ -87,6 +91,9 @@ class BackgroundCheckpointIO(CheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         self._raise_failed(wait=False)
+        while len(self._pending) >= MAX_PENDING:  # each queued write holds a copy of the tensors
+            self._pending[0].exception()  # waits for the oldest
+            self._raise_failed(wait=False)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending.append(self._executor.submit(save_atomically, snapshot(checkpoint), path))

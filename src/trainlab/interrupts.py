@@ -27,7 +27,6 @@ def stopping(
     except (SystemExit, KeyboardInterrupt) as error:
         if isinstance(error, SystemExit) and not trainer.interrupted:
             raise
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores it after its shutdown
         done = len(module.history)
         where = f"in epoch {done + 1}; {done} epoch(s) finished" if training else f"after {done} epoch(s) of training"
         stop = Interrupted(
@@ -39,3 +38,8 @@ def stopping(
     except Diverged as diverged:
         diverged.history, diverged.out_dir, diverged.epochs_kept = module.history, out_dir, kept.epochs_kept
         raise
+    finally:
+        # Lightning ignores Ctrl-C from its interrupt handling on, even when its teardown
+        # then fails (a failed checkpoint write): a sweep's next job must hear it again.
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -289,7 +289,7 @@ class TrainingModule(L.LightningModule):
             self._eager_steps = []
         rows = max(self._rows, 1)
         read = [loss_sum, metric_sum, *(loss for _, loss in self._step_log)]
-        sums = torch.stack([t.to(torch.float64) for t in read]).tolist()  # one wait for the device
+        sums = torch.stack([t.to(torch.float32) for t in read]).tolist()  # one wait for the device
         seconds = time.perf_counter() - self._epoch_start  # after the read: the device has finished the epoch
         train = {"train/loss": sums[0] / rows, f"train/{self.loss.train_metric_name}": sums[1] / rows}
         lr = float(self._optimizer().param_groups[0]["lr"])
@@ -341,7 +341,7 @@ class TrainingModule(L.LightningModule):
         values = {f"{stage}/loss": self._eval_loss_sum / self._eval_rows, **metrics.compute()}
         metrics.reset()
         self._eval_loss_sum, self._eval_rows = 0.0, 0
-        floats = torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in values.values()]).tolist()
+        floats = torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values.values()]).tolist()
         values = dict(zip(values, floats, strict=True))
         self._reporter.to_callbacks(self.trainer, values)
         return values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -16,7 +17,8 @@ class LastCheckpoint(ModelCheckpoint):
     much as the training; a crash loses at most ``every_seconds`` plus one epoch.
     ``every_seconds=0`` writes every epoch.
 
-    ``epochs_kept`` is the number of finished epochs the file holds.
+    ``epochs_kept`` is the number of finished epochs the file holds. The file also says
+    whether early stopping ended training there, so a resume from it trains no further.
     """
 
     def __init__(self, dirpath: str, every_seconds: float = 0.0) -> None:
@@ -31,26 +33,40 @@ class LastCheckpoint(ModelCheckpoint):
         )
         self.every_seconds = every_seconds
         self.epochs_kept = 0
+        self._stopped = False
         self._written_at = time.monotonic()
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
-        self.epochs_kept = trainer.current_epoch  # a resumed run's checkpoint holds these
         self._written_at = time.monotonic()
+        if self._stopped:  # resumed from the epoch early stopping ended on: train no further
+            trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if time.monotonic() - self._written_at < self.every_seconds and not _final_epoch(trainer):
             return
+        # Set before the write: the file's own state says how many epochs it holds.
+        self.epochs_kept, self._stopped = trainer.current_epoch + 1, trainer.should_stop
         super().on_train_epoch_end(trainer, pl_module)
-        self.epochs_kept = trainer.current_epoch + 1
         self._written_at = time.monotonic()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "epochs_kept": self.epochs_kept, "stopped": self._stopped}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.epochs_kept = state_dict.get("epochs_kept", 0)
+        self._stopped = state_dict.get("stopped", False)
 
 
 def _final_epoch(trainer: L.Trainer) -> bool:
-    """Whether training stops after this epoch: stopped (early stopping), or at max_epochs or max_steps."""
+    """Whether training stops after this epoch: stopped (early stopping, once min_epochs
+    and min_steps are met), or at max_epochs or max_steps."""
     max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
+    min_epochs, min_steps = trainer.fit_loop.min_epochs or 0, trainer.fit_loop.min_steps or 0
+    stopping = trainer.should_stop and trainer.current_epoch + 1 >= min_epochs and trainer.global_step >= min_steps
     return (
-        trainer.should_stop
+        stopping
         or (max_epochs is not None and max_epochs >= 0 and trainer.current_epoch + 1 >= max_epochs)
         or (max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import lightning as L
@@ -9,6 +10,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from trainlab.checkpoints import load_checkpoint
+
+log = logging.getLogger(__name__)
 
 
 class RestoreBestWeights(L.Callback):
@@ -61,5 +64,16 @@ class RestoreBestWeights(L.Callback):
     def _from_checkpoint_file(self, trainer: L.Trainer) -> dict[str, torch.Tensor] | None:
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.monitor == self.monitor and callback.best_model_path:
-                return load_checkpoint(callback.best_model_path)["state_dict"]
+                checkpoint = load_checkpoint(callback.best_model_path)
+                if checkpoint["epoch"] + 1 != self.best_epoch:
+                    # Written after the last.ckpt the run resumed from, in epochs lost with the crash.
+                    log.warning(
+                        "%s holds epoch %d, not the best epoch %s that the resumed run recorded; "
+                        "keeping the final weights",
+                        callback.best_model_path,
+                        checkpoint["epoch"] + 1,
+                        self.best_epoch,
+                    )
+                    return None
+                return checkpoint["state_dict"]
         return None
