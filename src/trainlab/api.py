@@ -287,7 +287,7 @@ def _fit(
     if resume_from is not None:
         remove_stale_temporaries(out_dir)
     start = time.perf_counter()
-    with stopping(trainer, module, callbacks, out_dir, training=True):
+    with stopping(trainer, module, out_dir, training=True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
     fit_seconds = time.perf_counter() - start
 
@@ -295,7 +295,7 @@ def _fit(
     best_epoch = _best_epoch(history, cfg.monitor, cfg.mode)
     metrics = {k: v for k, v in history[best_epoch - 1].items() if k.startswith("val/")} if best_epoch else {}
     pictures = []
-    with stopping(trainer, module, callbacks, out_dir, training=False):
+    with stopping(trainer, module, out_dir, training=False):
         if len(data.x_test):
             trainer.test(module, datamodule=datamodule, verbose=False)
             metrics |= module.test_values

@@ -15,13 +15,11 @@ from trainlab.module import TrainingModule
 
 
 @contextlib.contextmanager
-def stopping(
-    trainer: L.Trainer, module: TrainingModule, callbacks: list[L.Callback], out_dir: Path, training: bool
-) -> Iterator[None]:
+def stopping(trainer: L.Trainer, module: TrainingModule, out_dir: Path, training: bool) -> Iterator[None]:
     """Ctrl-C (which Lightning turns into exit(1) after its clean shutdown, or a plain
     KeyboardInterrupt outside it) becomes Interrupted; a Diverged is told where the run
     stopped. Both name the epochs last.ckpt holds, which ``resume=`` continues from."""
-    kept = next(c for c in callbacks if isinstance(c, LastCheckpoint))
+    kept = next(c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint))
     try:
         yield
     except (SystemExit, KeyboardInterrupt) as error:

@@ -231,7 +231,7 @@ class TrainingModule(L.LightningModule):
                 self._graph.replay(rows)
                 graph_rows, graph_last = graph_rows + len(rows), done + i + 1
                 if logged:
-                    self._log_step(done + i + 1, (self._loss_sum - before) / len(rows))
+                    self._step_log.append((done + i + 1, (self._loss_sum - before) / len(rows)))
             else:
                 self._step(x.index_select(0, rows), y.index_select(0, rows))
                 eager.append(self._eager_steps[-1][0])
