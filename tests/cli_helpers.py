@@ -9,7 +9,6 @@ from pathlib import Path
 from trainlab.checkpoints import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
 def command(*args: str, script: str = "train.py") -> list[str]:

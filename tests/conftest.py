@@ -1,13 +1,6 @@
 import pytest
 import torch
-
-# Small, quiet runs: a few epochs on a few hundred samples, no progress bar.
-QUICK = [
-    "data.n_samples=240",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-]
+from overrides import QUICK
 
 
 def pytest_collection_modifyitems(config, items):

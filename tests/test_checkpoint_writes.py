@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from overrides import SILENT
 
 import trainlab.checkpoints
 from trainlab import run
 from trainlab.checkpoints import BackgroundCheckpointIO, load_checkpoint, snapshot
 
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=none"]
-SMALL = ["data.n_samples=300", "regularization=[]", "pictures.enabled=false", *QUIET]
+SMALL = ["data.n_samples=300", "regularization=[]", "pictures.enabled=false", *SILENT]
 
 
 @pytest.fixture
@@ -130,3 +130,22 @@ def test_best_weights_are_not_taken_from_a_best_ckpt_of_a_lost_epoch(tmp_path, c
     torch.save({"epoch": 6, "state_dict": {"w": torch.ones(1)}}, tmp_path / "best.ckpt")  # written after last.ckpt
     assert restore._from_checkpoint_file(trainer) is None
     assert "holds epoch 7, not the best epoch 3" in caplog.text
+
+
+def test_best_ckpt_is_held_until_last_ckpt_is_written(tmp_path):
+    io = BackgroundCheckpointIO(held=("best.ckpt",))
+    io.save_checkpoint({"state_dict": {"w": torch.zeros(1)}, "epoch": 0}, tmp_path / "best.ckpt")
+    io.save_checkpoint({"state_dict": {"w": torch.ones(1)}, "epoch": 1}, tmp_path / "best.ckpt")
+    io._raise_failed(wait=True)
+    assert not (tmp_path / "best.ckpt").exists()  # held in memory, the newest only
+    io.flush()
+    io.save_checkpoint({"state_dict": {}, "epoch": 1}, tmp_path / "last.ckpt")
+    io.teardown()
+    assert load_checkpoint(tmp_path / "best.ckpt")["epoch"] == 1
+
+
+def test_every_run_leaves_its_best_epochs_checkpoint(tmp_path, writes):
+    # last.ckpt at the end only: best.ckpt is held until then, and written first.
+    result = run([*SMALL, "trainer.max_epochs=5", "speed.last_checkpoint_seconds=1e6"], output_dir=tmp_path)
+    assert [name for name, _ in writes] == ["best.ckpt", "last.ckpt"]
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.ckpt")["epoch"] + 1 == result.best_epoch

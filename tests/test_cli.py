@@ -7,14 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from overrides import QUICK
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK = [
-    "data.n_samples=200",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-]
 
 
 def train(*args: str, cwd: Path, module: bool = False) -> subprocess.CompletedProcess:
@@ -93,3 +88,24 @@ def test_bad_csv_exits_non_zero_naming_the_file_and_column(tmp_path):
     assert out.returncode == 2
     assert "error: data.target='label' is not a column of train.csv; its columns: a, b" in out.stderr
     assert not list((tmp_path / "outputs").glob("*/*"))
+
+
+def test_a_cli_run_checks_its_config_once_before_lightning_is_imported(tmp_path):
+    # In a fresh interpreter: validate() is counted, and Lightning must not be loaded yet when it runs.
+    script = f"""
+import sys
+import trainlab.validate as v
+calls = []
+real = v.validate
+def counting(cfg):
+    calls.append("lightning" in sys.modules)
+    return real(cfg)
+v.validate = counting
+sys.argv = ["train.py", *{QUICK!r}, "logger=none", "pictures.enabled=false", "hydra.run.dir={tmp_path / "run"}"]
+from trainlab.cli import train
+train()
+print("validate calls:", calls)
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "validate calls: [False]" in out.stdout

@@ -4,10 +4,9 @@ import json
 import statistics
 
 import pytest
+from overrides import QUIET
 
 from trainlab import run
-
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
 @pytest.fixture(scope="module")

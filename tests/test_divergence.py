@@ -6,7 +6,8 @@ import math
 import pandas as pd
 import pytest
 import torch
-from cli_helpers import QUIET, train
+from cli_helpers import train
+from overrides import QUIET
 
 from trainlab import run
 from trainlab.divergence import DivergenceWatch

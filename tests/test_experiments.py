@@ -1,6 +1,7 @@
 """The shipped recipes (experiment=<name>) reach their documented floors on the CPU."""
 
 import pytest
+from overrides import SILENT
 
 from trainlab import run
 
@@ -14,7 +15,6 @@ FLOORS = [
 
 @pytest.mark.parametrize(("name", "metric", "floor"), FLOORS)
 def test_experiment_reaches_its_floor(name, metric, floor, tmp_path):
-    quiet = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=none"]
-    result = run([f"experiment={name}", *quiet], output_dir=tmp_path)
+    result = run([f"experiment={name}", *SILENT], output_dir=tmp_path)
     assert result.metrics[metric] >= floor
     assert result.config.data.name == name

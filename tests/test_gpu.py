@@ -1,10 +1,9 @@
 """On a CUDA machine: the default trainer picks the GPU, and trainer=gpu trains there."""
 
 import pytest
+from overrides import QUIET
 
 from trainlab import run
-
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
 @pytest.mark.gpu

@@ -3,7 +3,8 @@
 import json
 import signal
 
-from cli_helpers import QUIET, start, train, wait_for_epoch
+from cli_helpers import start, train, wait_for_epoch
+from overrides import QUIET
 
 from trainlab.checkpoints import load_checkpoint
 

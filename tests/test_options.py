@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import pytest
+from overrides import SILENT
 
 from trainlab import run
 from trainlab.api import config_dir
@@ -92,8 +93,7 @@ def test_every_data_set_is_listed():
 
 @pytest.mark.parametrize("name", sorted(DATA))
 def test_data_set_trains(name, tmp_path):
-    quiet = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
-    result = run([f"data={name}", *DATA[name], *quiet, "logger=none"], output_dir=tmp_path)
+    result = run([f"data={name}", *DATA[name], "trainer.max_epochs=2", *SILENT], output_dir=tmp_path)
     assert len(result.history) == 2
     task = "regression" if name in ("wave", "diabetes") else "classification"
     expected = {"test/r2", "test/mae", "test/mse"} if task == "regression" else {"test/acc", "test/f1"}

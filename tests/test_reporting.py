@@ -2,11 +2,11 @@
 progress bar, without Lightning's self.log."""
 
 import pytest
+from overrides import QUIET
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from trainlab import run
 
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 # 400 rows -> 240 training rows -> 15 mini-batches of 16 per epoch (no partial batch).
 SMALL = ["data.n_samples=400", "data.batch_size=16", "regularization=[dropout]", "trainer.max_epochs=3", *QUIET]
 

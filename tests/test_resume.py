@@ -5,7 +5,8 @@ import signal
 import time
 
 import pytest
-from cli_helpers import QUIET, start, train, wait_for_epoch
+from cli_helpers import start, train, wait_for_epoch
+from overrides import QUIET
 
 from trainlab import run
 from trainlab.checkpoints import load_checkpoint
@@ -17,6 +18,37 @@ LONG = ["data.n_samples=20000", "trainer.max_epochs=6", "pictures.enabled=false"
 LONG += ["speed.last_checkpoint_seconds=0"]
 
 
+def test_an_interrupted_run_resumed_in_process_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    # Ctrl-C inside epoch 3 (dropout on, last.ckpt every epoch): the resume repeats epoch 3
+    # from last.ckpt's weights, optimizer, counters and random state, and ends as a run that
+    # never stopped.
+    from trainlab.errors import Interrupted
+    from trainlab.module import TrainingModule
+
+    common = ["data.n_samples=300", "trainer.max_epochs=5", "speed.last_checkpoint_seconds=0", "logger=none"]
+    common += ["pictures.enabled=false", "regularization=[dropout]", *QUIET]
+    whole = run(common, output_dir=tmp_path / "whole")
+
+    original = TrainingModule.on_train_epoch_end
+
+    def interrupt_in_epoch_3(self):
+        if self.current_epoch == 2:
+            raise KeyboardInterrupt
+        original(self)
+
+    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", interrupt_in_epoch_3)
+    with pytest.raises(Interrupted, match="2 kept in"):
+        run(common, output_dir=tmp_path / "cut")
+    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", original)
+    resumed = run([*common, f"resume={tmp_path / 'cut'}"])
+
+    assert [r["train/loss"] for r in resumed.history] == pytest.approx([r["train/loss"] for r in whole.history])
+    assert resumed.best_epoch == whole.best_epoch and resumed.metrics == pytest.approx(whole.metrics, abs=1e-6)
+    for name, value in whole.model.state_dict().items():
+        assert (resumed.model.state_dict()[name] - value).abs().max() <= 1e-6, name
+
+
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     process = start(*LONG, f"hydra.run.dir={killed}", cwd=tmp_path)

@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 import torch
-from cli_helpers import QUIET, command
+from cli_helpers import command
+from overrides import QUIET
 
 from trainlab import run
 from trainlab.checkpoints import load_checkpoint, save_atomically

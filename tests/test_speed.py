@@ -6,11 +6,11 @@ import logging
 
 import pytest
 import torch
+from overrides import SILENT
 
 from trainlab import run
 
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=none"]
-SMALL = ["data.n_samples=400", "data.batch_size=16", "regularization=[dropout]", "trainer.max_epochs=3", *QUIET]
+SMALL = ["data.n_samples=400", "data.batch_size=16", "regularization=[dropout]", "trainer.max_epochs=3", *SILENT]
 
 
 def optimizer_steps(run_dir) -> int:
@@ -39,7 +39,7 @@ def test_global_step_counts_optimizer_steps(steps, drop_last, per_epoch, tmp_pat
 
 
 def test_drop_last_leaves_out_the_partial_batch(tmp_path):
-    common = ["data.n_samples=400", "data.batch_size=50", "trainer.max_epochs=2", *QUIET]
+    common = ["data.n_samples=400", "data.batch_size=50", "trainer.max_epochs=2", *SILENT]
     run([*common, "speed.drop_last=true"], output_dir=tmp_path / "drop")
     run([*common], output_dir=tmp_path / "keep")
     steps = [
@@ -72,9 +72,12 @@ def test_trainlab_reads_nothing_back_inside_training_steps(tmp_path, monkeypatch
     # host once their asynchronous copy has landed, which on CUDA is an event query, not a
     # wait: the GPU test below runs it under sync-debug mode.)
     import sys
+    from pathlib import Path
 
+    import trainlab
     from trainlab.module import TrainingModule
 
+    package = str(Path(trainlab.__file__).resolve().parent)  # trainlab's own files, wherever installed
     reads = []
     original = TrainingModule.training_step
 
@@ -84,8 +87,8 @@ def test_trainlab_reads_nothing_back_inside_training_steps(tmp_path, monkeypatch
             method = getattr(torch.Tensor, name)
 
             def spy(tensor, *args, _method=method, _name=name, **kwargs):
-                caller = sys._getframe(1).f_code.co_filename
-                if "trainlab" in caller and "tests" not in caller and not caller.endswith("divergence.py"):
+                caller = str(Path(sys._getframe(1).f_code.co_filename).resolve())
+                if caller.startswith(package) and not caller.endswith("divergence.py"):
                     reads.append((_name, caller))
                 return _method(tensor, *args, **kwargs)
 
@@ -117,7 +120,7 @@ def test_no_device_synchronisation_inside_training_steps(tmp_path, monkeypatch):
 
     monkeypatch.setattr(TrainingModule, "training_step", strict)
     # Sync debug mode is process-wide: keep the checkpoint thread's device-to-host copies out of it.
-    result = run(["trainer=gpu", "trainer.max_epochs=3", "speed.async_checkpoint=false", *QUIET], output_dir=tmp_path)
+    result = run(["trainer=gpu", "trainer.max_epochs=3", "speed.async_checkpoint=false", *SILENT], output_dir=tmp_path)
     assert len(result.history) == 3
 
 
@@ -133,14 +136,14 @@ def test_the_training_path_is_logged(tmp_path, caplog):
 @pytest.mark.gpu
 def test_cuda_graph_path_trains_and_is_logged(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="trainlab.module"):
-        result = run(["trainer=gpu", "trainer.max_epochs=30", *QUIET], output_dir=tmp_path)
+        result = run(["trainer=gpu", "trainer.max_epochs=30", *SILENT], output_dir=tmp_path)
     assert "each full mini-batch one CUDA graph replay" in caplog.text
     assert result.metrics["test/acc"] >= 0.9
 
 
 @pytest.mark.gpu
 def test_cuda_graph_follows_the_eager_arithmetic_closely(tmp_path):
-    common = ["trainer=gpu", "regularization=[]", "trainer.max_epochs=3", "data.batch_size=20", *QUIET]
+    common = ["trainer=gpu", "regularization=[]", "trainer.max_epochs=3", "data.batch_size=20", *SILENT]
     graph = run(common, output_dir=tmp_path / "g")
     eager = run([*common, "speed.cuda_graph=false"], output_dir=tmp_path / "e")
     for a, b in zip(graph.history, eager.history, strict=True):
@@ -158,7 +161,7 @@ def test_every_optimizer_on_cuda_with_a_scheduler(optimizer, tmp_path, caplog):
                 "scheduler=step",
                 "scheduler.step_size=1",
                 "trainer.max_epochs=3",
-                *QUIET,
+                *SILENT,
             ],
             output_dir=tmp_path,
         )
@@ -169,3 +172,25 @@ def test_every_optimizer_on_cuda_with_a_scheduler(optimizer, tmp_path, caplog):
         assert "no CUDA graph: optimizer Adagrad cannot be captured" in caplog.text
     else:
         assert "CUDA graph replay" in caplog.text
+
+
+def test_dataloader_path_follows_steps_per_call_with_the_same_arithmetic(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="trainlab.module"):
+        loaded = run([*SMALL, "speed.loader=dataloader", "speed.steps_per_call=8"], output_dir=tmp_path / "d")
+    assert "torch DataLoader, 8 mini-batch(es) per Lightning step" in caplog.text
+    memory = run([*SMALL, "speed.steps_per_call=8"], output_dir=tmp_path / "m")
+    for a, b in zip(loaded.history, memory.history, strict=True):  # same data order, same steps
+        assert a["train/loss"] == pytest.approx(b["train/loss"], abs=1e-6)
+        assert a["val/loss"] == pytest.approx(b["val/loss"], abs=1e-6)
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 32])
+def test_max_steps_runs_exactly_that_many_optimizer_steps(steps_per_call, tmp_path):
+    # 15 mini-batches per epoch: 20 steps end inside the second epoch (or its first chunk).
+    overrides = [*SMALL, "trainer.max_epochs=10", "trainer.max_steps=20", f"speed.steps_per_call={steps_per_call}"]
+    result = run(overrides, output_dir=tmp_path)
+    assert optimizer_steps(tmp_path) == 20
+    assert result.stopped_by == "max_steps" and len(result.history) == 2
+    assert "val/loss" in result.history[-1]  # the cut epoch is validated before the run stops
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stopped_by"] == "max_steps" and summary["status"] == "finished"

@@ -2,9 +2,17 @@
 
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
-from cli_helpers import QUIET, train
+from cli_helpers import train
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+from overrides import QUIET
+
+import trainlab.sweep
+from trainlab.sweep import SweepSummary
 
 SMALL = ["data.n_samples=200", "trainer.max_epochs=3", "pictures.enabled=false", *QUIET]
 
@@ -39,3 +47,24 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path):
     table = pd.read_csv(tmp_path / "summary.csv")
     assert list(table["status"]) == ["finished", "failed"]  # the failed job last
     assert "a fraction in [0, 1)" in table["error"].iloc[1]
+
+
+def test_a_job_that_raised_has_its_error_in_the_summary(tmp_path, monkeypatch):
+    # An error trainlab does not catch: Hydra marks the job FAILED and the callback records it.
+    job_dir = tmp_path / "0"
+    (job_dir / ".hydra").mkdir(parents=True)
+    (job_dir / ".hydra" / "overrides.yaml").write_text("- optimizer.lr=0.1\n")
+    hydra_cfg = SimpleNamespace(
+        mode=RunMode.MULTIRUN,
+        runtime=SimpleNamespace(output_dir=str(job_dir)),
+        sweep=SimpleNamespace(dir=str(tmp_path)),
+    )
+    monkeypatch.setattr(trainlab.sweep, "HydraConfig", SimpleNamespace(get=lambda: hydra_cfg))
+    job_return = JobReturn(overrides=["optimizer.lr=0.1"])
+    job_return.return_value = RuntimeError("CUDA error: out of memory (simulated)")
+    job_return.status = JobStatus.FAILED
+    SweepSummary().on_job_end(OmegaConf.create(), job_return)
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert list(table["status"]) == ["failed"] and list(table["overrides"]) == ["optimizer.lr=0.1"]
+    assert table["error"].iloc[0] == "RuntimeError: CUDA error: out of memory (simulated)"
+    assert "CUDA error: out of memory" in (tmp_path / "summary.md").read_text()

@@ -4,12 +4,11 @@ import json
 
 import pytest
 import torch
+from overrides import QUIET
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from trainlab import build, run
 from trainlab.losses import Loss
-
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +139,24 @@ def test_csv_logger_writes_metrics_csv(tmp_path):
     run([*QUIET, "logger=csv", "trainer.max_epochs=2", "data.n_samples=200"], output_dir=tmp_path)
     header = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"train/loss", "val/loss", "val/acc", "lr"} <= set(header)
+
+
+def test_the_sanity_check_is_no_epoch_and_the_best_epoch_has_one_source(tmp_path):
+    # Validation every 2nd epoch, after a sanity check before training: epochs 1 and 3 have
+    # no validation values, and the best epoch is a validated one, whose weights are restored.
+    overrides = [*QUIET, "data.n_samples=300", "regularization=[]", "trainer.max_epochs=4"]
+    overrides += ["trainer.num_sanity_val_steps=1", "trainer.check_val_every_n_epoch=2"]
+    result = run(overrides, output_dir=tmp_path)
+    assert ["val/loss" in row for row in result.history] == [False, True, False, True]
+    validated = [row for row in result.history if "val/loss" in row]
+    assert result.best_epoch == min(validated, key=lambda row: row["val/loss"])["epoch"]
+    saved = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+    assert saved["epoch"] + 1 == result.best_epoch
+    for name, value in result.model.state_dict().items():
+        torch.testing.assert_close(value, saved["state_dict"][f"model.{name}"])
+
+
+def test_the_summary_says_what_stopped_the_run(tmp_path):
+    result = run([*QUIET, "data.n_samples=200", "trainer.max_epochs=2"], output_dir=tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert result.stopped_by == summary["stopped_by"] == "max_epochs" and summary["status"] == "finished"

@@ -5,12 +5,11 @@ import math
 
 import pandas as pd
 import pytest
+from overrides import QUIET
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from trainlab import run
 from trainlab.tune import smooth, suggest
-
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
 def test_lr_find_writes_the_plot_and_a_suggestion_inside_the_searched_range(tmp_path):

@@ -1,48 +1,28 @@
-"""run(): compose the configs, train, restore the best weights, test, summarise."""
+"""run(): compose the configs, check them, train (one model, or one per fold), summarise.
+
+Every check (config values, data files and columns, loss against task, monitored metric,
+Trainer arguments, the run to resume or a fresh directory) runs before the run directory is
+written or anything trains. Lightning is imported only after the config values have passed,
+so a bad value is refused at once.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
 import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import lightning as L
-import pandas as pd
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 from torch import nn
 
-from trainlab import build
-from trainlab.callbacks.pictures import tensorboard_writer
-from trainlab.checkpoints import AtomicCheckpointIO, BackgroundCheckpointIO
-from trainlab.data import TabularData
-from trainlab.data.csv_file import check_ids, read_table
-from trainlab.errors import ConfigError, Diverged, Interrupted
-from trainlab.interrupts import stopping
-from trainlab.loggers import build_logger, hyperparameters, log_final
-from trainlab.losses import Loss, resolve_loss
-from trainlab.pictures.report import save_input_pictures, save_test_pictures
-from trainlab.predict import Predictor, write_csv_atomic
-from trainlab.quiet import quiet_lightning
-from trainlab.resume import (
-    check_resume,
-    refuse_existing_run,
-    register_resolvers,
-    remove_stale_temporaries,
-    resume_target,
-    unique_dir,
-)
-from trainlab.schema import register as register_schemas
-from trainlab.summary import print_summary, write_stop_summary, write_summary
-from trainlab.tune import lr_find_and_report
-from trainlab.validate import check_monitor, validate
+from trainlab.errors import ConfigError, Stopped
+from trainlab.resume import register_resolvers, resume_target, unique_dir
+from trainlab.rundir import RunDir
+from trainlab.validate import validate
 
-log = logging.getLogger(__name__)
 register_resolvers()  # conf/train.yaml's hydra.run.dir
 
 
@@ -57,6 +37,7 @@ class RunResult:
     ``fold`` with cross-validation).
     ``model``: the trained ``nn.Module`` holding the best weights (of the best fold).
     ``best_checkpoint``: the Lightning checkpoint of those weights.
+    ``stopped_by``: what ended training (early stopping, max_epochs, max_steps, max_time).
     ``device``: where it trained (``cpu``, ``cuda:0``); Lightning hands the model back on the CPU.
     ``submission``: the predictions for ``data.test``, when given.
     ``fit_seconds``: wall time of training (all folds), validation included, test excluded.
@@ -69,28 +50,13 @@ class RunResult:
     best_checkpoint: Path | None
     best_epoch: int | None = None
     stopped_early: bool = False
+    stopped_by: str | None = None
     device: str = "cpu"
     metrics_std: dict[str, float] = field(default_factory=dict)
     folds: list[dict[str, float]] = field(default_factory=list)
     submission: Path | None = None
     fit_seconds: float = 0.0
     config: DictConfig | None = field(default=None, repr=False)
-
-
-@dataclass
-class _Fit:
-    """One trained model (the whole run, or one fold)."""
-
-    metrics: dict[str, float]
-    history: list[dict[str, float]]
-    model: nn.Module
-    best_checkpoint: Path | None
-    best_epoch: int | None
-    stopped_early: bool
-    device: str
-    fit_seconds: float
-    optimizer_steps: int
-    pictures: list[Path]
 
 
 def config_dir() -> Path:
@@ -102,6 +68,8 @@ def compose(overrides: Sequence[str] = ()) -> tuple[DictConfig, dict[str, str]]:
     """The composed config for ``overrides`` (as train.py takes them) and each group's choice."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+
+    from trainlab.schema import register as register_schemas
 
     register_schemas()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="train"):
@@ -132,49 +100,53 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> 
 
 
 def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None, console: Any = None) -> RunResult:
-    """Train, restore the best weights, test and summarise one composed config in ``run_dir``.
-
-    Every check (config values, data files and columns, loss against task, monitored
-    metric, the run to resume or a fresh directory) runs before the run directory is
-    written or anything trains. With ``resume``/``ckpt_path`` the run continues from its
-    checkpoint in ``run_dir``. A diverged or interrupted run raises ``Diverged`` or
+    """Check, train, restore the best weights, test and summarise one composed config in
+    ``run_dir`` (see the module doc). With ``resume``/``ckpt_path`` the run continues from
+    its checkpoint in ``run_dir``. A diverged or interrupted run raises ``Diverged`` or
     ``Interrupted`` after writing its summary.json.
     """
     validate(cfg)
+    from trainlab import build
+    from trainlab.fit import fit
+    from trainlab.loggers import hyperparameters
+    from trainlab.losses import Loss, resolve_loss
+    from trainlab.quiet import quiet_lightning
+    from trainlab.resume import check_resume
+    from trainlab.summary import print_summary, write_stop_summary
+    from trainlab.tune import lr_find_and_report
+    from trainlab.validate import check_monitor
+
+    out = RunDir(run_dir)
     target = resume_target(cfg)
-    resume_from = None
     if target is None:
-        refuse_existing_run(run_dir)
+        out.refuse_existing()
     else:
         check_resume(cfg, run_dir, target[1])
-        resume_from = target[1]
     quiet_lightning()
+    build.check_trainer(cfg)
     datasets = build.datasets(cfg)
     first = datasets[0]
     loss = resolve_loss(cfg.loss.name, first.task, first.n_classes)
     check_monitor(cfg, first.task)
-    to_predict = _submission_input(cfg, first)
+    to_predict = build.submission_input(cfg, first)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     tuned = None
     if cfg.tune.name == "lr_find":
-        tuned = lr_find_and_report(cfg, first, Loss(loss, first.task, *first.target_scale), run_dir, console)
+        tuned = lr_find_and_report(cfg, first, Loss(loss, first.task, *first.target_scale), out, console)
         if not cfg.tune.apply:
-            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-            write_summary(run_dir, {"status": "tuned", "run_dir": str(run_dir), "lr_find": tuned.as_dict()})
+            out.save_config(cfg)
+            out.write_json(out.SUMMARY, {"status": "tuned", "run_dir": str(run_dir), "lr_find": tuned.as_dict()})
             return RunResult(metrics={}, history=[], model=nn.Identity(), run_dir=run_dir, best_checkpoint=None)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    out.save_config(cfg)
     params = hyperparameters(cfg, choices or {}, loss)
     try:
         if len(datasets) == 1:
-            fits = [_fit(cfg, first, loss, run_dir, params, resume_from)]
+            fits = [fit(cfg, first, loss, run_dir, params, target[1] if target else None)]
         else:
-            fits = [
-                _fit(cfg, data, loss, run_dir / f"fold_{k}", {**params, "fold": k})
-                for k, data in enumerate(datasets, 1)
-            ]
-    except (Diverged, Interrupted) as stop:
-        write_stop_summary(run_dir, stop, cfg.monitor, cfg.mode)
+            folds = enumerate(datasets, 1)
+            fits = [fit(cfg, data, loss, out.fold(k).path, {**params, "fold": k}) for k, data in folds]
+    except Stopped as stop:
+        write_stop_summary(out, stop, cfg.monitor, cfg.mode)
         raise
     pick = min if cfg.mode == "min" else max
     best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
@@ -185,15 +157,17 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
 
     submission = None
     if to_predict is not None:
-        predictor = Predictor.from_checkpoint(best.best_checkpoint)
-        predictions = predictor.predict(to_predict, source=str(cfg.data.test))
-        submission = write_csv_atomic(predictions, run_dir / "submission.csv")
+        from trainlab.predict import Predictor
+
+        predictions = Predictor.from_checkpoint(best.best_checkpoint).predict(to_predict, source=str(cfg.data.test))
+        submission = out.write_csv(out.SUBMISSION, predictions)
 
     summary = {
-        "status": "early-stopped" if best.stopped_early else "finished",
+        "status": "early-stopped" if best.stopped_by == "early stopping" else "finished",
         "best_epoch": best.best_epoch,
         "epochs": len(best.history),
-        "stopped_early": best.stopped_early,
+        "stopped_early": best.stopped_by == "early stopping",
+        "stopped_by": best.stopped_by,
         "monitor": cfg.monitor,
         "mode": cfg.mode,
         "task": first.task,
@@ -213,7 +187,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         summary["submission"] = str(submission)
     if tuned is not None:
         summary["lr_find"] = tuned.as_dict()
-    write_summary(run_dir, summary)
+    out.write_json(out.SUMMARY, summary)
     print_summary(summary, console)
     return RunResult(
         metrics=metrics,
@@ -222,7 +196,8 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         run_dir=run_dir,
         best_checkpoint=best.best_checkpoint,
         best_epoch=best.best_epoch,
-        stopped_early=best.stopped_early,
+        stopped_early=summary["stopped_early"],
+        stopped_by=best.stopped_by,
         device=best.device,
         metrics_std=std,
         folds=summary.get("folds", []),
@@ -230,85 +205,6 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         fit_seconds=summary["fit_seconds"],
         config=cfg,
     )
-
-
-def _submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None:
-    """``data.test`` (a file to predict after training), checked now: it must hold every
-    column the model reads, and the id column."""
-    path = cfg.data.get("test")
-    if not path:
-        return None
-    frame = read_table(path, key="data.test")
-    absent = [c for c in data.preprocessor.columns if c not in frame.columns]
-    if absent:
-        raise ConfigError(f"data.test={path!r} lacks column {absent[0]!r}, which the model trains on")
-    check_ids(frame, cfg.data.get("id"), path)
-    return frame
-
-
-def _fit(
-    cfg: DictConfig,
-    data: TabularData,
-    loss: str,
-    out_dir: Path,
-    params: dict[str, Any],
-    resume_from: Path | None = None,
-) -> _Fit:
-    """Train one model on ``data`` in ``out_dir`` (from ``resume_from``, a checkpoint, when
-    given), restore its best weights and test them."""
-    L.seed_everything(cfg.seed, verbose=False)
-    loss_fn = Loss(loss, data.task, *data.target_scale)
-    module = build.training_module(cfg, data, loss_fn)
-    model, preprocessing = module.model, module.checkpoint_extra["preprocessing"]
-    datamodule = build.datamodule(cfg, data)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
-    callbacks, checkpoint, early = build.callbacks(cfg, str(out_dir / "checkpoints"))
-    callbacks += build.picture_callbacks(cfg, data, loss_fn)
-    if early is not None and early.patience >= cfg.trainer.max_epochs:
-        log.warning(
-            "regularization.early_stopping.patience=%d >= trainer.max_epochs=%d: early stopping cannot fire",
-            early.patience,
-            cfg.trainer.max_epochs,
-        )
-    logger = build_logger(cfg.logger.name, out_dir)
-    trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
-    # The model summary, when enabled, is Rich's (a callback), not Lightning's default table.
-    trainer_args["enable_model_summary"] = False
-    # Manual optimization: the module clips gradients itself.
-    trainer_args.pop("gradient_clip_val", None)
-    # Checkpoints are written by a background thread (from device copies of the tensors), so
-    # an epoch does not wait for the disk; all writes have finished when fit returns.
-    plugins = [BackgroundCheckpointIO() if cfg.speed.async_checkpoint else AtomicCheckpointIO()]
-    trainer = L.Trainer(
-        **trainer_args, logger=logger or False, callbacks=callbacks, plugins=plugins, default_root_dir=str(out_dir)
-    )
-    if resume_from is not None:
-        remove_stale_temporaries(out_dir)
-    start = time.perf_counter()
-    with stopping(trainer, module, out_dir, training=True):
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
-    fit_seconds = time.perf_counter() - start
-
-    history = module.history
-    best_epoch = _best_epoch(history, cfg.monitor, cfg.mode)
-    metrics = {k: v for k, v in history[best_epoch - 1].items() if k.startswith("val/")} if best_epoch else {}
-    pictures = []
-    with stopping(trainer, module, out_dir, training=False):
-        if len(data.x_test):
-            trainer.test(module, datamodule=datamodule, verbose=False)
-            metrics |= module.test_values
-        model.eval()
-        if cfg.pictures.enabled:
-            pictures += save_input_pictures(model, loss_fn, data, out_dir, cfg.pictures.size, cfg.pictures.neurons)
-            pictures += save_test_pictures(model, loss_fn, data, out_dir, tensorboard_writer(trainer), len(history))
-    log_final(logger, params, metrics)
-    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
-    stopped_early = bool(early is not None and early.stopped_epoch > 0)
-    device = str(trainer.strategy.root_device)
-    steps = trainer.global_step
-    return _Fit(metrics, history, model, best, best_epoch, stopped_early, device, fit_seconds, steps, pictures)
 
 
 def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -319,13 +215,3 @@ def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], d
     mean = {k: statistics.fmean(m[k] for m in per_fold) for k in keys}
     std = {k: statistics.stdev(m[k] for m in per_fold) for k in keys}
     return mean, std
-
-
-def _best_epoch(history: list[dict[str, float]], monitor: str, mode: str) -> int | None:
-    """The (1-based) epoch whose ``monitor`` value is best; the first one on ties, as
-    ModelCheckpoint keeps the first of equal values."""
-    scored = [row for row in history if monitor in row]
-    if not scored:
-        return None
-    pick = min if mode == "min" else max
-    return int(pick(scored, key=lambda row: row[monitor])["epoch"])

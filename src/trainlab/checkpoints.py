@@ -13,7 +13,6 @@ unpickled is refused before any of it runs.
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from trainlab.errors import ConfigError
+from trainlab.rundir import atomic_open
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -46,19 +46,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def save_atomically(checkpoint: dict[str, Any], path: str | Path) -> None:
-    """torch.save to a temporary file beside ``path``, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as file:
-            torch.save(checkpoint, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """torch.save to ``<path>.tmp``, fsync, then rename over ``path`` (``rundir.atomic_open``)."""
+    with atomic_open(path, "wb") as file:
+        torch.save(checkpoint, file)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -79,15 +69,24 @@ class BackgroundCheckpointIO(CheckpointIO):
     and other collections: 3.3 ms per save of the default run's checkpoint, 728 items, on
     the 2-core CPU, where this takes 0.5 ms).
 
-    A save never waits for the disk: when a file is saved again before its previous save
-    was written (epochs faster than the disk), the newer copy replaces the queued one, so
-    at most one copy per file waits, besides the one being written. A failed write is
-    raised at the next save, or when training ends (``teardown``), where every pending
-    write is waited for.
+    A save never waits for the disk. With ``coalesce`` (for files written at most every
+    few seconds anyway), when a file is saved again before its previous save was written
+    (epochs faster than the disk), the newer copy replaces the queued one, so at most one
+    copy per file waits, besides the one being written; without it, every save is written,
+    in order. Saves of the files named in ``held`` (best.ckpt: it changes at most epochs
+    early in training) are kept in memory, the newest only, until ``flush`` (called just
+    before last.ckpt is written, so last.ckpt never names a best epoch whose file is not on
+    disk) or ``teardown``: pickling a file on the background thread holds Python's global
+    lock for milliseconds, which the training thread would wait for at every improving
+    epoch. A failed write is raised at the next save, or when training ends (``teardown``,
+    which Lightning calls after an exception too), where every write is waited for.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, coalesce: bool = True, held: tuple[str, ...] = ()) -> None:
         self.io = AtomicCheckpointIO()
+        self.coalesce = coalesce
+        self.held = held
+        self._held: dict[str, dict[str, Any]] = {}  # path -> the newest copy not yet queued
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future[None]] = []
         self._queued: dict[str, dict[str, Any]] = {}  # path -> the newest copy not yet being written
@@ -96,12 +95,27 @@ class BackgroundCheckpointIO(CheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         self._raise_failed(wait=False)
         copy, key = snapshot(checkpoint), str(path)
+        if Path(key).name in self.held:
+            self._held[key] = copy
+            return
+        self._submit(copy, key)
+
+    def flush(self) -> None:
+        """Queue the held copies for writing."""
+        held, self._held = self._held, {}
+        for key, checkpoint in held.items():
+            self._submit(checkpoint, key)
+
+    def _submit(self, copy: dict[str, Any], key: str) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        if not self.coalesce:
+            self._pending.append(self._executor.submit(save_atomically, copy, key))
+            return
         with self._lock:
             waiting = key in self._queued  # a write of this file is queued: it will take this copy
             self._queued[key] = copy
         if not waiting:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
             self._pending.append(self._executor.submit(self._write, key))
 
     def _write(self, key: str) -> None:
@@ -110,15 +124,18 @@ class BackgroundCheckpointIO(CheckpointIO):
         save_atomically(checkpoint, key)
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        self.flush()
         self._raise_failed(wait=True)
         return load_checkpoint(path)
 
     def remove_checkpoint(self, path: Any) -> None:
+        self._held.pop(str(path), None)
         self._raise_failed(wait=True)
         self.io.remove_checkpoint(path)
 
     def teardown(self) -> None:
         try:
+            self.flush()
             self._raise_failed(wait=True)
         finally:
             if self._executor is not None:

@@ -30,13 +30,10 @@ register_schemas()  # the /schema/... entries conf/'s defaults lists name
 
 @hydra.main(config_path=str(Path(__file__).parent / "conf"), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
-    from trainlab.validate import validate
-
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        validate(cfg)  # before Lightning is even imported: a bad value fails fast
-        from trainlab.api import train
+        from trainlab.api import train  # checks the config before it imports Lightning
         from trainlab.quiet import quiet_lightning
 
         quiet_lightning(propagate_to_root=True)

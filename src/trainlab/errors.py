@@ -1,4 +1,9 @@
-"""Errors a user can cause, reported as one clear message before any training."""
+"""Errors a user can cause, and the ways a run can stop before its end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -8,7 +13,29 @@ class ConfigError(ValueError):
     """
 
 
-class Diverged(RuntimeError):
+class Stopped(RuntimeError):
+    """Training stopped before its end (diverged, interrupted).
+
+    Where it stopped, set by the fit (``at``): ``history`` (the finished epochs, as in
+    ``RunResult.history``), ``out_dir`` (the directory of the model that was training: the
+    run dir, or a fold's) and ``epochs_kept`` (the finished epochs its last.ckpt holds,
+    which ``resume=`` continues from).
+    """
+
+    history: list[dict[str, Any]]
+    out_dir: Path | None
+    epochs_kept: int
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.history, self.out_dir, self.epochs_kept = [], None, 0
+
+    def at(self, history: list[dict[str, Any]], out_dir: Path, epochs_kept: int) -> Stopped:
+        self.history, self.out_dir, self.epochs_kept = list(history), out_dir, epochs_kept
+        return self
+
+
+class Diverged(Stopped):
     """Training stopped because the loss diverged: non-finite, or above ``divergence.max_loss``.
 
     ``step`` is the optimizer step (counted from 1 over the run) whose loss was bad; for a
@@ -25,5 +52,20 @@ class Diverged(RuntimeError):
         )
 
 
-class Interrupted(RuntimeError):
-    """Training stopped by Ctrl-C (SIGINT); the last finished epoch's checkpoint is kept."""
+class Interrupted(Stopped):
+    """Training stopped by Ctrl-C (SIGINT) after ``epochs_done`` epochs (during training, or
+    after it with ``training=False``); ``epochs_kept`` of them are in ``out_dir``'s last.ckpt."""
+
+    def __init__(self, epochs_done: int, epochs_kept: int, out_dir: Path, training: bool = True) -> None:
+        self.epochs_done, self.training = epochs_done, training
+        where = (
+            f"in epoch {epochs_done + 1}; {epochs_done} epoch(s) finished"
+            if training
+            else f"after {epochs_done} epoch(s) of training"
+        )
+        from trainlab.rundir import RunDir  # here: rundir imports this module
+
+        super().__init__(
+            f"interrupted {where}, {epochs_kept} kept in {RunDir(out_dir).last_checkpoint}; "
+            f"continue with resume={out_dir}"
+        )

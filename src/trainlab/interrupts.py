@@ -18,7 +18,8 @@ from trainlab.module import TrainingModule
 def stopping(trainer: L.Trainer, module: TrainingModule, out_dir: Path, training: bool) -> Iterator[None]:
     """Ctrl-C (which Lightning turns into exit(1) after its clean shutdown, or a plain
     KeyboardInterrupt outside it) becomes Interrupted; a Diverged is told where the run
-    stopped. Both name the epochs last.ckpt holds, which ``resume=`` continues from."""
+    stopped (``Stopped.at``). Both name the epochs last.ckpt holds, which ``resume=``
+    continues from."""
     kept = next(c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint))
     try:
         yield
@@ -26,15 +27,10 @@ def stopping(trainer: L.Trainer, module: TrainingModule, out_dir: Path, training
         if isinstance(error, SystemExit) and not trainer.interrupted:
             raise
         done = len(module.history)
-        where = f"in epoch {done + 1}; {done} epoch(s) finished" if training else f"after {done} epoch(s) of training"
-        stop = Interrupted(
-            f"interrupted {where}, {kept.epochs_kept} kept in {out_dir / 'checkpoints' / 'last.ckpt'}; "
-            f"continue with resume={out_dir}"
-        )
-        stop.history, stop.out_dir, stop.epochs_kept = module.history, out_dir, kept.epochs_kept
-        raise stop from None
+        stop = Interrupted(done, kept.epochs_kept, out_dir, training)
+        raise stop.at(module.history, out_dir, kept.epochs_kept) from None
     except Diverged as diverged:
-        diverged.history, diverged.out_dir, diverged.epochs_kept = module.history, out_dir, kept.epochs_kept
+        diverged.at(module.history, out_dir, kept.epochs_kept)
         raise
     finally:
         # Lightning ignores Ctrl-C from its interrupt handling on, even when its teardown

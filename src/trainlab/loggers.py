@@ -1,23 +1,13 @@
-"""The experiment logger, and the hyperparameters it records with the final metrics."""
+"""The hyperparameters a run's logger records, with the final metrics."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 GROUPS = ("data", "model", "activation", "loss", "optimizer", "scheduler", "trainer", "logger")
-
-
-def build_logger(name: str, run_dir: Path) -> Logger | None:
-    """TensorBoard event files in ``run_dir``, or ``run_dir/csv/metrics.csv``; None for ``none``."""
-    if name == "tensorboard":
-        return TensorBoardLogger(save_dir=str(run_dir), name="", version="", default_hp_metric=False)
-    if name == "csv":
-        return CSVLogger(save_dir=str(run_dir), name="csv", version="")
-    return None
 
 
 def hyperparameters(cfg: DictConfig, choices: dict[str, str], loss: str) -> dict[str, Any]:

@@ -18,12 +18,18 @@ def task_metrics(task: str, stage: str, n_classes: int | None = None, n_targets:
     binary: acc, f1, auroc; multiclass: acc (micro), f1 (macro over classes);
     regression: mae, mse, r2.
     """
+    # validate_args=False: the inputs are the module's own (probabilities and class indices
+    # of the right shapes); checking them costs a pass over the data per metric per epoch.
     if task == "binary":
-        metrics = {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}
+        metrics = {
+            "acc": BinaryAccuracy(validate_args=False),
+            "f1": BinaryF1Score(validate_args=False),
+            "auroc": BinaryAUROC(validate_args=False),
+        }
     elif task == "multiclass":
         metrics = {
-            "acc": MulticlassAccuracy(num_classes=n_classes, average="micro"),
-            "f1": MulticlassF1Score(num_classes=n_classes, average="macro"),
+            "acc": MulticlassAccuracy(num_classes=n_classes, average="micro", validate_args=False),
+            "f1": MulticlassF1Score(num_classes=n_classes, average="macro", validate_args=False),
         }
     else:
         metrics = {"mae": MeanAbsoluteError(), "mse": MeanSquaredError(), "r2": R2Score(multioutput="uniform_average")}

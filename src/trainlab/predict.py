@@ -8,8 +8,6 @@ preprocessing and the target's labels.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from trainlab.data.csv_file import check_ids, read_table
 from trainlab.data.preprocess import Preprocessor, TargetEncoder
 from trainlab.errors import ConfigError
 from trainlab.models import from_spec, logits_to_proba
+from trainlab.rundir import RunDir, write_csv
 
 
 @dataclass
@@ -37,10 +36,9 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Predictor:
         checkpoint = load_checkpoint(path)
-        extra = checkpoint.get("trainlab")
-        if isinstance(extra, str):
-            extra = json.loads(extra)
-        if not extra or "model" not in extra:
+        extra = checkpoint.get("trainlab")  # JSON text (module.on_save_checkpoint)
+        extra = json.loads(extra) if isinstance(extra, str) else None
+        if not isinstance(extra, dict) or "model" not in extra:
             raise ConfigError(f"checkpoint {path} was not written by trainlab (it has no model spec)")
         model = from_spec(extra["model"])
         weights = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
@@ -54,15 +52,12 @@ class Predictor:
     @classmethod
     def from_run(cls, run_dir: str | Path) -> Predictor:
         """The predictor of a run directory's best checkpoint."""
-        run = Path(run_dir)
-        if not run.is_dir():
+        run = RunDir(run_dir)
+        if not run.path.is_dir():
             raise ConfigError(f"run={str(run_dir)!r}: no such run directory")
-        summary = run / "summary.json"
-        path = None
-        if summary.is_file():
-            path = json.loads(summary.read_text()).get("best_checkpoint")
+        path = (run.read_json(run.SUMMARY) or {}).get("best_checkpoint")
         if not path or not Path(path).is_file():
-            path = run / "checkpoints" / "best.ckpt"
+            path = run.best_checkpoint
         if not Path(path).is_file():
             raise ConfigError(f"run={str(run_dir)!r} has no best checkpoint (checkpoints/best.ckpt): did it finish?")
         return cls.from_checkpoint(path)
@@ -95,19 +90,9 @@ class Predictor:
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` through a temporary file in the same directory, renamed
-    into place: a failure never leaves half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as file:
-            frame.to_csv(file, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write ``frame`` to ``path`` (without the index) atomically: a failure never leaves
+    half a file (``rundir.write_csv``)."""
+    return write_csv(path, frame)
 
 
 def predict_file(run: str | Path, input: str | Path, output: str | Path, proba: bool = False) -> pd.DataFrame:

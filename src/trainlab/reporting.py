@@ -4,10 +4,11 @@ trainlab's metrics are plain floats once per epoch. Lightning's ``self.log`` wou
 result object per key, move it between devices at every call and again at every epoch end,
 and flush every logger twice per epoch: measured on the 2-core CPU, that is several
 milliseconds per epoch, the whole epoch's training of a small model on a GPU. So the values
-go straight where Lightning's logging would put them:
+go straight where Lightning's logging would put them (``trainlab.internals``):
 
-- ``trainer.callback_metrics``, which ModelCheckpoint, EarlyStopping and RestoreBestWeights read;
-- ``trainer.progress_bar_metrics``, which the progress bar shows;
+- the callbacks' metrics, which ModelCheckpoint, EarlyStopping and RestoreBestWeights read:
+  only the ``monitored`` ones (ModelCheckpoint deep-copies them all at every epoch);
+- the progress bar's metrics;
 - each logger's ``log_metrics``, at step = the epoch (counted from 1, as in ``history`` and
   the pictures), or at step = the optimizer step for per-step values.
 
@@ -21,35 +22,62 @@ import time
 from collections.abc import Iterable
 
 import lightning as L
-import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from trainlab.internals import (
+    add_scalar_summaries,
+    publish_to_callbacks,
+    publish_to_progress_bar,
+    withdraw_from_callbacks,
+)
+
+# Validation values the progress bar shows, beside the training loss and metric.
+PROGRESS = ("val/loss", "val/acc", "val/mae")
 
 
 class Reporter:
-    """Hands values to a trainer's callbacks, progress bar and loggers (see the module doc)."""
+    """Hands one run's values to its trainer's callbacks, progress bar and loggers."""
 
-    def __init__(self, save_every: float = 2.0) -> None:
+    def __init__(self, monitored: Iterable[str] = ("val/loss",), save_every: float = 2.0) -> None:
+        self.monitored = set(monitored)
         self.save_every = save_every
         self._saved_at = time.monotonic()
 
-    def to_callbacks(self, trainer: L.Trainer, values: dict[str, float]) -> None:
-        """Makes ``values`` visible to callbacks that monitor a metric (as 0-dim CPU tensors,
-        what Lightning's own logging stores)."""
-        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
-
-    def to_progress_bar(self, trainer: L.Trainer, values: dict[str, float]) -> None:
-        trainer.progress_bar_metrics.update(values)
-
-    def to_loggers(self, trainer: L.Trainer, values: dict[str, float], step: int) -> None:
-        """``values`` at ``step`` in every logger."""
+    def epoch(
+        self,
+        trainer: L.Trainer,
+        train: dict[str, float],
+        val: dict[str, float],
+        lr: float,
+        epoch: int,
+        step_losses: list[tuple[int, float]],
+    ) -> None:
+        """A finished training epoch: ``train`` and ``val`` to the callbacks (an epoch without
+        validation withdraws the previous one's values, so that no callback takes them for
+        this epoch's) and the main ones to the progress bar; ``train``, ``val`` and ``lr`` to
+        the loggers at step = ``epoch``; each (optimizer step, loss) of ``step_losses`` as
+        ``train/loss_step`` at its step."""
+        values = {**train, **val}
+        publish_to_callbacks(trainer, {k: v for k, v in values.items() if k in self.monitored})
+        if not val:
+            withdraw_from_callbacks(trainer, "val/")
+        publish_to_progress_bar(trainer, {**train, **{k: v for k, v in val.items() if k in PROGRESS}})
+        values["lr"] = lr
         for logger in trainer.loggers:
-            logger.log_metrics(values, step=step)
+            if isinstance(logger, TensorBoardLogger):  # one event per step, not one per value
+                add_scalar_summaries(logger.experiment, values, epoch)
+                for step, loss in step_losses:
+                    add_scalar_summaries(logger.experiment, {"train/loss_step": loss}, step)
+                continue
+            logger.log_metrics(values, step=epoch)
+            for step, loss in step_losses:
+                logger.log_metrics({"train/loss_step": loss}, step=step)
         self._maybe_save(trainer)
 
-    def series_to_loggers(self, trainer: L.Trainer, name: str, points: Iterable[tuple[int, float]]) -> None:
-        """One value of ``name`` per (step, value) point, in every logger."""
-        for step, value in points:
-            for logger in trainer.loggers:
-                logger.log_metrics({name: value}, step=step)
+    def test(self, trainer: L.Trainer, values: dict[str, float], step: int) -> None:
+        """Test values, in the loggers at ``step`` (the last epoch trained)."""
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=step)
         self._maybe_save(trainer)
 
     def _maybe_save(self, trainer: L.Trainer) -> None:

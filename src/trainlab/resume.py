@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.checkpoints import load_checkpoint
 from trainlab.errors import ConfigError
+from trainlab.rundir import RunDir
 
 # Keys that do not change the arithmetic of training, or extend it.
 MAY_DIFFER = (
@@ -69,19 +68,19 @@ def register_resolvers() -> None:
 
 def run_dir_of_checkpoint(path: Path) -> Path:
     """The run directory of a checkpoint file in ``<run dir>/checkpoints/``."""
-    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return path.parent.parent if path.parent.name == RunDir.CHECKPOINTS else path.parent
 
 
 def resume_target(cfg: DictConfig) -> tuple[Path, Path] | None:
     """(run dir, checkpoint) that ``resume`` or ``ckpt_path`` names, or None for a new run."""
     if cfg.get("ckpt_path"):
         checkpoint = Path(cfg.ckpt_path)
-        if checkpoint.parent.name != "checkpoints":
+        if checkpoint.parent.name != RunDir.CHECKPOINTS:
             raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} is not allowed: a checkpoint in a run's checkpoints/")
         return run_dir_of_checkpoint(checkpoint), checkpoint
     if cfg.get("resume"):
-        run_dir = Path(cfg.resume)
-        return run_dir, run_dir / "checkpoints" / "last.ckpt"
+        run = RunDir(cfg.resume)
+        return run.path, run.last_checkpoint
     return None
 
 
@@ -90,21 +89,22 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path) -> dict[str, 
     else return the checkpoint (read as tensors and plain data only)."""
     key = "ckpt_path" if cfg.get("ckpt_path") else "resume"
     value = cfg.get(key)
-    if not (run_dir / "config.yaml").is_file():
+    run = RunDir(run_dir)
+    if not (run / run.CONFIG).is_file():
         raise ConfigError(f"{key}={value!r} is not allowed: {run_dir} is not a trainlab run directory (no config.yaml)")
     if not checkpoint.is_file():
         raise ConfigError(f"{key}={value!r} is not allowed: {checkpoint} does not exist (no epoch of the run finished)")
+    from trainlab.checkpoints import load_checkpoint  # imports Lightning: after the config is checked
+
     loaded = load_checkpoint(checkpoint)  # first: a crafted file is refused before anything else
-    summary = run_dir / "summary.json"
-    if summary.is_file():
-        status = json.loads(summary.read_text()).get("status")
-        if status in FINISHED:
-            raise ConfigError(f"{key}={value!r} is not allowed: that run has {status}; there is nothing to resume")
+    status = (run.read_json(run.SUMMARY) or {}).get("status")
+    if status in FINISHED:
+        raise ConfigError(f"{key}={value!r} is not allowed: that run has {status}; there is nothing to resume")
     if cfg.data.get("folds", 1) > 1:
         raise ConfigError(f"{key}={value!r} is not allowed with data.folds > 1 (cross-validation runs start over)")
     if cfg.tune.name != "none":
         raise ConfigError(f"{key}={value!r} is not allowed with tune={cfg.tune.name}; resume with tune=none")
-    _check_same_config(OmegaConf.load(run_dir / "config.yaml"), cfg, key, value)
+    _check_same_config(OmegaConf.load(run / run.CONFIG), cfg, key, value)
     return loaded
 
 
@@ -131,16 +131,10 @@ def _check_same_config(saved: DictConfig, cfg: DictConfig, key: str, value: Any)
 
 
 def refuse_existing_run(run_dir: Path) -> None:
-    """A new run never writes into a directory that holds another run's results."""
-    taken = [name for name in ("summary.json", "checkpoints", "config.yaml") if (run_dir / name).exists()]
-    if taken:
-        raise ConfigError(
-            f"output directory {run_dir} already holds a run ({taken[0]}); trainlab never writes into another "
-            f"run's directory: choose a new one, or continue that run with resume={run_dir}"
-        )
+    """``RunDir(run_dir).refuse_existing()``, under its former name."""
+    RunDir(run_dir).refuse_existing()
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:
-    """Half-written checkpoints (``*.tmp``) of a run that was killed while writing."""
-    for tmp in (run_dir / "checkpoints").glob("*.tmp"):
-        tmp.unlink(missing_ok=True)
+    """``RunDir(run_dir).remove_stale_temporaries()``, under its former name."""
+    RunDir(run_dir).remove_stale_temporaries()

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from trainlab.errors import Diverged, Interrupted
+from trainlab.errors import Diverged, Stopped
+from trainlab.rundir import RunDir
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
-    """Write ``summary`` as run_dir/summary.json (via a temporary file and a rename)."""
-    path = run_dir / "summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    tmp.replace(path)
-    return path
+def write_summary(run_dir: str | os.PathLike[str], summary: dict[str, Any]) -> Path:
+    """Write ``summary`` as run_dir/summary.json, atomically (``RunDir.write_json``)."""
+    out = RunDir(run_dir)
+    return out.write_json(out.SUMMARY, summary)
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
@@ -41,7 +39,7 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         n = len(summary["folds"])
         console.print(f"folds          {n} (mean ± std over folds; the model kept is fold {summary['best_fold']}'s)")
     epochs = summary["epochs"]
-    stop = "early stopping" if summary["stopped_early"] else "max_epochs"
+    stop = summary["stopped_by"]
     console.print(
         f"best epoch     {summary['best_epoch']} of {epochs} (stopped by {stop}; metrics of the best weights)"
     )
@@ -60,23 +58,23 @@ def _fmt(value: float | None, std: float | None = None) -> str:
     return f"{value:.4f}" if std is None else f"{value:.4f} ± {std:.4f}"
 
 
-def write_stop_summary(run_dir: Path, stop: Diverged | Interrupted, monitor: str, mode: str) -> Path:
+def write_stop_summary(run_dir: str | os.PathLike[str], stop: Stopped, monitor: str, mode: str) -> Path:
     """summary.json of a run that diverged or was interrupted: why, where, and the
     checkpoint it keeps, with the number of finished epochs in it (``stop.history``,
     ``stop.out_dir`` and ``stop.epochs_kept`` are set by the fit)."""
-    history = getattr(stop, "history", [])
-    last = Path(getattr(stop, "out_dir", run_dir)) / "checkpoints" / "last.ckpt"
+    out = RunDir(run_dir)
+    last = RunDir(stop.out_dir or out.path).last_checkpoint
     summary: dict[str, Any] = {
         "status": "diverged" if isinstance(stop, Diverged) else "interrupted",
         "error": str(stop),
-        "epochs": len(history),
+        "epochs": len(stop.history),
         "monitor": monitor,
         "mode": mode,
         "metrics": {},
-        "run_dir": str(run_dir),
+        "run_dir": str(out.path),
         "last_checkpoint": str(last) if last.is_file() else None,
-        "epochs_kept": getattr(stop, "epochs_kept", 0) if last.is_file() else 0,
+        "epochs_kept": stop.epochs_kept if last.is_file() else 0,
     }
     if isinstance(stop, Diverged):
         summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
-    return write_summary(run_dir, summary)
+    return out.write_json(out.SUMMARY, summary)

@@ -9,7 +9,6 @@ without it (failed, diverged early) come last, in job order.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from trainlab.rundir import RunDir, write_csv, write_text
+
 FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
 
 
@@ -30,12 +31,11 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
     """One dict per job directory of ``sweep_dir`` (those holding ``.hydra/overrides.yaml``)."""
     rows = []
     for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
-        job_dir = overrides_file.parent.parent
+        job = RunDir(overrides_file.parent.parent)
         overrides = yaml.safe_load(overrides_file.read_text()) or []
-        summary_file = job_dir / "summary.json"
-        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"status": "failed"}
+        summary = job.read_json(job.SUMMARY) or {"status": "failed"}
         row: dict[str, Any] = {
-            "job": job_dir.name,
+            "job": job.path.name,
             "overrides": " ".join(overrides),
             "status": summary.get("status", "failed"),
             "best_epoch": summary.get("best_epoch"),
@@ -94,16 +94,12 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Pat
     import pandas as pd
 
     cols = columns(rows)
-    csv_path, md_path = sweep_dir / "summary.csv", sweep_dir / "summary.md"
-    tmp = csv_path.with_name("summary.csv.tmp")
-    pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols).to_csv(tmp, index=False)
-    tmp.replace(csv_path)
+    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+    csv_path = write_csv(sweep_dir / "summary.csv", frame)
     escape = str.maketrans({"|": "\\|", "\n": " "})
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(r.get(c)).translate(escape) for c in cols) + " |" for r in rows]
-    tmp = md_path.with_name("summary.md.tmp")
-    tmp.write_text(f"# Sweep {sweep_dir}\n\n" + "\n".join(lines) + "\n")
-    tmp.replace(md_path)
+    md_path = write_text(sweep_dir / "summary.md", f"# Sweep {sweep_dir}\n\n" + "\n".join(lines) + "\n")
     return csv_path, md_path
 
 
@@ -140,10 +136,12 @@ class SweepSummary(Callback):
         hydra_cfg = HydraConfig.get()
         if hydra_cfg.mode != RunMode.MULTIRUN:
             return
-        job_dir = Path(hydra_cfg.runtime.output_dir)
-        if job_return.status == JobStatus.FAILED and not (job_dir / "summary.json").exists():
-            error = job_return._return_value  # the exception; .return_value would raise it
-            record_failure(job_dir, f"{type(error).__name__}: {error}")
+        job = RunDir(hydra_cfg.runtime.output_dir)
+        if job_return.status == JobStatus.FAILED and not (job / job.SUMMARY).exists():
+            try:
+                _ = job_return.return_value  # a failed job's return value is its exception, raised
+            except Exception as error:
+                record_failure(job.path, f"{type(error).__name__}: {error}")
         sweep_dir = Path(hydra_cfg.sweep.dir)
         write_tables(sweep_dir, job_rows(sweep_dir))
 
@@ -155,9 +153,8 @@ class SweepSummary(Callback):
             print_table(sweep_dir, rows)
 
 
-def record_failure(job_dir: Path, error: str, status: str = "failed") -> None:
-    """A summary.json for a job that ended without one (its status and the error)."""
+def record_failure(job_dir: Path, error: str) -> None:
+    """A summary.json for a job that ended without one: status failed, and the error."""
     from trainlab.summary import write_summary
 
-    job_dir.mkdir(parents=True, exist_ok=True)
-    write_summary(job_dir, {"status": status, "error": error, "run_dir": str(job_dir)})
+    write_summary(job_dir, {"status": "failed", "error": error, "run_dir": str(job_dir)})

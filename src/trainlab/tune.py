@@ -25,6 +25,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.tuner import Tuner
@@ -34,9 +35,11 @@ from rich.console import Console
 from trainlab import build
 from trainlab.callbacks.pictures import log_image
 from trainlab.data import TabularData
-from trainlab.loggers import build_logger
+from trainlab.data.loader import Chunk
 from trainlab.losses import Loss
+from trainlab.module import TrainingModule
 from trainlab.pictures import figures
+from trainlab.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -64,28 +67,42 @@ class LRFind:
         }
 
 
-def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, run_dir: Path) -> LRFind:
-    """Run the range test of ``cfg.tune`` on ``data``; write lr_find.png and lr_find.csv in ``run_dir``.
+class RangeTest(TrainingModule):
+    """The module of the range test: eager steps, one per Lightning step; each step's loss is
+    returned (Lightning's finder reads it) and kept in ``step_losses``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.step_losses: list[float] = []
+
+    def training_step(self, batch: Chunk, batch_idx: int) -> torch.Tensor | None:
+        super().training_step(batch, batch_idx)
+        loss = self.steps.last_loss
+        if loss is not None:
+            self.step_losses.append(float(loss))
+        return loss
+
+
+def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir) -> LRFind:
+    """Run the range test of ``cfg.tune`` on ``data``; write lr_find.png and lr_find.csv in ``out``.
 
     One optimizer step per Lightning step, eagerly (no CUDA graph: the lr changes every step).
     """
     tune = cfg.tune
     L.seed_everything(cfg.seed, verbose=False)
-    module = build.training_module(cfg, data, loss)
-    module.cuda_graph = False
-    module.return_step_loss = True
+    module = build.training_module(cfg, data, loss, module_class=RangeTest, cuda_graph=False)
     datamodule = build.datamodule(cfg, data, steps_per_call=1)
     steps_per_epoch = math.ceil(len(data.x_train) / datamodule.batch_size)
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=cfg.trainer.devices,
+    trainer = build.trainer(
+        cfg,
+        out.path,
+        callbacks=[],
         max_epochs=math.ceil(tune.num_training / steps_per_epoch) + 1,
-        num_sanity_val_steps=0,
-        logger=False,
+        min_epochs=None,
+        max_steps=-1,
+        max_time=None,
         enable_checkpointing=False,
         enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=str(run_dir),
     )
     finder = Tuner(trainer).lr_find(
         module,
@@ -103,18 +120,18 @@ def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, run_dir: Path) -> LR
     smoothed = smooth(raw)
     result = LRFind(lrs, smoothed, suggest(lrs, smoothed), float(tune.min_lr), float(tune.max_lr))
     fig = figures.lr_find_figure(lrs, raw, smoothed, result.suggestion, log_x=tune.mode == "exponential")
-    result.plot = figures.save(fig, run_dir / "lr_find.png")
+    result.plot = out.save_figure(out.LR_FIND_PLOT, fig)
     result.image = figures.to_image(fig)
-    _write_csv(lrs, raw, smoothed, run_dir / "lr_find.csv")
+    out.write_csv(out.LR_FIND_CSV, pd.DataFrame({"lr": lrs, "loss": raw, "smoothed_loss": smoothed}))
     return result
 
 
-def lr_find_and_report(cfg: DictConfig, data: TabularData, loss: Loss, run_dir: Path, console: Any = None) -> LRFind:
+def lr_find_and_report(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir, console: Any = None) -> LRFind:
     """``lr_find``, then the suggestion in TensorBoard (``tune/suggested_lr``, the plot as
     ``tune/lr_find``) and on the terminal; with ``tune.apply`` it becomes ``optimizer.lr``
     in ``cfg`` for the training that follows."""
-    result = lr_find(cfg, data, loss, run_dir)
-    logger = build_logger(cfg.logger.name, run_dir)
+    result = lr_find(cfg, data, loss, out)
+    logger = build.logger(cfg, out.path)
     if isinstance(logger, TensorBoardLogger):
         log_image(logger.experiment, "tune/lr_find", result.image, 0)
         if result.suggestion is not None:
@@ -159,11 +176,3 @@ def suggest(lrs: list[float], smoothed: list[float], skip_begin: int = 10) -> fl
         return None
     slope = np.gradient(loss[start:end], np.log(lr[start:end]))
     return float(lr[start + int(np.argmin(slope))])
-
-
-def _write_csv(lrs: list[float], raw: list[float], smoothed: list[float], path: Path) -> None:
-    import pandas as pd
-
-    tmp = path.with_name(path.name + ".tmp")
-    pd.DataFrame({"lr": lrs, "loss": raw, "smoothed_loss": smoothed}).to_csv(tmp, index=False)
-    tmp.replace(path)

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from overrides import SILENT
 
 from trainlab import run
 from trainlab.errors import ConfigError
 from trainlab.predict import Predictor, predict_file, write_csv_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=none"]
 
 
 def make_passengers(n: int, seed: int = 0) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def kaggle(tmp_path_factory):
         "data.id=PassengerId",
         f"data.test={root / 'test.csv'}",
         "trainer.max_epochs=40",
-        *QUIET,
+        *SILENT,
     ]
     result = run(overrides, output_dir=root / "run")
     return root, result, frame.iloc[600:]
@@ -118,7 +118,7 @@ def test_numeric_labels_come_back_as_numbers_and_regression_in_units(tmp_path):
     frame["Fare"] = frame.Pclass * 20.0 + frame.Age.fillna(30)
     frame.to_csv(tmp_path / "train.csv", index=False)
     run(
-        ["data=csv", f"data.train={tmp_path / 'train.csv'}", "data.target=Survived", "trainer.max_epochs=3", *QUIET],
+        ["data=csv", f"data.train={tmp_path / 'train.csv'}", "data.target=Survived", "trainer.max_epochs=3", *SILENT],
         output_dir=tmp_path / "cls",
     )
     labels = predict_file(tmp_path / "cls", tmp_path / "train.csv", tmp_path / "a.csv")
@@ -130,7 +130,7 @@ def test_numeric_labels_come_back_as_numbers_and_regression_in_units(tmp_path):
             "data.target=Fare",
             "data.drop=[Survived]",
             "trainer.max_epochs=30",
-            *QUIET,
+            *SILENT,
         ],
         output_dir=tmp_path / "reg",
     )
@@ -165,7 +165,7 @@ def test_bad_training_file(name, text, target, message, tmp_path):
     if text is not None:
         path.write_text(text)
     with pytest.raises(ConfigError, match=message):
-        run(["data=csv", f"data.train={path}", f"data.target={target}", *QUIET], output_dir=tmp_path / "run")
+        run(["data=csv", f"data.train={path}", f"data.target={target}", *SILENT], output_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
@@ -175,7 +175,7 @@ def test_text_target_with_regression_task(tmp_path):
         ConfigError, match=r"data.task=regression needs a numeric target; column 'y' of .*t.csv holds text"
     ):
         run(
-            ["data=csv", f"data.train={path}", "data.target=y", "data.task=regression", *QUIET],
+            ["data=csv", f"data.train={path}", "data.target=y", "data.task=regression", *SILENT],
             output_dir=tmp_path / "r",
         )
 
@@ -190,7 +190,7 @@ def test_test_file_missing_a_feature_column_stops_before_training(tmp_path):
         f"data.test={tmp_path / 'test.csv'}",
     ]
     with pytest.raises(ConfigError, match=r"data.test='.*test.csv' lacks column 'Age', which the model trains on"):
-        run([*overrides, *QUIET], output_dir=tmp_path / "run")
+        run([*overrides, *SILENT], output_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
@@ -206,7 +206,7 @@ def test_duplicate_ids_are_warned_about(tmp_path, caplog):
                 "data.target=Survived",
                 "data.id=PassengerId",
                 "trainer.max_epochs=1",
-                *QUIET,
+                *SILENT,
             ],
             output_dir=tmp_path / "run",
         )

@@ -1,5 +1,6 @@
 """The decision-boundary picture shows what the model predicts: checked pixel by pixel."""
 
+import numpy as np
 import torch
 
 from trainlab.losses import Loss
@@ -106,3 +107,12 @@ def test_fitted_curve_goes_through_the_models_values():
     orange = torch.tensor(draw.class_colour(0), dtype=torch.uint8).view(3, 1, 1)
     on_curve = (image == orange).all(0)
     assert on_curve.any(0).float().mean() > 0.95  # the curve crosses (nearly) every column
+
+
+def test_save_png_writes_the_image_pixel_for_pixel(tmp_path):
+    from PIL import Image
+
+    image = torch.randint(0, 256, (3, 20, 30), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    path = draw.save_png(image, tmp_path / "pictures" / "neurons.png")
+    assert torch.equal(torch.from_numpy(np.array(Image.open(path))).permute(2, 0, 1), image)
+    assert [p.name for p in path.parent.iterdir()] == ["neurons.png"]  # no temporary left

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from overrides import QUIET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -16,7 +17,6 @@ from trainlab.errors import ConfigError
 from trainlab.losses import Loss
 from trainlab.pictures.plane import decision_boundary
 
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 CIRCLES = ["data=circles", "data.n_samples=300", "trainer.max_epochs=6", "regularization=[]", *QUIET]
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+from trainlab.internals import stops_after_this_epoch
+from trainlab.rundir import RunDir
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -24,7 +28,7 @@ class LastCheckpoint(ModelCheckpoint):
     def __init__(self, dirpath: str, every_seconds: float = 0.0) -> None:
         super().__init__(
             dirpath=dirpath,
-            filename="last",
+            filename=Path(RunDir.LAST_CKPT).stem,
             monitor=None,
             save_top_k=1,
             every_n_epochs=1,
@@ -43,10 +47,13 @@ class LastCheckpoint(ModelCheckpoint):
             trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if time.monotonic() - self._written_at < self.every_seconds and not _final_epoch(trainer):
+        if time.monotonic() - self._written_at < self.every_seconds and not stops_after_this_epoch(trainer):
             return
         # Set before the write: the file's own state says how many epochs it holds.
         self.epochs_kept, self._stopped = trainer.current_epoch + 1, trainer.should_stop
+        flush = getattr(trainer.strategy.checkpoint_io, "flush", None)
+        if flush is not None:  # a held best.ckpt goes to disk first (BackgroundCheckpointIO)
+            flush()
         super().on_train_epoch_end(trainer, pl_module)
         self._written_at = time.monotonic()
 
@@ -57,16 +64,3 @@ class LastCheckpoint(ModelCheckpoint):
         super().load_state_dict(state_dict)
         self.epochs_kept = state_dict.get("epochs_kept", 0)
         self._stopped = state_dict.get("stopped", False)
-
-
-def _final_epoch(trainer: L.Trainer) -> bool:
-    """Whether training stops after this epoch: stopped (early stopping, once min_epochs
-    and min_steps are met), or at max_epochs or max_steps."""
-    max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
-    min_epochs, min_steps = trainer.fit_loop.min_epochs or 0, trainer.fit_loop.min_steps or 0
-    stopping = trainer.should_stop and trainer.current_epoch + 1 >= min_epochs and trainer.global_step >= min_steps
-    return (
-        stopping
-        or (max_epochs is not None and max_epochs >= 0 and trainer.current_epoch + 1 >= max_epochs)
-        or (max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps)
-    )

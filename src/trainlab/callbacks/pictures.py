@@ -7,6 +7,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
+from trainlab.internals import add_png_summary
 from trainlab.pictures import draw
 from trainlab.pictures.plane import Scores, input_pictures
 
@@ -15,13 +16,9 @@ HISTOGRAM_BINS = 64
 
 
 def log_image(writer: SummaryWriter, tag: str, image: torch.Tensor, step: int) -> None:
-    """Log a uint8 [3, H, W] image as it is. (``SummaryWriter.add_image`` resamples every
-    image with Lanczos and compresses at level 6: most of the cost of a picture.)"""
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
+    """Log a uint8 [3, H, W] image as it is, PNG-encoded once (see ``add_png_summary``)."""
     _, height, width = image.shape
-    encoded = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=draw.png_bytes(image))
-    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=encoded)]), step)
+    add_png_summary(writer, tag, draw.png_bytes(image), height, width, step)
 
 
 def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
@@ -88,8 +85,10 @@ class Histograms(_EveryNEpochs):
     those of the epoch's last optimizer step: they are read after the epoch's last training
     batch, before validation (where Lightning frees the gradients)."""
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
-        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: object, batch: object, batch_idx: int
+    ) -> None:
+        if batch_idx + 1 >= trainer.num_training_batches:  # the epoch's last Lightning step
             self._maybe_log(trainer, pl_module)
 
     def log_epoch(self, writer: SummaryWriter, pl_module: L.LightningModule, epoch: int) -> None:

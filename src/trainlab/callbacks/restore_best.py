@@ -7,22 +7,26 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from trainlab.checkpoints import load_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-class RestoreBestWeights(L.Callback):
-    """At the end of fit, put the best epoch's weights back into the module.
+class RestoreBestWeights(Checkpoint):
+    """At the end of fit, put the best epoch's weights back into the module; the one source
+    of a run's best epoch (``best_epoch``, counted from 1).
 
     "Best" is the monitored metric's best value in ``mode`` (strictly better replaces, as
-    ModelCheckpoint's top-1 does, so both keep the same epoch). A copy of the weights is
-    kept on the device whenever the metric improves (no file is read back), so training
-    may end by early stopping or at max_epochs and the model then holds the weights that
-    scored best on validation: test metrics and the returned model come from them.
-    After a resume, when no later epoch improved, they are read back from best.ckpt.
+    ModelCheckpoint's top-1 does, so both keep the same epoch). It is read at the end of
+    each training epoch, after the module has reported the epoch, like ModelCheckpoint and
+    EarlyStopping (a ``Checkpoint``, Lightning runs it with them): a ``val/`` metric
+    of that epoch's validation, or a ``train/`` metric of that epoch's training. A copy of
+    the weights is kept on the device whenever the metric improves (no file is read back),
+    so training may end by early stopping or at max_epochs and the model then holds the
+    weights that scored best: test metrics and the returned model come from them. After a
+    resume, when no later epoch improved, they are read back from best.ckpt.
     """
 
     def __init__(self, monitor: str, mode: str = "min") -> None:
@@ -37,8 +41,8 @@ class RestoreBestWeights(L.Callback):
             return True
         return score < self.best_score if self.mode == "min" else score > self.best_score
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.monitor not in trainer.callback_metrics:
             return
         score = float(trainer.callback_metrics[self.monitor])
         if score != score or not self._improved(score):  # NaN never counts as an improvement

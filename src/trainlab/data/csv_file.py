@@ -82,5 +82,4 @@ def load(
         log.warning("%d rows of %s have no %r value and are left out", (~labelled).sum(), train, target)
         frame = frame[labelled].reset_index(drop=True)
     features = frame.drop(columns=[c for c in (target, id, *drop) if c is not None])
-    ids = frame[id] if id is not None else None
-    return RawData("csv", features, frame[target], task=task, ids=ids, source=train)
+    return RawData("csv", features, frame[target], task=task, source=train)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from trainlab.data.dataset import TabularData
-from trainlab.data.loader import ChunkLoader, EpochPermutations, InMemoryLoader
+from trainlab.data.loader import ChunkLoader, EpochPermutations, InMemoryLoader, chunk_collate, rows_per_epoch
 
 
 class DataModule(L.LightningDataModule):
-    """Serves the train (shuffled), val and test splits of ``data`` in ``batch_size`` rows.
+    """Serves the train (shuffled) and test splits of ``data`` to Lightning's loops, and each
+    split's tensors on the device (``split_on_device``: the module validates from them).
 
     ``loader="memory"`` (the default): the tensors move to the trainer's device once, and
     each training step gets a ChunkLoader item of ``steps_per_call`` mini-batches.
     ``loader="dataloader"``: a standard ``torch.utils.data.DataLoader`` over the CPU tensors,
-    one mini-batch per step, for data that should not sit on the device.
-    Evaluation batches are large (``eval_batch_size``) since no gradients are kept.
+    for data that should not sit on the device; each of its batches holds the rows of
+    ``steps_per_call`` mini-batches, in the same order as the in-memory path.
+    Test batches are large (``eval_batch_size``) since no gradients are kept.
     """
 
     def __init__(
@@ -40,7 +44,8 @@ class DataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _split(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def split_on_device(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``stage`` split's (x, y) on the trainer's device (moved once, then kept)."""
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         x, y = self.data.split(stage)
         if stage not in self._device_splits or self._device_splits[stage][0].device != device:
@@ -51,15 +56,18 @@ class DataModule(L.LightningDataModule):
         if self.loader == "dataloader":
             dataset = TensorDataset(self.data.x_train, self.data.y_train)
             pin = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
-            order = EpochPermutations(len(dataset), self.seed)
-            return DataLoader(dataset, self.batch_size, sampler=order, drop_last=self.drop_last, pin_memory=pin)
-        x, y = self._split("train")
+            rows = rows_per_epoch(len(dataset), self.batch_size, self.drop_last)
+            order = EpochPermutations(len(dataset), self.seed, keep=rows)
+            collate = partial(chunk_collate, batch_size=self.batch_size)
+            per_call = self.steps_per_call * self.batch_size
+            # Its own generator: the loader's per-epoch seed is then not drawn from the global
+            # random state, which dropout draws from (the same masks as the in-memory path).
+            return DataLoader(
+                dataset, per_call, sampler=order, collate_fn=collate, pin_memory=pin, generator=torch.Generator()
+            )
+        x, y = self.split_on_device("train")
         return ChunkLoader(x, y, self.batch_size, self.steps_per_call, seed=self.seed, drop_last=self.drop_last)
 
-    def val_dataloader(self) -> InMemoryLoader:
-        x, y = self._split("val")
-        return InMemoryLoader(x, y, self.eval_batch_size)
-
     def test_dataloader(self) -> InMemoryLoader:
-        x, y = self._split("test")
+        x, y = self.split_on_device("test")
         return InMemoryLoader(x, y, self.eval_batch_size)

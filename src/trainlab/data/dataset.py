@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from trainlab.losses import TASKS
 
 @dataclass
 class RawData:
-    """A data set as loaded: feature columns, the target column and (CSV) the row ids.
+    """A data set as loaded: feature columns and the target column.
 
     ``task`` is binary, multiclass or regression, or ``auto`` to infer it from the target.
     ``source`` names where it came from (a file path, a generator) for messages.
@@ -26,7 +26,6 @@ class RawData:
     features: pd.DataFrame
     target: pd.Series
     task: str = "auto"
-    ids: pd.Series | None = None
     source: str = ""
 
 
@@ -50,7 +49,6 @@ class TabularData:
     y_test: torch.Tensor
     preprocessor: Preprocessor
     target_encoder: TargetEncoder
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

@@ -39,13 +39,14 @@ class Chunk(NamedTuple):
 
 
 class EpochPermutations(Sampler[int]):
-    """Epoch e's order of ``n`` rows: a permutation drawn from a generator seeded with
+    """Epoch e's order of ``n`` rows (its first ``keep`` when given): a permutation drawn from a generator seeded with
     (``seed``, e), on ``device``. It depends on nothing but the seed and the epoch, so a run
     resumed at epoch e sees the same order as one that never stopped. Lightning calls
     ``set_epoch`` before each training epoch (as for a DistributedSampler)."""
 
-    def __init__(self, n: int, seed: int = 0, device: torch.device | str = "cpu") -> None:
+    def __init__(self, n: int, seed: int = 0, device: torch.device | str = "cpu", keep: int | None = None) -> None:
         self.n, self.seed, self.epoch = n, seed, 0
+        self.keep = n if keep is None else keep  # the first ``keep`` rows of each permutation
         self.generator = torch.Generator(device=device)
 
     def set_epoch(self, epoch: int) -> None:
@@ -56,10 +57,10 @@ class EpochPermutations(Sampler[int]):
         return torch.randperm(self.n, generator=self.generator, device=self.generator.device)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.permutation().tolist())
+        return iter(self.permutation()[: self.keep].tolist())
 
     def __len__(self) -> int:
-        return self.n
+        return self.keep
 
 
 class ChunkLoader:
@@ -84,20 +85,31 @@ class ChunkLoader:
         self.batch_size = batch_size
         self.steps_per_call = steps_per_call
         self.drop_last = drop_last
-        self.sampler = EpochPermutations(len(x), seed, x.device)  # Lightning sets its epoch
+        rows = rows_per_epoch(len(x), batch_size, drop_last)
+        self.sampler = EpochPermutations(len(x), seed, x.device, keep=rows)  # Lightning sets its epoch
 
     @property
     def n_batches(self) -> int:
         """Mini-batches (optimizer steps) per epoch."""
-        n = len(self.x)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return math.ceil(self.sampler.keep / self.batch_size)
 
     def __len__(self) -> int:
         return math.ceil(self.n_batches / self.steps_per_call)
 
     def __iter__(self) -> Iterator[Chunk]:
-        order = self.sampler.permutation()
-        order = order[: self.n_batches * self.batch_size] if self.drop_last else order
+        order = self.sampler.permutation()[: self.sampler.keep]
         rows = self.steps_per_call * self.batch_size
         for start in range(0, len(order), rows):
             yield Chunk(self.x, self.y, order[start : start + rows], self.batch_size)
+
+
+def rows_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
+    """The training rows an epoch uses: all ``n``, or with ``drop_last`` those of its full mini-batches."""
+    return n // batch_size * batch_size if drop_last else n
+
+
+def chunk_collate(rows: list[tuple[torch.Tensor, torch.Tensor]], batch_size: int) -> Chunk:
+    """A DataLoader's rows (``steps_per_call`` mini-batches of them) as one Chunk."""
+    x = torch.stack([row[0] for row in rows])
+    y = torch.stack([row[1] for row in rows])
+    return Chunk(x, y, torch.arange(len(rows)), batch_size)

@@ -8,6 +8,10 @@ Each name maps to a ``torch.nn`` module g(z):
 - ``identity``:   g(z) = z
 - ``leaky_relu``: g(z) = max(0, z) + negative_slope * min(0, z)
 - ``gelu``:       g(z) = z * Phi(z)
+
+``ACTIVATIONS`` is the one list of names: the config's ``activation.name`` is checked against
+it, and a name added here is an option once conf/activation/<name>.yaml names it (a schema of
+its own only if it takes options, like leaky_relu's ``negative_slope``).
 """
 
 from __future__ import annotations

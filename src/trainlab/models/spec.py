@@ -1,7 +1,12 @@
-"""Rebuild a network from a plain-data description (as stored in trainlab's checkpoints)."""
+"""Rebuild a network from a plain-data description (as stored in trainlab's checkpoints).
+
+``MODELS`` is the one registry of model names: the config's ``model.name`` is checked
+against it, and each option of conf/model/ is one of its names.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -12,11 +17,13 @@ from trainlab.models.dense import Perceptron
 from trainlab.models.mlp import MLP
 
 
-def from_spec(spec: dict[str, Any]) -> nn.Module:
-    """The untrained network of ``spec``: ``{"name": "perceptron" | "mlp", "in_features",
-    "out_features", "hidden": [...], "activation": {"name": ..., **options}, "dropout": p}``."""
-    if spec["name"] == "perceptron":
-        return Perceptron(spec["in_features"], spec["out_features"])
+def perceptron(spec: dict[str, Any]) -> nn.Module:
+    """One Dense layer from ``in_features`` to ``out_features`` (no hidden layer)."""
+    return Perceptron(spec["in_features"], spec["out_features"])
+
+
+def mlp(spec: dict[str, Any]) -> nn.Module:
+    """Dense layers of sizes ``hidden``, with ``activation`` and ``dropout`` between them."""
     options = dict(spec["activation"])
     name = options.pop("name")
     return MLP(
@@ -26,3 +33,17 @@ def from_spec(spec: dict[str, Any]) -> nn.Module:
         activation=partial(activation, name, **options),
         dropout=spec["dropout"],
     )
+
+
+# name -> the builder of its untrained network from a spec.
+MODELS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {"perceptron": perceptron, "mlp": mlp}
+
+
+def from_spec(spec: dict[str, Any]) -> nn.Module:
+    """The untrained network of ``spec``: ``{"name": one of MODELS, "in_features",
+    "out_features", "hidden": [...], "activation": {"name": ..., **options}, "dropout": p}``."""
+    try:
+        build = MODELS[spec["name"]]
+    except KeyError:
+        raise ValueError(f"unknown model {spec['name']!r}; allowed: {', '.join(MODELS)}") from None
+    return build(spec)

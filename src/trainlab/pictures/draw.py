@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from trainlab.rundir import write_bytes
+
 WHITE = (255, 255, 255)
 DARK = (40, 40, 40)
 # TensorFlow Playground's two classes (orange: class 0 / negative, blue: class 1 / positive),
@@ -148,13 +150,8 @@ def tile(images: list[torch.Tensor], columns: int, gap: int = 2) -> torch.Tensor
 
 
 def save_png(image: torch.Tensor, path: Path) -> Path:
-    """Write a uint8 [3, H, W] image as a PNG (through a temporary file, then a rename)."""
-    from PIL import Image
-
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    """Write a uint8 [3, H, W] image as a PNG, atomically (``rundir.write_bytes``)."""
+    return write_bytes(path, png_bytes(image, compress_level=6))
 
 
 def png_bytes(image: torch.Tensor, compress_level: int = 1) -> bytes:

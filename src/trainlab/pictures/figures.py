@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from trainlab.rundir import atomic_open
+
 
 def _pyplot() -> Any:
     import matplotlib
@@ -101,13 +103,7 @@ def to_image(fig: Any) -> torch.Tensor:
 
 
 def save(fig: Any, path: Path) -> Path:
-    """Write the figure as a PNG (temporary file, then rename) and keep it open."""
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
-    return path
-
-
-def close(fig: Any) -> None:
-    """Release the figure's memory (pyplot keeps every open figure)."""
-    _pyplot().close(fig)
+    """Write the figure as a PNG, atomically (``rundir.atomic_open``), and keep it open."""
+    with atomic_open(path, "wb") as file:
+        fig.savefig(file, format="png")
+    return Path(path)

@@ -11,8 +11,9 @@ from torchmetrics.functional import confusion_matrix
 
 from trainlab.data import TabularData
 from trainlab.losses import Loss
-from trainlab.pictures import draw, figures
+from trainlab.pictures import figures
 from trainlab.pictures.plane import input_pictures
+from trainlab.rundir import RunDir
 
 
 def save_input_pictures(
@@ -23,7 +24,8 @@ def save_input_pictures(
     device = next(model.parameters()).device
     x, y = data.x_train.to(device), loss.targets(data.y_train.to(device))
     images = input_pictures(model, loss.scores, x, y, data.task, size, neurons)
-    return [draw.save_png(image, out_dir / f"{name}.png") for name, image in images.items()]
+    out = RunDir(out_dir)
+    return [out.save_png(f"{name}.png", image) for name, image in images.items()]
 
 
 @torch.no_grad()
@@ -35,6 +37,7 @@ def save_test_pictures(
     target's units). Each picture is also logged to ``writer`` as ``test/<name>`` at ``step``."""
     if not len(data.x_test):
         return []
+    out = RunDir(out_dir)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -50,20 +53,17 @@ def save_test_pictures(
         predicted = (scores > 0.5).long() if data.task == "binary" else scores.argmax(-1)
         counts = confusion_matrix(predicted, data.y_test, task="multiclass", num_classes=n_classes)
         names = [str(c) for c in (data.class_names or range(n_classes))]
-        paths = [_write_counts(counts, names, out_dir / "confusion_matrix.csv")]
+        paths = [_write_counts(counts, names, out)]
         fig = figures.confusion_matrix_figure(counts, names)
-    paths.append(figures.save(fig, out_dir / f"{name}.png"))
+    paths.append(out.save_figure(f"{name}.png", fig))
     image = figures.to_image(fig)
     if writer is not None:
         writer.add_image(f"test/{name}", image, global_step=step, dataformats="CHW")
     return paths
 
 
-def _write_counts(counts: torch.Tensor, names: list[str], path: Path) -> Path:
+def _write_counts(counts: torch.Tensor, names: list[str], out: RunDir) -> Path:
     import pandas as pd
 
     frame = pd.DataFrame(counts.numpy(), index=pd.Index(names, name="true"), columns=names)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp)
-    tmp.replace(path)
-    return path
+    return out.write_csv(out.CONFUSION_MATRIX_CSV, frame, index=True)

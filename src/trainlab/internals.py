@@ -1,0 +1,92 @@
+"""Every use of a library's internals, in one place.
+
+trainlab takes over parts of Lightning's training loop for speed (see README, "Speed"),
+and a few of those parts have no public API. Each function below says what it needs and
+why no public API serves. Tested with lightning 2.6.6, tensorboard 2.20 and torch 2.13;
+tests/test_internals.py checks each one against the installed versions and fails loudly,
+naming the function, when an upgrade breaks it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+
+def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
+    """Add ``steps`` to Lightning's count of optimizer steps (``trainer.global_step``, which
+    ``max_steps``, checkpoints and resume read).
+
+    Manual optimization counts a step when the step goes through Lightning's
+    ``LightningOptimizer.step`` wrapper; trainlab's fast path steps the torch optimizer
+    directly (the wrapper's closure and hooks cost more than a small model's step), so it
+    tells the counter itself.
+    """
+    trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(steps)
+
+
+def publish_to_callbacks(trainer: L.Trainer, values: dict[str, float]) -> None:
+    """Make ``values`` visible to callbacks that monitor a metric (ModelCheckpoint,
+    EarlyStopping, RestoreBestWeights) as 0-dim CPU tensors, where ``self.log`` would put them.
+
+    ``trainer.callback_metrics`` is public to read; writing into it is not documented.
+    ``self.log`` keeps a result object per key and moves it between devices at every call
+    and epoch end (about 1 ms per key per epoch on a 2-core CPU): more than a small model's
+    epoch on a GPU.
+    """
+    trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
+
+
+def withdraw_from_callbacks(trainer: L.Trainer, prefix: str) -> None:
+    """Remove the callbacks' metrics named ``prefix...`` (an epoch without validation: its
+    monitoring callbacks then skip the epoch, as after Lightning's own skipped validation)."""
+    for key in [k for k in trainer.callback_metrics if k.startswith(prefix)]:
+        del trainer.callback_metrics[key]
+
+
+def publish_to_progress_bar(trainer: L.Trainer, values: dict[str, float]) -> None:
+    """Show ``values`` in the progress bar (``trainer.progress_bar_metrics``, as ``self.log(prog_bar=True)``)."""
+    trainer.progress_bar_metrics.update(values)
+
+
+def stops_after_this_epoch(trainer: L.Trainer) -> bool:
+    """Whether the fit loop ends after the current training epoch, asked from
+    ``on_train_epoch_end`` (before Lightning counts the epoch as finished).
+
+    Lightning decides this inside its private fit loop (``_FitLoop.done``, after the hook),
+    so the rule is restated here: stopped (early stopping or ``trainer.should_stop``) once
+    ``min_epochs`` and ``min_steps`` are met, or ``max_epochs`` or ``max_steps`` reached.
+    (``max_time`` is not foreseen: its last epoch is written by the final save instead.)
+    """
+    epochs_done, steps = trainer.current_epoch + 1, trainer.global_step
+    min_epochs, min_steps = trainer.min_epochs or 0, trainer.min_steps or 0
+    max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
+    return (
+        (trainer.should_stop and epochs_done >= min_epochs and steps >= min_steps)
+        or (max_epochs is not None and max_epochs >= 0 and epochs_done >= max_epochs)
+        or (max_steps is not None and max_steps >= 0 and steps >= max_steps)
+    )
+
+
+def add_scalar_summaries(writer: Any, values: dict[str, float], step: int) -> None:
+    """Log ``values`` to a ``SummaryWriter`` as one event at ``step`` (what ``add_scalar``
+    per key writes as one event each: about 0.15 ms a key on a 2-core CPU)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    summary = Summary(value=[Summary.Value(tag=k, simple_value=float(v)) for k, v in values.items()])
+    writer._get_file_writer().add_summary(summary, step)
+
+
+def add_png_summary(writer: Any, tag: str, png: bytes, height: int, width: int, step: int) -> None:
+    """Log an already encoded PNG to a ``torch.utils.tensorboard.SummaryWriter``.
+
+    ``SummaryWriter.add_image`` takes pixels and re-encodes them, resampling with Lanczos
+    and compressing at zlib level 6: most of the cost of a picture. The writer's file writer
+    (``_get_file_writer``, which also reopens it after ``close``) takes a ready summary.
+    """
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)

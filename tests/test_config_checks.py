@@ -1,0 +1,48 @@
+"""Checks that read several keys: two weight decays, and the shipped recipes pass every check."""
+
+import pytest
+import torch
+
+from trainlab.api import compose, config_dir
+from trainlab.errors import ConfigError
+from trainlab.validate import validate
+
+
+def built_weight_decay(overrides: list[str]) -> float:
+    """The weight decay of the optimizer trainlab builds for ``overrides``."""
+    from trainlab import build
+
+    cfg, _ = compose(overrides)
+    validate(cfg)
+    optimizer = build.optimizer(cfg)([torch.nn.Parameter(torch.zeros(1))])
+    return optimizer.param_groups[0]["weight_decay"]
+
+
+def test_regularization_weight_decay_may_not_replace_adamws_own():
+    cfg, _ = compose(["optimizer=adamw", "regularization=[weight_decay]"])
+    message = (
+        "regularization.weight_decay=0.0001 and optimizer.weight_decay=0.01 both set the weight decay "
+        "(adamw's default is 0.01): keep one: drop weight_decay from regularization, or set optimizer.weight_decay=0"
+    )
+    with pytest.raises(ConfigError) as refused:
+        validate(cfg)
+    assert str(refused.value) == message
+
+
+def test_an_optimizer_weight_decay_set_by_hand_is_named_too():
+    cfg, _ = compose(["optimizer=sgd", "optimizer.weight_decay=0.001", "regularization=[dropout,weight_decay]"])
+    with pytest.raises(ConfigError, match=r"^regularization\.weight_decay=0\.0001 and optimizer\.weight_decay=0\.001 "):
+        validate(cfg)
+
+
+def test_one_weight_decay_at_a_time_is_what_the_optimizer_gets():
+    assert built_weight_decay(["optimizer=adamw"]) == 0.01
+    assert built_weight_decay(["optimizer=adam", "regularization=[weight_decay]"]) == 1e-4
+    overrides = ["optimizer=adamw", "optimizer.weight_decay=0", "regularization=[weight_decay]"]
+    assert built_weight_decay([*overrides, "regularization.weight_decay=0.003"]) == 0.003
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml")))
+def test_every_shipped_experiment_passes_the_checks(name):
+    cfg, _ = compose([f"experiment={name}"])
+    validate(cfg)

@@ -1,0 +1,138 @@
+"""The library internals trainlab relies on (trainlab.internals), checked against the
+installed versions: each test fails, naming the function, when an upgrade breaks one."""
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.tensorboard import SummaryWriter
+
+from trainlab.internals import (
+    add_png_summary,
+    add_scalar_summaries,
+    count_optimizer_steps,
+    publish_to_callbacks,
+    publish_to_progress_bar,
+    stops_after_this_epoch,
+)
+from trainlab.pictures.draw import png_bytes
+
+
+class Tiny(L.LightningModule):
+    """A one-weight regression trained by Lightning's own loop (automatic optimization),
+    or manually with ``count_optimizer_steps`` telling Lightning each step."""
+
+    def __init__(self, manual: bool = False, val_losses: list[float] | None = None) -> None:
+        super().__init__()
+        self.w = torch.nn.Linear(1, 1)
+        self.automatic_optimization = not manual
+        self.val_losses = val_losses or []
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.w(x), y)
+        if self.automatic_optimization:
+            return loss
+        optimizer = self.trainer.optimizers[0]
+        for _ in range(3):  # three optimizer steps per Lightning step, past Lightning's wrapper
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(self.w(x), y).backward()
+            optimizer.step()
+        count_optimizer_steps(self.trainer, 3)
+        return None
+
+    def validation_step(self, batch, batch_idx):
+        pass
+
+    def on_validation_epoch_end(self):
+        if not self.trainer.sanity_checking and self.val_losses:
+            publish_to_callbacks(self.trainer, {"val/loss": self.val_losses[self.current_epoch]})
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def loader(n=8):
+    x = torch.linspace(0, 1, n).unsqueeze(1)
+    return DataLoader(TensorDataset(x, 2 * x), batch_size=2)
+
+
+def trainer(**kwargs):
+    # Checkpointing on: Recorder is a Checkpoint (so no default ModelCheckpoint is added).
+    quiet = dict(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    return L.Trainer(accelerator="cpu", num_sanity_val_steps=0, **quiet, **kwargs)
+
+
+def test_count_optimizer_steps_moves_global_step_and_max_steps_follows():
+    t = trainer(max_epochs=2, callbacks=[Recorder()])
+    t.fit(Tiny(manual=True), loader(), loader())
+    assert t.global_step == 2 * 4 * 3, "count_optimizer_steps no longer moves trainer.global_step"
+    t = trainer(max_epochs=5, max_steps=6, callbacks=[Recorder()])
+    t.fit(Tiny(manual=True), loader(), loader())
+    assert t.global_step == 6, "max_steps no longer reads count_optimizer_steps' count"
+
+
+def test_published_values_reach_early_stopping_and_the_progress_bar():
+    # The loss rises from epoch 2 on: early stopping with patience 1 stops after epoch 3.
+    module = Tiny(val_losses=[1.0, 0.5, 0.6, 0.7, 0.8, 0.9])
+    t = trainer(max_epochs=6, callbacks=[EarlyStopping("val/loss", patience=1), Recorder()])
+    t.fit(module, loader(), loader())
+    assert t.current_epoch == 3, "publish_to_callbacks: EarlyStopping no longer sees the values"
+    publish_to_progress_bar(t, {"val/acc": 0.5})
+    assert t.progress_bar_metrics["val/acc"] == 0.5, "publish_to_progress_bar no longer shows the value"
+
+
+class Recorder(Checkpoint):
+    """What stops_after_this_epoch says at each epoch's end (run after EarlyStopping, as
+    trainlab's LastCheckpoint is)."""
+
+    def __init__(self):
+        self.said = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.said.append(stops_after_this_epoch(trainer))
+
+
+@pytest.mark.parametrize(
+    ("settings", "epochs"),
+    [
+        (dict(max_epochs=3), 3),
+        (dict(max_epochs=10, max_steps=10), 3),  # 4 steps per epoch: the 10th is in epoch 3
+        (dict(max_epochs=10, early=True), 3),  # stops after epoch 3 (patience 1)
+        (dict(max_epochs=10, early=True, min_epochs=5), 5),  # ... held off until 5 epochs
+    ],
+)
+def test_stops_after_this_epoch_agrees_with_lightnings_fit_loop(settings, epochs):
+    settings = dict(settings)
+    callbacks = [Recorder()]
+    if settings.pop("early", False):
+        callbacks.append(EarlyStopping("val/loss", patience=1))
+    t = trainer(callbacks=callbacks, **settings)
+    t.fit(Tiny(val_losses=[1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]), loader(), loader())
+    said = callbacks[0].said
+    assert len(said) == epochs, "the fit loop ran a different number of epochs than this test expects"
+    assert said == [False] * (epochs - 1) + [True], "stops_after_this_epoch disagrees with Lightning's fit loop"
+
+
+def test_add_png_summary_writes_an_image_tensorboard_reads(tmp_path):
+    image = torch.zeros(3, 4, 6, dtype=torch.uint8)
+    image[0] = 255
+    writer = SummaryWriter(str(tmp_path))
+    add_png_summary(writer, "pictures/test", png_bytes(image), 4, 6, step=7)
+    writer.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    events.Reload()
+    (logged,) = events.Images("pictures/test")
+    assert (logged.step, logged.height, logged.width) == (7, 4, 6), "add_png_summary no longer logs images"
+
+
+def test_add_scalar_summaries_writes_scalars_tensorboard_reads(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    add_scalar_summaries(writer, {"train/loss": 0.5, "val/acc": 0.75}, step=3)
+    writer.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
+    events.Reload()
+    logged = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in ("train/loss", "val/acc")}
+    assert logged == {"train/loss": [(3, 0.5)], "val/acc": [(3, 0.75)]}, "add_scalar_summaries no longer logs"
