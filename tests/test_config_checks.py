@@ -1,4 +1,5 @@
-"""Checks that read several keys: two weight decays, and the shipped recipes pass every check."""
+"""Checks that read several keys: two weight decays, the shipped recipes pass every check, and the
+Trainer arguments Lightning itself refuses."""
 
 import pytest
 import torch
@@ -46,3 +47,18 @@ def test_one_weight_decay_at_a_time_is_what_the_optimizer_gets():
 def test_every_shipped_experiment_passes_the_checks(name):
     cfg, _ = compose([f"experiment={name}"])
     validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.max_time=abc", "is not a valid duration"),
+        ("trainer.limit_train_batches=-1", "invalid value -1 for limit_train_batches"),
+    ],
+)
+def test_trainer_arguments_lightning_refuses_stop_the_run_before_anything_is_written(override, message, tmp_path):
+    from trainlab import run
+
+    with pytest.raises(ConfigError, match=f"trainer: Lightning refuses these Trainer arguments: .*{message}"):
+        run([override], output_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichModelSummary, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
@@ -140,9 +142,15 @@ def trainer(
 
 
 def check_trainer(cfg: DictConfig) -> None:
-    """ConfigError, before anything is written, for Trainer arguments Lightning refuses."""
+    """ConfigError, before anything is written, for Trainer arguments Lightning refuses
+    (a throwaway Trainer is built from them, quietly: the fit's Trainer says the same)."""
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = rank_zero.level
+    rank_zero.setLevel(logging.WARNING)
     try:
         trainer(cfg, Path("."), [], enable_checkpointing=False, enable_progress_bar=False)
-    except (ValueError, TypeError, RuntimeError) as error:
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"trainer: Lightning refuses these Trainer arguments: {first}") from None
+    finally:
+        rank_zero.setLevel(level)
