@@ -128,13 +128,3 @@ def _check_same_config(saved: DictConfig, cfg: DictConfig, key: str, value: Any)
                 f"{key}={value!r}: {name}={now.get(name)!r} differs from the run's {name}={before.get(name)!r}; "
                 "resume with the run's own overrides (only trainer.max_epochs and display settings may change)"
             )
-
-
-def refuse_existing_run(run_dir: Path) -> None:
-    """``RunDir(run_dir).refuse_existing()``, under its former name."""
-    RunDir(run_dir).refuse_existing()
-
-
-def remove_stale_temporaries(run_dir: Path) -> None:
-    """``RunDir(run_dir).remove_stale_temporaries()``, under its former name."""
-    RunDir(run_dir).remove_stale_temporaries()
