@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainlab.data.loader import EVAL_BATCH
 from trainlab.losses import Loss
 from trainlab.metrics import task_metrics
 
 STAGES = ("val", "test")
-EVAL_BATCH = 8192  # rows per forward pass: no gradients are kept
 
 
 class Evaluation(nn.Module):

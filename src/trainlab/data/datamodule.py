@@ -9,7 +9,14 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from trainlab.data.dataset import TabularData
-from trainlab.data.loader import ChunkLoader, EpochPermutations, InMemoryLoader, chunk_collate, rows_per_epoch
+from trainlab.data.loader import (
+    EVAL_BATCH,
+    ChunkLoader,
+    EpochPermutations,
+    InMemoryLoader,
+    chunk_collate,
+    rows_per_epoch,
+)
 
 
 class DataModule(L.LightningDataModule):
@@ -32,7 +39,7 @@ class DataModule(L.LightningDataModule):
         steps_per_call: int = 1,
         drop_last: bool = False,
         loader: str = "memory",
-        eval_batch_size: int = 8192,
+        eval_batch_size: int = EVAL_BATCH,
     ) -> None:
         super().__init__()
         self.data = data

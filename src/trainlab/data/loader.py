@@ -9,6 +9,8 @@ from typing import NamedTuple
 import torch
 from torch.utils.data import Sampler
 
+EVAL_BATCH = 8192  # rows per forward pass in evaluation: no gradients are kept
+
 
 class InMemoryLoader:
     """Yields (x[i:i+batch_size], y[i:i+batch_size]) in order: evaluation batches, sliced
