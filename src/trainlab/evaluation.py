@@ -1,52 +1,49 @@
-"""A split's loss and metrics: torchmetrics accumulated over batches, read once."""
+"""A split's loss and metrics, computed once from the whole split's outputs."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from trainlab.data.loader import EVAL_BATCH
 from trainlab.losses import Loss
 from trainlab.metrics import task_metrics
 
-STAGES = ("val", "test")
 
-
-class Evaluation(nn.Module):
+class Evaluation:
     """``{stage}/loss`` (the mean loss over the split's rows) and ``{stage}/{metric}``
-    (``trainlab.metrics``) for stage in val and test.
+    (``trainlab.metrics``) of one split.
 
-    ``update`` adds a batch's outputs; ``compute`` reads the whole split's values from the
-    device at once and resets. ``evaluate`` does both for tensors already on the device.
+    ``update`` keeps a batch's outputs (detached, on their device); ``compute`` concatenates
+    them, computes every value at once, reads them from the device in one transfer and
+    starts over. ``evaluate`` does both for a split already on the device.
     """
 
-    def __init__(self, loss: Loss, n_classes: int | None = None, n_targets: int = 1) -> None:
-        super().__init__()
-        self.loss = loss
-        # Keyed "val_", "test_": nn.Module already has an attribute named train.
-        self.metrics = nn.ModuleDict({f"{s}_": task_metrics(loss.task, s, n_classes, n_targets) for s in STAGES})
-        self._loss_sum: torch.Tensor | float = 0.0
-        self._rows = 0
+    def __init__(self, loss: Loss, n_classes: int | None = None) -> None:
+        self.loss, self.n_classes = loss, n_classes
+        self._outputs: list[torch.Tensor] = []
+        self._targets: list[torch.Tensor] = []
 
-    def update(self, output: torch.Tensor, y: torch.Tensor, stage: str) -> None:
-        self.metrics[f"{stage}_"].update(self.loss.scores(output), self.loss.targets(y))
-        self._loss_sum = self._loss_sum + self.loss(output, y).detach() * len(y)
-        self._rows += len(y)
+    def update(self, output: torch.Tensor, y: torch.Tensor) -> None:
+        self._outputs.append(output.detach())
+        self._targets.append(y)
 
     def compute(self, stage: str) -> dict[str, float]:
-        metrics = self.metrics[f"{stage}_"]
-        values = {f"{stage}/loss": self._loss_sum / self._rows, **metrics.compute()}
-        metrics.reset()
-        self._loss_sum, self._rows = 0.0, 0
-        floats = torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values.values()]).tolist()
-        return dict(zip(values, floats, strict=True))
+        if not self._outputs:
+            return {}
+        output, y = torch.cat(self._outputs), torch.cat(self._targets)
+        self._outputs, self._targets = [], []
+        with torch.no_grad():
+            metrics = task_metrics(self.loss.task, self.loss.scores(output), self.loss.targets(y), self.n_classes)
+            values = {"loss": self.loss(output, y), **metrics}
+        floats = torch.stack([v.to(torch.float32) for v in values.values()]).tolist()  # one wait for the device
+        return {f"{stage}/{name}": value for name, value in zip(values, floats, strict=True)}
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, stage: str) -> dict[str, float]:
+    def evaluate(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, stage: str) -> dict[str, float]:
         """``model`` (in eval mode: dropout off; back in training mode after) on all of ``x``, ``y``."""
         model.eval()
         for start in range(0, len(x), EVAL_BATCH):
-            self.update(model(x[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH], stage)
+            self.update(model(x[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH])
         model.train()
         return self.compute(stage)
 

@@ -92,7 +92,7 @@ class Loss(nn.Module):
         if self.task == "binary":
             if output.shape[-1] == 1:
                 return torch.sigmoid(output.squeeze(-1))
-            return torch.softmax(output, dim=-1)[:, 1]
+            return torch.sigmoid(output[:, 1] - output[:, 0])  # = softmax(output)[:, 1], one pass
         return torch.softmax(output, dim=-1)
 
     @property

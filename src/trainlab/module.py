@@ -47,7 +47,6 @@ class TrainingModule(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         monitor: str = "val/loss",
         n_classes: int | None = None,
-        n_targets: int = 1,
         checkpoint_extra: dict[str, Any] | None = None,
         steps: StepUnit | None = None,
         val_every_n_epochs: int = 1,
@@ -61,7 +60,7 @@ class TrainingModule(L.LightningModule):
         self.monitor = monitor
         self.steps = steps if steps is not None else SingleModelSteps(model, loss)
         self.val_every_n_epochs, self.val_limit = val_every_n_epochs, val_limit
-        self.evaluation = Evaluation(loss, n_classes, n_targets)
+        self.evaluation = Evaluation(loss, n_classes)
         self.checkpoint_extra = checkpoint_extra or {}
         self.history: list[dict[str, float]] = []
         self.test_values: dict[str, float] = {}
@@ -148,7 +147,7 @@ class TrainingModule(L.LightningModule):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        self.evaluation.update(self.model(x), y, "test")
+        self.evaluation.update(self.model(x), y)
 
     def on_test_epoch_end(self) -> None:
         self.test_values = self.evaluation.compute("test")

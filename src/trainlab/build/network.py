@@ -77,7 +77,6 @@ def training_module(
         scheduler(cfg),
         monitor=cfg.monitor,
         n_classes=data.n_classes,
-        n_targets=data.n_targets,
         checkpoint_extra=extra,
         steps=steps,
         val_every_n_epochs=val_every_n_epochs(cfg),

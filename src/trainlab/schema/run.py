@@ -77,7 +77,7 @@ class Regularization:
 
 @dataclass
 class Speed:
-    steps_per_call: int = key(32, at_least(1, integer=True, note="optimizer steps per Lightning step"))
+    steps_per_call: int = key(128, at_least(1, integer=True, note="optimizer steps per Lightning step"))
     cuda_graph: bool = True
     drop_last: bool = False
     loader: str = key("memory", one_of("memory", "dataloader"))
