@@ -18,7 +18,8 @@ epoch (CUDA graph capture, allocator warm-up), each route's set-up, and the tear
 the last epoch (where trainlab waits for its last checkpoint writes to reach the disk). The
 routes alternate, `--repeats` times after a warm-up round; the table gives median
 samples/s and the ratios.
-Then: trainlab's per-epoch fixed cost (--only overhead: outside its steps, and beside a hand
+Then: the default run's fit with one core busy beside it (--only busy),
+trainlab's per-epoch fixed cost (--only overhead: outside its steps, and beside a hand
 loop doing the same work),
 time-to-accuracy on digits against scikit-learn's MLPClassifier, the peak RSS of a default
 `trainlab` run beside a hand loop's process on the same data, and the cost of the
@@ -402,6 +403,34 @@ def overhead(repeats: int, device: str, epochs: int = 20) -> None:
     )
 
 
+def busy(repeats: int) -> None:
+    """The default run's fit time with one core kept busy by another process (a spinning
+    Python), against the quiet machine's, alternating: what a student sees with a browser,
+    a parallel sweep or CI beside the run (the thread policy, trainlab.threads)."""
+    from trainlab import run
+
+    def fit_seconds() -> float:
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        with tempfile.TemporaryDirectory() as out, quiet:
+            return run([*QUIET, "pictures.enabled=false"], output_dir=out).fit_seconds
+
+    fit_seconds()  # warm-up
+    times: dict[str, list[float]] = {"quiet": [], "busy": []}
+    for _ in range(repeats):
+        times["quiet"].append(fit_seconds())
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.5)  # the spinner has started
+            times["busy"].append(fit_seconds())
+        finally:
+            spinner.kill()
+            spinner.wait()
+    quiet, loaded = statistics.median(times["quiet"]), statistics.median(times["busy"])
+    title = f"the default run's fit with one core busy, median of {repeats}, {torch.get_num_threads()} threads at start"
+    print(f"\n== {title} ==")
+    print(f"quiet {quiet:.2f} s, one core busy {loaded:.2f} s: {loaded / quiet:.2f}x")
+
+
 def digits() -> None:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -515,7 +544,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repeat, 2 epochs (a smoke run)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["speed", "overhead", "digits", "memory", "pictures"], nargs="*")
+    parser.add_argument("--only", choices=["speed", "overhead", "busy", "digits", "memory", "pictures"], nargs="*")
     parser.add_argument(
         "--workloads", nargs="*", type=int, help="indices into the workload list (0 tiny, 1, 2 MNIST-size)"
     )
@@ -537,11 +566,13 @@ def main() -> None:
             }
         )
     )
-    only = args.only or ["speed", "overhead", "digits", "memory", "pictures"]
+    only = args.only or ["speed", "overhead", "busy", "digits", "memory", "pictures"]
     if "speed" in only:
         speed(epochs, repeats, device, names)
     if "overhead" in only:
         overhead(repeats, device)
+    if "busy" in only:
+        busy(repeats)
     if "digits" in only:
         digits()
     if "memory" in only:

@@ -41,6 +41,7 @@ class RunResult:
     ``device``: where it trained (``cpu``, ``cuda:0``); Lightning hands the model back on the CPU.
     ``submission``: the predictions for ``data.test``, when given.
     ``fit_seconds``: wall time of training (all folds), validation included, test excluded.
+    ``threads``: torch's CPU threads while training (``trainlab.threads``: the thread policy).
     """
 
     metrics: dict[str, float]
@@ -56,6 +57,7 @@ class RunResult:
     folds: list[dict[str, float]] = field(default_factory=list)
     submission: Path | None = None
     fit_seconds: float = 0.0
+    threads: int = 1
     config: DictConfig | None = field(default=None, repr=False)
 
 
@@ -175,6 +177,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         "metrics": metrics,
         "device": best.device,
         "fit_seconds": sum(f.fit_seconds for f in fits),
+        "threads": best.threads,
         "optimizer_steps": sum(f.optimizer_steps for f in fits),
         "run_dir": str(run_dir),
         "best_checkpoint": str(best.best_checkpoint) if best.best_checkpoint else None,
@@ -203,6 +206,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         folds=summary.get("folds", []),
         submission=submission,
         fit_seconds=summary["fit_seconds"],
+        threads=best.threads,
         config=cfg,
     )
 

@@ -21,6 +21,7 @@ from trainlab.loggers import log_final
 from trainlab.losses import Loss
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.rundir import RunDir
+from trainlab.threads import thread_policy
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Fit:
     stopped_by: str  # early stopping, max_epochs, max_steps or max_time
     device: str
     fit_seconds: float
+    threads: int  # torch's CPU threads while training (trainlab.threads)
     optimizer_steps: int
     pictures: list[Path]
 
@@ -70,8 +72,11 @@ def fit(
     trainer = build.trainer(cfg, out_dir, callbacks.all, logger)
     if resume_from is not None:
         run_dir.remove_stale_temporaries()
+    n_params = sum(p.numel() for p in module.model.parameters())
+    device_type = trainer.strategy.root_device.type
     start = time.perf_counter()
-    with stopping(trainer, module, out_dir, training=True):
+    policy = thread_policy(cfg.trainer.get("threads"), n_params, cfg.data.batch_size, device_type)
+    with policy as threads, stopping(trainer, module, out_dir, training=True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
     fit_seconds = time.perf_counter() - start
 
@@ -98,6 +103,7 @@ def fit(
         stopped_by=stopped_by(trainer, callbacks.early),
         device=str(trainer.strategy.root_device),
         fit_seconds=fit_seconds,
+        threads=threads,
         optimizer_steps=trainer.global_step,
         pictures=pictures,
     )

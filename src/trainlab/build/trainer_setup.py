@@ -121,7 +121,8 @@ def trainer(
     # The model summary, when enabled, is Rich's (a callback), not Lightning's default table.
     args["enable_model_summary"] = False
     # Manual optimization: the step unit clips gradients itself; the module validates itself.
-    for key in ("gradient_clip_val", "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps"):
+    # trainer.threads is trainlab's thread policy (trainlab.threads), not a Trainer argument.
+    for key in ("gradient_clip_val", "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps", "threads"):
         args.pop(key, None)
     args |= overrides
     speed = cfg.speed

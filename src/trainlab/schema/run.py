@@ -48,6 +48,8 @@ class Trainer:
     limit_test_batches: Any = None
     fast_dev_run: Any = False
     overfit_batches: float = 0.0
+    # trainlab's, not Lightning's: torch's CPU threads while training (trainlab.threads)
+    threads: int | None = key(None, at_least(1, integer=True, null="one for a small model, else torch's"))
 
 
 # ----- the top level -----
