@@ -75,7 +75,7 @@ def fit(
     n_params = sum(p.numel() for p in module.model.parameters())
     device_type = trainer.strategy.root_device.type
     start = time.perf_counter()
-    policy = thread_policy(cfg.trainer.get("threads"), n_params, cfg.data.batch_size, device_type)
+    policy = thread_policy(cfg.trainer.get("threads"), n_params, datamodule.batch_size, device_type)
     with policy as threads, stopping(trainer, module, out_dir, training=True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
     fit_seconds = time.perf_counter() - start
