@@ -4,7 +4,7 @@ Trainer arguments Lightning itself refuses."""
 import pytest
 import torch
 
-from trainlab.api import compose, config_dir
+from trainlab.composing import compose, config_dir
 from trainlab.errors import ConfigError
 from trainlab.validate import validate
 

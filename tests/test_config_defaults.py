@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import MISSING, OmegaConf
 
-from trainlab.api import compose, config_dir
+from trainlab.composing import compose, config_dir
 from trainlab.losses import LOSSES
 from trainlab.models import ACTIVATIONS, MODELS
 from trainlab.schema import SCHEMAS, Regularization, Train

@@ -19,3 +19,22 @@ def test_public_api():
 
     assert trainlab.run.__module__ == "trainlab.api"
     assert {"run", "Dense", "Perceptron", "MLP"} <= set(trainlab.__all__)
+
+
+def test_trainlab_and_its_config_load_without_torch():
+    code = (
+        "import sys\n"
+        "import trainlab, trainlab.cli\n"
+        "from trainlab.composing import compose\n"
+        "from trainlab.validate import validate\n"
+        "validate(compose(['optimizer=sgd'])[0])\n"
+        "heavy = ('torch', 'lightning', 'torchmetrics', 'tensorboard', 'sklearn', 'matplotlib')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    # The lazy names still work.
+    import trainlab
+    from trainlab.models import MLP
+
+    assert trainlab.MLP is MLP

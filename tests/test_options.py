@@ -7,7 +7,7 @@ import pytest
 from overrides import SILENT
 
 from trainlab import run
-from trainlab.api import config_dir
+from trainlab.composing import config_dir
 
 GROUPS = ["model", "activation", "loss", "optimizer", "regularization", "scheduler", "trainer", "logger"]
 

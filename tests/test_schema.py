@@ -2,7 +2,6 @@
 
 import pytest
 from cli_helpers import train
-from hydra.errors import ConfigCompositionException
 
 from trainlab import run
 from trainlab.api import compose
@@ -29,10 +28,10 @@ REFUSED = [
 
 @pytest.mark.parametrize(("overrides", "key"), REFUSED)
 def test_wrong_keys_and_types_are_refused_at_composition(overrides, key):
-    with pytest.raises(ConfigCompositionException) as refused:
+    with pytest.raises(ConfigError) as refused:
         compose(overrides.split())
-    message = str(refused.value) + str(refused.value.__cause__)
-    assert key in message
+    assert str(refused.value).startswith(overrides.split()[-1].split("=")[0])
+    assert key in str(refused.value)
 
 
 # Ranges are checked next, before any data is built, with trainlab's message.
@@ -56,7 +55,7 @@ def test_out_of_range_values_are_refused_before_training(overrides, message, tmp
 
 
 def test_every_shipped_option_composes_against_its_schema():
-    from trainlab.api import config_dir
+    from trainlab.composing import config_dir
 
     for group_dir in sorted(p for p in config_dir().iterdir() if p.is_dir()):
         for option in sorted(group_dir.glob("*.yaml")):
@@ -69,6 +68,6 @@ def test_every_shipped_option_composes_against_its_schema():
 
 def test_the_command_line_names_the_typo_and_writes_nothing(tmp_path):
     out = train("optimzer.lr=0.1", cwd=tmp_path)
-    assert out.returncode == 1
-    assert "optimzer" in out.stderr
+    assert out.returncode == 2
+    assert "error: optimzer.lr=0.1: there is no group or key optimzer; did you mean optimizer?" in out.stderr
     assert not (tmp_path / "outputs").exists()

@@ -4,18 +4,17 @@
     from trainlab import run
     result = run(["model=mlp", "optimizer=adam"])
 
-``run`` and ``RunResult`` load Lightning and Hydra on first use, so importing
-``trainlab`` or ``trainlab.models`` stays light.
+Every name loads its module on first use: importing ``trainlab`` imports neither torch
+nor Lightning, so the command line answers ``--help`` and config errors before either.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainlab.models import MLP, Dense, Perceptron
-
 if TYPE_CHECKING:
     from trainlab.api import RunResult, run
+    from trainlab.models import MLP, Dense, Perceptron
 
 __all__ = ["MLP", "Dense", "Perceptron", "RunResult", "run"]
 __version__ = "0.1.0"
@@ -26,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from trainlab import api
 
         return getattr(api, name)
+    if name in ("MLP", "Dense", "Perceptron"):
+        from trainlab import models
+
+        return getattr(models, name)
     raise AttributeError(f"module 'trainlab' has no attribute {name!r}")

@@ -37,7 +37,7 @@ def _train(cfg: DictConfig) -> float | None:
         from trainlab.quiet import quiet_lightning
 
         quiet_lightning(propagate_to_root=True)
-        result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices))
+        result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices), overrides=list(hydra_cfg.overrides.task))
     except ConfigError as error:
         _print_error(error)
         if hydra_cfg.mode == RunMode.MULTIRUN:  # recorded in the sweep summary; the other jobs go on
@@ -63,14 +63,62 @@ def _print_error(error: Exception) -> None:
 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
-    """Drop a run dir that holds only Hydra's own files: a rejected config trained nothing."""
+    """Drop a run dir that holds only Hydra's own files (a rejected config trained nothing),
+    and the date and outputs/ folders above it that it leaves empty."""
     if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}:
         shutil.rmtree(run_dir, ignore_errors=True)
+        for parent in list(run_dir.resolve().parents)[:2]:  # outputs/<date>, outputs
+            if parent == Path.cwd().resolve() or any(parent.iterdir()):
+                break
+            parent.rmdir()
 
 
 def train() -> None:
-    """``trainlab-train [group=option ...] [key=value ...]`` (Hydra's command line; ``-m`` sweeps)."""
+    """``trainlab-train [group=option ...] [key=value ...]`` (Hydra's command line; ``-m`` sweeps).
+
+    ``--help`` answers from conf/ alone. Before Hydra starts, the overrides are composed and
+    checked (every job of a sweep): a config error is one message, exit 2, with nothing
+    trained and no directory left behind. Other Hydra flags go to Hydra unchecked."""
+    args = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in args):
+        from trainlab.usage import help_text
+
+        print(help_text())
+        return
+    flags = {a for a in args if a.startswith("-")}
+    if flags <= {"-m", "--multirun"}:
+        check_before_training([a for a in args if not a.startswith("-")], multirun=bool(flags))
     _train()
+
+
+def check_before_training(overrides: list[str], multirun: bool) -> None:
+    """Compose and check the run's config, or each sweep job's, before Hydra makes a
+    directory; exit 2 naming every job that cannot run. (``api.train`` checks again what
+    only the data can tell.)"""
+    from trainlab.composing import compose, sweep_jobs
+    from trainlab.validate import validate
+
+    if multirun and any(o.lstrip("+~").startswith("hydra/sweeper") for o in overrides):
+        return  # another sweeper's syntax: it expands its own jobs
+    try:
+        jobs = sweep_jobs(overrides) if multirun else [overrides]
+    except ConfigError as error:
+        _print_error(error)
+        sys.exit(EXIT_CONFIG)
+    failed = []
+    for number, job in enumerate(jobs):
+        try:
+            validate(compose(job)[0])
+        except ConfigError as error:
+            failed.append((number, job, error))
+    if not failed:
+        return
+    if not multirun:
+        _print_error(failed[0][2])
+    else:
+        lines = "".join(f"\n  job {n} ({' '.join(job)}): {error}" for n, job, error in failed)
+        _print_error(ConfigError(f"{len(failed)} of {len(jobs)} sweep jobs cannot run; nothing was trained:{lines}"))
+    sys.exit(EXIT_CONFIG)
 
 
 @dataclass

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainlab.errors import ConfigError
+from trainlab.options import LOSSES
 
 TASKS = ("binary", "multiclass", "regression")
-LOSSES = ("auto", "bce", "cross_entropy", "mse")
 _FITS = {
     "bce": ("binary",),
     "cross_entropy": ("binary", "multiclass"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.errors import ConfigError
@@ -24,6 +23,9 @@ def _fail(key: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
 
 
+ONE_DEVICE = "one device: training on several devices is not supported yet; use trainer.devices=1"
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first invalid value in ``cfg`` (keys in the config's order,
     then the checks that read several keys)."""
@@ -31,11 +33,20 @@ def validate(cfg: DictConfig) -> None:
     _check_option_names(cfg)
     _check_data(cfg.data)
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+    if accelerator in ("gpu", "cuda") and not _cuda_visible():
         _fail("trainer.accelerator", accelerator, "no CUDA GPU is visible here; use trainer=default or trainer=cpu")
+    devices = cfg.trainer.get("devices", 1)
+    if (isinstance(devices, int) and devices > 1) or (OmegaConf.is_list(devices) and len(devices) > 1):
+        _fail("trainer.devices", OmegaConf.to_container(devices) if OmegaConf.is_list(devices) else devices, ONE_DEVICE)
     if cfg.tune.name == "lr_find" and cfg.tune.max_lr <= cfg.tune.min_lr:
         _fail("tune.max_lr", cfg.tune.max_lr, f"a learning rate > tune.min_lr={cfg.tune.min_lr}")
     _check_weight_decay(cfg)
+
+
+def _cuda_visible() -> bool:
+    import torch  # only when a GPU is asked for: config checks otherwise answer without torch
+
+    return torch.cuda.is_available()
 
 
 def _check_keys(node: DictConfig, path: str = "") -> None:

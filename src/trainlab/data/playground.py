@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_circles, make_moons
 
 from trainlab.data.dataset import RawData
 from trainlab.errors import ConfigError
@@ -39,12 +38,16 @@ def _halves(n: int) -> np.ndarray:
 
 
 def circles(n_samples: int = 1000, noise: float = 0.05, seed: int = 0) -> RawData:
+    from sklearn.datasets import make_circles  # here: scikit-learn only for the sets that use it
+
     _check(n_samples, noise)
     x, y = make_circles(n_samples, noise=noise, factor=0.5, random_state=seed)
     return _classes("circles", x, y)
 
 
 def moons(n_samples: int = 1000, noise: float = 0.1, seed: int = 0) -> RawData:
+    from sklearn.datasets import make_moons
+
     _check(n_samples, noise)
     x, y = make_moons(n_samples, noise=noise, random_state=seed)
     return _classes("moons", x, y)

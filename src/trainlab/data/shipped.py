@@ -12,21 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
-from sklearn import datasets
 
 from trainlab.data.dataset import RawData
 
-_LOADERS: dict[str, tuple[Callable, str]] = {
-    "digits": (datasets.load_digits, "multiclass"),
-    "breast_cancer": (datasets.load_breast_cancer, "binary"),
-    "wine": (datasets.load_wine, "multiclass"),
-    "diabetes": (datasets.load_diabetes, "regression"),
+# name -> (scikit-learn's loader function, task); scikit-learn is imported when one is loaded.
+_LOADERS: dict[str, tuple[str, str]] = {
+    "digits": ("load_digits", "multiclass"),
+    "breast_cancer": ("load_breast_cancer", "binary"),
+    "wine": ("load_wine", "multiclass"),
+    "diabetes": ("load_diabetes", "regression"),
 }
 
 
 def load(name: str) -> RawData:
     """The scikit-learn data set ``name``, with class labels by their names where it has them."""
-    loader, task = _LOADERS[name]
+    from sklearn import datasets
+
+    loader_name, task = _LOADERS[name]
+    loader: Callable = getattr(datasets, loader_name)
     bunch = loader(as_frame=True)
     target = bunch.target
     names = getattr(bunch, "target_names", None)

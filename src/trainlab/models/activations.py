@@ -21,6 +21,8 @@ from typing import Any
 
 from torch import nn
 
+from trainlab import options
+
 ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
@@ -29,6 +31,8 @@ ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
     "gelu": nn.GELU,
 }
+
+options.check_registry("ACTIVATIONS", options.ACTIVATIONS, ACTIVATIONS)
 
 Activation = str | nn.Module | Callable[[], nn.Module] | None
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from trainlab import options
 from trainlab.models.activations import activation
 from trainlab.models.dense import Perceptron
 from trainlab.models.mlp import MLP
@@ -37,6 +38,7 @@ def mlp(spec: dict[str, Any]) -> nn.Module:
 
 # name -> the builder of its untrained network from a spec.
 MODELS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {"perceptron": perceptron, "mlp": mlp}
+options.check_registry("MODELS", options.MODELS, MODELS)
 
 
 def from_spec(spec: dict[str, Any]) -> nn.Module:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
 
-from trainlab.models import ACTIVATIONS, MODELS
+from trainlab.options import ACTIVATIONS, MODELS
 from trainlab.schema.data import BATCH_SIZE, CSV, Data, Generated, RandomTeacher, Wave, WillIPass
 from trainlab.schema.groups import (
     MLP,

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from trainlab.losses import LOSSES
-from trainlab.models import ACTIVATIONS, MODELS
+from trainlab.options import ACTIVATIONS, LOSSES, MODELS
 from trainlab.ranges import above, at_least, key, list_of, one_of, within
 from trainlab.schema.registry import LOGGERS, MODE, option
 
