@@ -40,7 +40,8 @@ def test_an_interrupted_run_resumed_in_process_matches_an_uninterrupted_one(tmp_
     with pytest.raises(Interrupted, match="2 kept in"):
         run(common, output_dir=tmp_path / "cut")
     monkeypatch.setattr(TrainingModule, "on_train_epoch_end", original)
-    resumed = run([*common, f"resume={tmp_path / 'cut'}"])
+    # The directory alone: the run's own overrides come from its overrides.yaml.
+    resumed = run([f"resume={tmp_path / 'cut'}", *QUIET])
 
     assert [r["train/loss"] for r in resumed.history] == pytest.approx([r["train/loss"] for r in whole.history])
     assert resumed.best_epoch == whole.best_epoch and resumed.metrics == pytest.approx(whole.metrics, abs=1e-6)
@@ -60,7 +61,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     stopped_at = load_checkpoint(killed / "checkpoints" / "last.ckpt")["epoch"]
     assert stopped_at < 5
 
-    resumed = train(*LONG, f"resume={killed}", cwd=tmp_path)
+    resumed = train(f"resume={killed}", cwd=tmp_path)  # the directory alone
     assert resumed.returncode == 0, resumed.stderr
     uninterrupted = train(*LONG, f"hydra.run.dir={whole}", cwd=tmp_path)
     assert uninterrupted.returncode == 0, uninterrupted.stderr
@@ -102,13 +103,39 @@ def test_resume_refuses_other_overrides_and_finished_runs(tmp_path):
     with pytest.raises(ConfigError, match="that run has finished; there is nothing to resume"):
         run([*overrides, f"resume={tmp_path}"])
     (tmp_path / "summary.json").unlink()  # as if it had been killed
-    message = r"optimizer.lr=0.5 differs from the run's optimizer.lr=0.01"
+    message = r"optimizer.lr=0.5: a resumed run keeps what it was trained with \(optimizer.lr=0.01\)"
     with pytest.raises(ConfigError, match=message):
         run([*overrides, "optimizer.lr=0.5", f"resume={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"optimizer=sgd: a resumed run keeps what it was trained with \(optimizer"):
+        run(["optimizer=sgd", f"resume={tmp_path}"])
     with pytest.raises(ConfigError, match=r"resume='.*nowhere' is not allowed: .* not a trainlab run directory"):
         run([*overrides, f"resume={tmp_path / 'nowhere'}"])
     with pytest.raises(ConfigError, match=r"ckpt_path=.* a checkpoint in a run's checkpoints/"):
         run([*overrides, f"ckpt_path={tmp_path / 'x.ckpt'}"])
+
+
+def test_resume_by_directory_uses_the_runs_overrides_and_allows_more_epochs(tmp_path, monkeypatch):
+    from trainlab.errors import Interrupted
+    from trainlab.module import TrainingModule
+
+    own = ["data=moons", "data.n_samples=200", "regularization=[dropout]", "trainer.max_epochs=3", *QUIET]
+    original = TrainingModule.on_train_epoch_end
+
+    def interrupt_in_epoch_2(self):
+        if self.current_epoch == 1:
+            raise KeyboardInterrupt
+        original(self)
+
+    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", interrupt_in_epoch_2)
+    with pytest.raises(Interrupted):
+        run([*own, "speed.last_checkpoint_seconds=0"], output_dir=tmp_path)
+    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", original)
+    # Leaving out regularization=[dropout] and data=moons is fine: the run's own are used.
+    resumed = run([f"resume={tmp_path}", "trainer.max_epochs=5", *QUIET])
+    assert len(resumed.history) == 5
+    assert resumed.config.data.name == "moons" and resumed.config.regularization.early_stopping is None
+    saved = (tmp_path / "overrides.yaml").read_text()
+    assert "data=moons" in saved and "trainer.max_epochs=5" in saved and "resume=" not in saved
 
 
 def test_a_new_run_never_writes_into_a_finished_run(tmp_path):

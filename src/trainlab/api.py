@@ -8,18 +8,20 @@ so a bad value is refused at once.
 
 from __future__ import annotations
 
+import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
-from torch import nn
+from omegaconf import DictConfig
+from rich.console import Console
 
+from trainlab.composing import compose
 from trainlab.errors import ConfigError, Stopped
-from trainlab.resume import register_resolvers, resume_target, unique_dir
+from trainlab.resume import kept_overrides, register_resolvers, resume_overrides, resume_target, unique_dir
 from trainlab.rundir import RunDir
 from trainlab.validate import validate
 
@@ -46,7 +48,7 @@ class RunResult:
 
     metrics: dict[str, float]
     history: list[dict[str, float]]
-    model: nn.Module
+    model: Any  # torch.nn.Module (torch is imported only once a run is certain)
     run_dir: Path
     best_checkpoint: Path | None
     best_epoch: int | None = None
@@ -61,34 +63,16 @@ class RunResult:
     config: DictConfig | None = field(default=None, repr=False)
 
 
-def config_dir() -> Path:
-    """The directory of trainlab's Hydra configs (shipped inside the package)."""
-    return Path(str(resources.files("trainlab") / "conf"))
-
-
-def compose(overrides: Sequence[str] = ()) -> tuple[DictConfig, dict[str, str]]:
-    """The composed config for ``overrides`` (as train.py takes them) and each group's choice."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    from trainlab.schema import register as register_schemas
-
-    register_schemas()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="train"):
-        cfg = hydra_compose("train", overrides=list(overrides), return_hydra_config=True)
-    choices = dict(cfg.hydra.runtime.choices)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg, choices
-
-
-def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> RunResult:
+def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None, verbose: bool = True) -> RunResult:
     """Train with the same configs and overrides as ``python train.py``.
 
     The run writes to ``output_dir``, or else to a new ``outputs/<date>/<time>`` under the
-    current directory. Invalid values raise ``trainlab.errors.ConfigError`` before training.
+    current directory; the result's paths are absolute. Invalid values (an unknown option
+    or key included) raise ``trainlab.errors.ConfigError`` before training. With
+    ``verbose=False`` nothing is printed: no progress bar, model summary, result table or
+    Lightning messages (warnings still are).
     """
-    cfg, choices = compose(overrides)
+    cfg, choices = compose([*overrides, *(() if verbose else SILENT)])
     target = resume_target(cfg)
     if target is not None:
         run_dir = target[0]
@@ -98,15 +82,49 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> 
             )
     else:
         run_dir = Path(output_dir) if output_dir is not None else unique_dir(Path("outputs"))
-    return train(cfg, run_dir, choices)
+    with _quiet_logs(not verbose):
+        console = None if verbose else Console(quiet=True)
+        return train(cfg, run_dir.resolve(), choices, console, overrides=[*overrides])
 
 
-def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None, console: Any = None) -> RunResult:
+SILENT = ("trainer.enable_progress_bar=false", "trainer.enable_model_summary=false")
+
+
+@contextmanager
+def _quiet_logs(quiet: bool) -> Iterator[None]:
+    """Lightning's and trainlab's info messages off within the block, with ``quiet``."""
+    lightning = [f"lightning.{p}{s}" for p in ("pytorch", "fabric") for s in ("", ".utilities.rank_zero")]
+    names = (*lightning, "trainlab") if quiet else ()
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def train(
+    cfg: DictConfig,
+    run_dir: Path,
+    choices: dict[str, str] | None = None,
+    console: Any = None,
+    overrides: Sequence[str] | None = None,
+) -> RunResult:
     """Check, train, restore the best weights, test and summarise one composed config in
     ``run_dir`` (see the module doc). With ``resume``/``ckpt_path`` the run continues from
-    its checkpoint in ``run_dir``. A diverged or interrupted run raises ``Diverged`` or
-    ``Interrupted`` after writing its summary.json.
+    its checkpoint in ``run_dir``: given ``overrides`` (the command line's), the config is
+    composed again from the run's own overrides.yaml followed by them, so ``resume=<dir>``
+    alone suffices. A diverged or interrupted run raises ``Diverged`` or ``Interrupted``
+    after writing its summary.json.
     """
+    given = list(overrides) if overrides is not None else None
+    target = resume_target(cfg)
+    if target is not None and given is not None:
+        given = resume_overrides(target[0], given)
+        cfg, choices = compose(given)
     validate(cfg)
     from trainlab import build
     from trainlab.fit import fit
@@ -119,11 +137,10 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     from trainlab.validate import check_monitor
 
     out = RunDir(run_dir)
-    target = resume_target(cfg)
     if target is None:
         out.refuse_existing()
     else:
-        check_resume(cfg, run_dir, target[1])
+        check_resume(cfg, run_dir, target[1], list(overrides or []))
     quiet_lightning()
     build.check_trainer(cfg)
     datasets = build.datasets(cfg)
@@ -136,10 +153,12 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
     if cfg.tune.name == "lr_find":
         tuned = lr_find_and_report(cfg, first, Loss(loss, first.task, *first.target_scale), out, console)
         if not cfg.tune.apply:
-            out.save_config(cfg)
+            out.save_config(cfg, kept_overrides(given) if given is not None else None)
             out.write_json(out.SUMMARY, {"status": "tuned", "run_dir": str(run_dir), "lr_find": tuned.as_dict()})
+            from torch import nn
+
             return RunResult(metrics={}, history=[], model=nn.Identity(), run_dir=run_dir, best_checkpoint=None)
-    out.save_config(cfg)
+    out.save_config(cfg, kept_overrides(given) if given is not None else None)
     params = hyperparameters(cfg, choices or {}, loss)
     try:
         if len(datasets) == 1:
@@ -177,6 +196,8 @@ def train(cfg: DictConfig, run_dir: Path, choices: dict[str, str] | None = None,
         "metrics": metrics,
         "device": best.device,
         "fit_seconds": sum(f.fit_seconds for f in fits),
+        "test_seconds": sum(f.test_seconds for f in fits),
+        "pictures_seconds": sum(f.pictures_seconds for f in fits),
         "threads": best.threads,
         "optimizer_steps": sum(f.optimizer_steps for f in fits),
         "run_dir": str(run_dir),

@@ -39,6 +39,8 @@ class Fit:
     stopped_by: str  # early stopping, max_epochs, max_steps or max_time
     device: str
     fit_seconds: float
+    test_seconds: float
+    pictures_seconds: float
     threads: int  # torch's CPU threads while training (trainlab.threads)
     optimizer_steps: int
     pictures: list[Path]
@@ -85,13 +87,18 @@ def fit(
     pictures = []
     model = module.model
     with stopping(trainer, module, out_dir, training=False):
+        start = time.perf_counter()
         if len(data.x_test):
             trainer.test(module, datamodule=datamodule, verbose=False)
             metrics |= module.test_values
+        test_seconds = time.perf_counter() - start
         model.eval()
         if cfg.pictures.enabled:
-            pictures += save_input_pictures(model, loss, data, out_dir, cfg.pictures.size, cfg.pictures.neurons)
+            pictures += save_input_pictures(
+                model, loss, data, out_dir, cfg.pictures.size, cfg.pictures.neurons, epoch=best_epoch
+            )
             pictures += save_test_pictures(model, loss, data, out_dir, tensorboard_writer(trainer), len(history))
+        pictures_seconds = time.perf_counter() - start - test_seconds
     log_final(logger, params, metrics)
     best = Path(callbacks.best.best_model_path) if callbacks.best.best_model_path else None
     return Fit(
@@ -103,6 +110,8 @@ def fit(
         stopped_by=stopped_by(trainer, callbacks.early),
         device=str(trainer.strategy.root_device),
         fit_seconds=fit_seconds,
+        test_seconds=test_seconds,
+        pictures_seconds=pictures_seconds,
         threads=threads,
         optimizer_steps=trainer.global_step,
         pictures=pictures,

@@ -4,7 +4,8 @@
 run in its own directory from ``checkpoints/last.ckpt`` (or the file given): weights,
 optimizer, scheduler, callbacks, epoch and step counters, the data order and the random
 state that dropout draws from, so the result is that of a run that never stopped.
-The overrides must be the run's own; only the keys in ``MAY_DIFFER`` may change.
+``resume=<run dir>`` alone composes the run's own overrides again (its overrides.yaml);
+overrides given beside it may change only the keys in ``MAY_DIFFER``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,32 @@ def resume_target(cfg: DictConfig) -> tuple[Path, Path] | None:
     return None
 
 
-def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path) -> dict[str, Any]:
+TARGET_KEYS = ("resume", "ckpt_path")
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def resume_overrides(run_dir: Path, given: list[str]) -> list[str]:
+    """The overrides a resume composes: the run's own (overrides.yaml), then those given
+    beside ``resume=``/``ckpt_path=`` (the later wins). Without overrides.yaml (a run from
+    an older trainlab), the given ones alone, as before."""
+    saved = RunDir(run_dir).read_overrides()
+    if saved is None:
+        return list(given)
+    own = [o for o in saved if _key(o) not in TARGET_KEYS and not _key(o).startswith("hydra")]
+    return [*own, *given]
+
+
+def kept_overrides(overrides: list[str]) -> list[str]:
+    """What overrides.yaml keeps: the last override of each key, but not where the run is
+    (resume, ckpt_path, hydra.*)."""
+    last = {_key(o): o for o in overrides if _key(o) not in TARGET_KEYS and not _key(o).startswith("hydra")}
+    return list(last.values())
+
+
+def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path, given: list[str] | None = None) -> dict[str, Any]:
     """Refuse, naming the key and what is allowed, a resume that cannot continue exactly;
     else return the checkpoint (read as tensors and plain data only)."""
     key = "ckpt_path" if cfg.get("ckpt_path") else "resume"
@@ -104,7 +130,7 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path) -> dict[str, 
         raise ConfigError(f"{key}={value!r} is not allowed with data.folds > 1 (cross-validation runs start over)")
     if cfg.tune.name != "none":
         raise ConfigError(f"{key}={value!r} is not allowed with tune={cfg.tune.name}; resume with tune=none")
-    _check_same_config(OmegaConf.load(run / run.CONFIG), cfg, key, value)
+    _check_same_config(OmegaConf.load(run / run.CONFIG), cfg, key, value, given or [])
     return loaded
 
 
@@ -117,12 +143,20 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
-def _check_same_config(saved: DictConfig, cfg: DictConfig, key: str, value: Any) -> None:
+def _check_same_config(saved: DictConfig, cfg: DictConfig, key: str, value: Any, given: list[str]) -> None:
     before = _flat(OmegaConf.to_container(saved, resolve=True))
     now = _flat(OmegaConf.to_container(cfg, resolve=True))
     for name in sorted(set(before) | set(now)):
         if name.startswith(MAY_DIFFER) or name in MAY_DIFFER:
             continue
+        if before.get(name) == now.get(name):
+            continue
+        typed = next((o for o in given if name == _key(o) or name.startswith(f"{_key(o)}.")), None)
+        if typed is not None:  # an override given beside resume=: name it as typed
+            raise ConfigError(
+                f"{typed}: a resumed run keeps what it was trained with ({name}={before.get(name)!r}); "
+                "only trainer.max_epochs, logging and pictures may change"
+            )
         if before.get(name) != now.get(name):
             raise ConfigError(
                 f"{key}={value!r}: {name}={now.get(name)!r} differs from the run's {name}={before.get(name)!r}; "

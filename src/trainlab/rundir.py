@@ -106,6 +106,7 @@ class RunDir:
     """
 
     CONFIG = "config.yaml"  # the resolved config
+    OVERRIDES = "overrides.yaml"  # the overrides it was composed from: what resume= composes again
     SUMMARY = "summary.json"  # status, best epoch, metrics
     PREPROCESSING = "preprocessing.json"  # the fitted transform, as plain data
     SUBMISSION = "submission.csv"  # predictions for data.test
@@ -165,11 +166,22 @@ class RunDir:
     def write_csv(self, name: str, frame: Any, index: bool = False) -> Path:
         return write_csv(self.path / name, frame, index)
 
-    def save_config(self, cfg: Any) -> Path:
-        """config.yaml: the OmegaConf config with every interpolation resolved."""
+    def save_config(self, cfg: Any, overrides: list[str] | None = None) -> Path:
+        """config.yaml: the OmegaConf config with every interpolation resolved; with
+        ``overrides``, overrides.yaml: the list it was composed from (as Hydra's
+        .hydra/overrides.yaml, which a resume would overwrite)."""
         from omegaconf import OmegaConf
 
+        if overrides is not None:
+            write_text(self.path / self.OVERRIDES, OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
         return write_text(self.path / self.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+
+    def read_overrides(self) -> list[str] | None:
+        """overrides.yaml's list, or None when the run has none (a run from before it existed)."""
+        from omegaconf import OmegaConf
+
+        path = self.path / self.OVERRIDES
+        return [str(o) for o in OmegaConf.load(path)] if path.is_file() else None
 
     def save_png(self, name: str, image: Any) -> Path:
         """A uint8 [3, H, W] image tensor as the PNG ``name``."""
