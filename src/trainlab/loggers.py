@@ -5,9 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from typing_extensions import override
 
 GROUPS = ("data", "model", "activation", "loss", "optimizer", "scheduler", "trainer", "logger")
+
+
+class TensorBoard(TensorBoardLogger):
+    """Lightning's TensorBoardLogger without its hparams.yaml.
+
+    Lightning writes hparams.yaml at the logger's first save, which comes before trainlab
+    logs the hyperparameters (``log_final``, at the end, with the final metrics), so the file
+    held ``{}``. The run's settings are in config.yaml (all of them) and in TensorBoard's
+    HPARAMS tab (``log_final``); saving here flushes the event files only.
+    """
+
+    @override
+    @rank_zero_only
+    def save(self) -> None:
+        self.experiment.flush()
 
 
 def hyperparameters(cfg: DictConfig, choices: dict[str, str], loss: str) -> dict[str, Any]:

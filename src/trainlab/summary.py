@@ -22,15 +22,16 @@ def write_summary(run_dir: str | os.PathLike[str], summary: dict[str, Any]) -> P
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """Best epoch, val and test metrics, the run directory, the checkpoint and the
     command that opens TensorBoard on this run."""
-    # soft_wrap: paths and the tensorboard command stay on one line, ready to copy.
+    # soft_wrap: paths and the tensorboard command stay on one line, ready to copy. The
+    # table's cells fold on a narrow console (80 columns where no terminal is attached): names are never cut.
     console = console or Console(soft_wrap=True)
     metrics = summary["metrics"]
     names = sorted({k.split("/", 1)[1] for k in metrics}, key=lambda n: (n != "loss", n))
     table = Table(title=f"trainlab run: {summary['status']}", title_justify="left")
     stages = [s for s in ("val", "test") if any(k.startswith(f"{s}/") for k in metrics)]
-    table.add_column("metric")
+    table.add_column("metric", overflow="fold")
     for stage in stages:
-        table.add_column(stage, justify="right")
+        table.add_column(stage, justify="right", overflow="fold")
     std = summary.get("metrics_std", {})
     for name in names:
         table.add_row(name, *(_fmt(metrics.get(f"{s}/{name}"), std.get(f"{s}/{name}")) for s in stages))

@@ -106,7 +106,7 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Pat
 def print_table(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None) -> None:
     """The sweep's jobs as a Rich table: the overrides that differ between jobs (those they
     share on one line below), status, best epoch, the monitored metric, test loss and
-    accuracy or r2 (every metric is in summary.csv)."""
+    accuracy or r2 (every metric is in summary.csv). Cells fold to ``console``'s width."""
     console = console or Console(soft_wrap=True)
     common = set.intersection(*(set(r["overrides"].split()) for r in rows)) if len(rows) > 1 else set()
     monitors = _monitors(rows)
@@ -115,7 +115,9 @@ def print_table(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | 
     table = Table(title=f"sweep: {len(rows)} jobs, best first", title_justify="left")
     for name in ["job", "overrides", "status", "best", *monitors, *tests]:
         right = "/" in name or name in ("job", "best")
-        table.add_column(name, justify="right" if right else "left", no_wrap=True)
+        # Folded, not cut, on a narrow console (80 columns where no terminal is attached): the overrides
+        # wrap between overrides, and a name longer than its column continues on the next line.
+        table.add_column(name, justify="right" if right else "left", overflow="fold")
     for r in rows:
         varying = " ".join(o for o in r["overrides"].split() if o not in common)
         cells = [r["job"], varying, r["status"], r.get("best_epoch"), *(r.get(m) for m in [*monitors, *tests])]

@@ -104,16 +104,24 @@ def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir) -> LRFi
         enable_checkpointing=False,
         enable_progress_bar=False,
     )
-    finder = Tuner(trainer).lr_find(
-        module,
-        datamodule=datamodule,
-        min_lr=float(tune.min_lr),
-        max_lr=float(tune.max_lr),
-        num_training=int(tune.num_training),
-        mode=tune.mode,
-        early_stop_threshold=tune.early_stop_threshold,
-        update_attr=False,
-    )
+    # The finder saves the initial state with trainer.save_checkpoint(path), leaving its
+    # weights_only unset, and Lightning logs that it defaults to False (a full checkpoint:
+    # what the finder restores from); no argument of lr_find sets it.
+    connector_log = logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector")
+    connector_log.addFilter(_drop_weights_only_default)
+    try:
+        finder = Tuner(trainer).lr_find(
+            module,
+            datamodule=datamodule,
+            min_lr=float(tune.min_lr),
+            max_lr=float(tune.max_lr),
+            num_training=int(tune.num_training),
+            mode=tune.mode,
+            early_stop_threshold=tune.early_stop_threshold,
+            update_attr=False,
+        )
+    finally:
+        connector_log.removeFilter(_drop_weights_only_default)
     assert finder is not None  # None only under fast_dev_run, which trainlab does not set
     n = min(len(finder.results["lr"]), len(module.step_losses))
     lrs, raw = [float(v) for v in finder.results["lr"][:n]], module.step_losses[:n]
@@ -124,6 +132,11 @@ def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir) -> LRFi
     result.image = figures.to_image(fig)
     out.write_csv(out.LR_FIND_CSV, pd.DataFrame({"lr": lrs, "loss": raw, "smoothed_loss": smoothed}))
     return result
+
+
+def _drop_weights_only_default(record: logging.LogRecord) -> bool:
+    """False (drop) for Lightning's "`weights_only` was not set, defaulting to `False`." only."""
+    return record.getMessage() != "`weights_only` was not set, defaulting to `False`."
 
 
 def lr_find_and_report(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir, console: Any = None) -> LRFind:

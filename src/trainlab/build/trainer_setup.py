@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichModelSummary, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, Logger
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.build.network import val_every_n_epochs
@@ -19,9 +21,11 @@ from trainlab.callbacks.pictures import Histograms, Pictures
 from trainlab.checkpoints import AtomicCheckpointIO, BackgroundCheckpointIO
 from trainlab.data import TabularData
 from trainlab.errors import ConfigError
+from trainlab.loggers import TensorBoard
 from trainlab.losses import Loss
+from trainlab.progress import CourseModelSummary, CourseProgressBar
 from trainlab.rundir import RunDir
-from trainlab.validate import selected_regularization
+from trainlab.validate import ONE_DEVICE, selected_regularization
 
 
 @dataclass
@@ -37,7 +41,8 @@ class Callbacks:
 
 def callbacks(cfg: DictConfig, data: TabularData, loss: Loss, out_dir: Path) -> Callbacks:
     """Checkpointing on the monitored metric, last.ckpt, best-weight restore, early stopping
-    when selected, the pictures, and Rich's progress bar and model summary when enabled."""
+    when selected, the pictures, and Rich's progress bar and model summary when enabled (in the
+    course's units: ``trainlab.progress``)."""
     checkpoint_dir = str(RunDir(out_dir).checkpoints)
     # The module validates every check_val_every_n_epoch epochs, at the end of the training
     # epoch: best.ckpt and early stopping look then (and early stopping skips the epochs
@@ -53,6 +58,10 @@ def callbacks(cfg: DictConfig, data: TabularData, loss: Loss, out_dir: Path) -> 
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
+    # ModelCheckpoint warns when its directory holds files: in trainlab only a resumed run's
+    # does (a new run refuses a used directory), and those checkpoints are what it resumes from.
+    pattern = rf"Checkpoint directory {re.escape(str(best.dirpath))} exists and is not empty\.$"
+    warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
     last = LastCheckpoint(checkpoint_dir, cfg.speed.last_checkpoint_seconds)
     restore = RestoreBestWeights(cfg.monitor, cfg.mode)
     # Checkpoints act in this order after each epoch (Lightning runs them after the other
@@ -73,9 +82,9 @@ def callbacks(cfg: DictConfig, data: TabularData, loss: Loss, out_dir: Path) -> 
         result.append(early)
     result += picture_callbacks(cfg, data, loss)
     if cfg.trainer.get("enable_progress_bar", True):
-        result.append(RichProgressBar())
+        result.append(CourseProgressBar())
     if cfg.trainer.get("enable_model_summary", True):
-        result.append(RichModelSummary())
+        result.append(CourseModelSummary())
     return Callbacks(result, best, last, restore, early)
 
 
@@ -104,9 +113,10 @@ def picture_callbacks(cfg: DictConfig, data: TabularData, loss: Loss) -> list[L.
 
 
 def logger(cfg: DictConfig, out_dir: Path) -> Logger | None:
-    """TensorBoard event files in ``out_dir``, or ``out_dir/csv/metrics.csv``; None for ``logger=none``."""
+    """TensorBoard event files in ``out_dir`` (no hparams.yaml: see ``trainlab.loggers.TensorBoard``),
+    or ``out_dir/csv/metrics.csv``; None for ``logger=none``."""
     if cfg.logger.name == "tensorboard":
-        return TensorBoardLogger(save_dir=str(out_dir), name="", version="", default_hp_metric=False)
+        return TensorBoard(save_dir=str(out_dir), name="", version="", default_hp_metric=False)
     if cfg.logger.name == "csv":
         return CSVLogger(save_dir=str(out_dir), name="csv", version="")
     return None
@@ -149,9 +159,12 @@ def check_trainer(cfg: DictConfig) -> None:
     level = rank_zero.level
     rank_zero.setLevel(logging.WARNING)
     try:
-        trainer(cfg, Path("."), [], enable_checkpointing=False, enable_progress_bar=False)
+        probe = trainer(cfg, Path("."), [], enable_checkpointing=False, enable_progress_bar=False)
     except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"trainer: Lightning refuses these Trainer arguments: {first}") from None
     finally:
         rank_zero.setLevel(level)
+    if probe.num_devices > 1 or probe.num_nodes > 1:  # trainer.devices=auto on a machine with several GPUs
+        devices = cfg.trainer.get("devices")
+        raise ConfigError(f"trainer.devices={devices} means {probe.num_devices} devices here; allowed: {ONE_DEVICE}")
