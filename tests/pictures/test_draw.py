@@ -5,8 +5,8 @@ import torch
 
 from trainlab.losses import Loss
 from trainlab.models import MLP
-from trainlab.pictures import draw
-from trainlab.pictures.plane import Plane, decision_boundary, fitted_curve, neurons
+from trainlab.pictures import draw, framed
+from trainlab.pictures.plane import DEAD_GREY, Plane, decision_boundary, fitted_curve, neuron_tiles
 
 
 def _isolated(rows, cols, distance=6):
@@ -93,9 +93,25 @@ def test_boundary_line_is_drawn_where_the_prediction_changes():
 
 def test_neuron_tiles_one_per_hidden_unit():
     model = MLP(2, [6, 4], 1).eval()
-    image = neurons(model, _points(), tile=32, columns=3)
-    assert image.shape == (3, 2 * 32 + 2, 3 * 32 + 2 * 2)  # 6 tiles in 2 rows of 3, 2-pixel gaps
-    assert neurons(torch.nn.Sequential(), _points()) is None
+    tiles = neuron_tiles(model, _points(), tile=32)
+    assert tiles.images.shape == (6, 3, 32, 32) and tiles.images.dtype == torch.uint8
+    assert tiles.dead.tolist() == [False] * 6
+    assert neuron_tiles(torch.nn.Sequential(), _points()) is None
+    grid = framed.tile_grid(tiles.images, columns=4)  # 2 rows of 4 tiles, each under its label band
+    across, down = framed.TILE_GAP
+    assert grid.shape == (3, 2 * (framed.TILE_LABEL_BAND + 32) + down, 4 * 32 + 3 * across)
+
+
+def test_a_dead_relu_unit_is_a_grey_tile_and_flagged():
+    model = MLP(2, [5], 1, activation="relu").eval()
+    with torch.no_grad():
+        model.layers[0].b[2] = -100.0  # z < 0 over the whole plane: ReLU gives 0 everywhere
+        model.layers[0].W[:, 2] = 0.1
+    tiles = neuron_tiles(model, _points(), tile=16)
+    assert tiles.dead.tolist() == [False, False, True, False, False]
+    grey = torch.tensor(DEAD_GREY, dtype=torch.uint8).view(3, 1, 1)
+    assert (tiles.images[2] == grey).all()
+    assert not (tiles.images[0] == grey).all(0).all()
 
 
 def test_fitted_curve_goes_through_the_models_values():
@@ -116,3 +132,13 @@ def test_save_png_writes_the_image_pixel_for_pixel(tmp_path):
     path = draw.save_png(image, tmp_path / "pictures" / "neurons.png")
     assert torch.equal(torch.from_numpy(np.array(Image.open(path))).permute(2, 0, 1), image)
     assert [p.name for p in path.parent.iterdir()] == ["neurons.png"]  # no temporary left
+
+
+def test_overlapping_stamps_keep_the_last_points_colour():
+    from trainlab.pictures.draw import stamp
+
+    image = torch.zeros(5, 5, 3)
+    n = 500  # many points on one pixel: an indexed write would keep an arbitrary one
+    colours = torch.arange(n, dtype=torch.float32).unsqueeze(1).expand(n, 3)
+    stamp(image, torch.full((n,), 2), torch.full((n,), 2), colours, (0, 0))
+    assert image[2, 2].tolist() == [n - 1] * 3

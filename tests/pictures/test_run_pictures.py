@@ -13,8 +13,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from trainlab import build, run
 from trainlab.api import compose
+from trainlab.callbacks import pictures as callbacks
 from trainlab.errors import ConfigError
 from trainlab.losses import Loss
+from trainlab.pictures.inputs import InputPictures
+from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.plane import decision_boundary
 
 CIRCLES = ["data=circles", "data.n_samples=300", "trainer.max_epochs=6", "regularization=[]", *QUIET]
@@ -47,22 +50,29 @@ def test_pictures_and_histograms_at_the_configured_epochs(circles):
         assert [e.step for e in acc.Histograms(f"gradients/{name}")] == [2, 4, 6]
     assert "test/confusion_matrix" in images
     assert len(histograms) == 2 * 6  # weights and gradients of 3 Dense layers (W and b each)
-    boundary = acc.Images("pictures/decision_boundary")[-1]
-    assert (boundary.width, boundary.height) == (96, 96)
-    assert png(boundary).float().std() > 10
-    neurons = acc.Images("pictures/neurons")[-1]  # 32 neurons: 4 rows of 8 tiles of 64 px, 2 px apart
-    assert (neurons.width, neurons.height) == (8 * 64 + 7 * 2, 4 * 64 + 3 * 2)
+    for name in ("decision_boundary", "neurons"):  # the best epoch's, under a tag of their own
+        assert [e.step for e in acc.Images(f"pictures/best/{name}")] == [result.best_epoch]
+    for name in ("decision_boundary", "neurons"):  # framed as the run's files are
+        image, file = acc.Images(f"pictures/{name}")[-1], Image.open(result.run_dir / f"{name}.png")
+        assert (image.width, image.height) == file.size
+    assert png(acc.Images("pictures/decision_boundary")[-1]).float().std() > 10
+    neurons = acc.Images("pictures/neurons")[-1]  # 32 neurons: 4 rows of 8 tiles of 64 px, labelled
+    assert neurons.width > 8 * 64 and neurons.height > 4 * 64
 
 
 def test_decision_boundary_png_is_the_returned_models_prediction(circles):
     overrides, result = circles
-    file = torch.from_numpy(np.array(Image.open(result.run_dir / "decision_boundary.png")))
-    assert file.shape == (96, 96, 3)
+    file = torch.from_numpy(np.array(Image.open(result.run_dir / "decision_boundary.png"))).permute(2, 0, 1)
     cfg, _ = compose(overrides)
     data = build.data(cfg)
     loss = Loss("bce", "binary")
+    pictures = InputPictures(data.x_train, data.y_train, "binary", loss.scores, PlaneLabels.of(data), size=96)
+    drawn = pictures.draw(result.model, best=True)["decision_boundary"]
+    assert file.shape == drawn.shape
+    top, left, height, width = pictures.frames["decision_boundary"].boxes[0]
+    assert (height, width) == (96, 96)
     expected = decision_boundary(result.model, loss.scores, data.x_train, data.y_train, "binary", size=96)
-    assert torch.equal(file, expected.permute(1, 2, 0))
+    assert torch.equal(file[:, top : top + 96, left : left + 96], expected)
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert set(summary["pictures"]) == {
         "decision_boundary.png",
@@ -86,6 +96,42 @@ def test_default_frequency_is_five_pictures_per_run(tmp_path):
     result = run(["data=xor", "data.n_samples=200", "trainer.max_epochs=10", "regularization=[]", *QUIET], tmp_path)
     steps = [e.step for e in events(result.run_dir).Images("pictures/decision_boundary")]
     assert steps == [2, 4, 6, 8, 10]
+
+
+def test_pictures_at_the_last_and_the_best_epoch_when_early_stopping_ends_the_run(tmp_path, monkeypatch):
+    titles = []  # each TensorBoard picture's title, read from its Figure when drawn
+
+    class Recording(InputPictures):
+        def draw(self, *args, **kwargs):
+            images = super().draw(*args, **kwargs)
+            titles.append({name: fig.axes[0].get_title() for name, fig in self.figures.items()})
+            return images
+
+    monkeypatch.setattr(callbacks, "InputPictures", Recording)
+    every = 4
+    overrides = ["data.n_samples=240", "trainer.max_epochs=40", "regularization.early_stopping.patience=3"]
+    result = run([*overrides, f"pictures.every_n_epochs={every}", "pictures.size=48", *QUIET], tmp_path)
+    last = len(result.history)
+    assert result.stopped_by == "early stopping" and last < 40 and last % every  # stopped between two periodic
+    acc = events(result.run_dir)
+    periodic = list(range(every, last + 1, every))
+    for name in ("decision_boundary", "neurons"):
+        assert [e.step for e in acc.Images(f"pictures/{name}")] == [*periodic, last]
+        assert [e.step for e in acc.Images(f"pictures/best/{name}")] == [result.best_epoch]
+    assert result.best_epoch < last
+    # Titles: the epoch, the training accuracy, and the validation accuracy of that epoch.
+    val = {row["epoch"]: row["val/acc"] for row in result.history}
+    epochs = [*periodic, last]
+    assert len(titles) == len(epochs) + 1
+    for title, epoch in zip(titles, epochs, strict=False):
+        first, second = title["decision_boundary"].split("\n")
+        assert first == f"epoch {epoch}"
+        assert second.startswith("accuracy: training ") and second.endswith(f", validation {val[epoch]:.1%}")
+        assert title["neurons"].startswith(f"epoch {epoch}: layer L1, 32 units")
+    best = titles[-1]["decision_boundary"]
+    assert best.startswith(f"epoch {result.best_epoch} (best)\n") and f"validation {val[result.best_epoch]:.1%}" in best
+    best = png(acc.Images("pictures/best/decision_boundary")[0])
+    assert not torch.equal(best, png(acc.Images("pictures/decision_boundary")[-1]))  # other weights, title
 
 
 def test_pictures_off(tmp_path):

@@ -1,1 +1,2 @@
-"""Pictures of training: decision boundaries, neurons, histograms, test figures, drawn with torch."""
+"""Pictures of training: decision boundaries, neurons, histograms, test figures; the planes drawn
+with torch, their axes, legends and labels with matplotlib."""

@@ -15,6 +15,7 @@ from trainlab.rundir import write_bytes
 
 WHITE = (255, 255, 255)
 DARK = (40, 40, 40)
+POINT_GREY = (120, 120, 120)  # a fitted curve's training points
 # TensorFlow Playground's two classes (orange: class 0 / negative, blue: class 1 / positive),
 # then matplotlib's tab10 for the further classes of a multiclass task.
 PALETTE = (
@@ -105,8 +106,15 @@ def stamp(image: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, colours: 
     r = rows.unsqueeze(1) + offsets[:, 0]
     c = cols.unsqueeze(1) + offsets[:, 1]
     inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-    colour = colours.unsqueeze(1).expand(-1, offsets.shape[0], -1)
-    image[r[inside], c[inside]] = colour[inside]
+    colour = colours.unsqueeze(1).expand(-1, offsets.shape[0], -1)[inside]
+    pixel = (r * width + c)[inside]
+    # Where stamps overlap, the last point's colour: an indexed write with repeated indices
+    # keeps an arbitrary one, so keep each pixel's last write only.
+    order = torch.arange(len(pixel), device=image.device)
+    last = torch.full((height * width,), -1, dtype=torch.long, device=image.device)
+    last = last.scatter_reduce(0, pixel, order, reduce="amax")
+    keep = last[pixel] == order
+    image.view(height * width, 3)[pixel[keep]] = colour[keep]
 
 
 def rings(image: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Labelled figures drawn once per run with matplotlib: the confusion matrix, predicted vs true.
 
-matplotlib (with its Agg backend, no display) is imported only here and only when a figure
-is drawn; the per-epoch pictures are torch rasters (``trainlab.pictures.draw``).
+matplotlib (with its Agg backend, no display) is imported only when a figure is drawn; the
+per-epoch pictures are torch rasters (``trainlab.pictures.draw``) in frames drawn once
+(``trainlab.pictures.framed``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What a model computes over its input plane: decision boundaries, fitted curves, neurons.
 
-Each function takes the model in eval mode and data on the model's device, and returns a
-uint8 image [3, H, W] on the CPU. Inputs are the model's own (preprocessed) features; the
-plane spans the training points with a 10% margin, x1 to the right and x2 upwards.
+Each function takes the model in eval mode and data on the model's device, and returns
+uint8 pixels on the CPU: the rasters that ``trainlab.pictures.inputs`` frames with axes,
+legend and title. Inputs are the model's own (preprocessed) features; the plane spans the
+training points with a 10% margin, x1 to the right and x2 upwards.
 """
 
 from __future__ import annotations
@@ -75,6 +76,23 @@ def _points(x: torch.Tensor, y: torch.Tensor, max_points: int) -> tuple[torch.Te
     return x[:max_points], y[:max_points]
 
 
+def value_scale(y: torch.Tensor, max_points: int = 1000) -> tuple[float, float]:
+    """Regression colours: (centre, scale) of the targets ``y`` drawn (the first ``max_points``):
+    white at the centre (their mean), full colour at ``scale / draw.SHADE`` from it."""
+    y = y[:max_points].float()
+    centre = y.mean()
+    return float(centre), float((y - centre).abs().max().clamp_min(1e-12))
+
+
+def value_range(y: torch.Tensor, max_points: int = 1000, margin: float = 0.1) -> tuple[float, float]:
+    """The vertical span of a fitted curve: the targets drawn, with a ``margin`` on each side
+    (fixed by the data, so the axis does not move between epochs; the curve is clipped to it)."""
+    y = y[:max_points].float()
+    lo, hi = float(y.min()), float(y.max())
+    pad = max((hi - lo) * margin, 1e-3)
+    return lo - pad, hi + pad
+
+
 @torch.no_grad()
 def decision_boundary(
     model: nn.Module,
@@ -85,22 +103,22 @@ def decision_boundary(
     size: int = 256,
     max_points: int = 1000,
 ) -> torch.Tensor:
-    """The model's prediction over the plane of 2-D inputs ``x``, with the points drawn on it.
+    """The model's prediction over the plane of 2-D inputs ``x``, with the points drawn on it:
+    uint8 [3, size, size].
 
     Classification: each pixel is shaded by the predicted class (binary: white at P = 0.5,
     towards class 0's or class 1's colour as P(y=1) nears 0 or 1; multiclass: the class's
     colour by confidence), the boundary between predicted classes is a dark line, and each
     point is a ring in its true class's colour whose centre shows the prediction there.
     Regression (``y`` in the target's units): the predicted value on a diverging scale
-    centred on the targets' mean, each ring in the colour of its true value.
+    (``value_scale``: centred on the targets' mean), each ring in the colour of its true value.
     """
     plane = Plane.around(x, size)
     predicted = _over_plane(model, scores, plane)
     x, y = _points(x, y, max_points)
     rows, cols = plane.pixel(x[:, 1], 1, upwards=True), plane.pixel(x[:, 0], 0)
     if task == "regression":
-        centre = y.mean()
-        scale = (y - centre).abs().max().clamp_min(1e-12)
+        centre, scale = value_scale(y, max_points)
         image = draw.diverging(predicted - centre, scale / draw.SHADE)
         return draw.to_uint8_chw(draw.rings(image, rows, cols, draw.diverging(y - centre, scale)))
     image, labels = draw.class_shades(predicted)
@@ -113,16 +131,15 @@ def decision_boundary(
 def fitted_curve(
     model: nn.Module, scores: Scores, x: torch.Tensor, y: torch.Tensor, size: int = 256, max_points: int = 1000
 ) -> torch.Tensor:
-    """Regression on one input: the points (x, y) in grey and the model's curve in orange."""
+    """Regression on one input: the points (x, y) in grey and the model's curve in orange,
+    uint8 [3, size, size]; vertically ``value_range(y)`` (the curve is clipped to it)."""
     plane = Plane.around(x, size)
     curve = scores(model(plane.axis(0, x.device).unsqueeze(1))).reshape(-1)
+    lo, hi = value_range(y, max_points)
+    vertical = Plane((lo,), (hi,), size)
     x, y = _points(x, y, max_points)
-    values = torch.cat([y, curve])
-    lo, hi = float(values.min()), float(values.max())
-    pad = max((hi - lo) * 0.1, 1e-3)
-    vertical = Plane((lo - pad,), (hi + pad,), size)
     image = torch.full((size, size, 3), 255.0, device=x.device)
-    grey = torch.tensor([120.0, 120.0, 120.0], device=x.device).expand(len(x), 3)
+    grey = torch.tensor(draw.POINT_GREY, dtype=torch.float32, device=x.device).expand(len(x), 3)
     draw.stamp(image, vertical.pixel(y, 0, upwards=True), plane.pixel(x[:, 0], 0), grey, (0.0, 2.0))
     draw.polyline(image, vertical.pixel(curve, 0, upwards=True), draw.class_colour(0), width=3)
     return draw.to_uint8_chw(image)
@@ -134,41 +151,49 @@ def first_hidden_layer(model: nn.Module) -> Dense | None:
     return dense[0] if len(dense) > 1 else None
 
 
+DEAD_GREY = (190, 190, 190)
+
+
+@dataclass(frozen=True)
+class NeuronTiles:
+    """What each unit of the first hidden layer computes over the plane: ``images`` uint8
+    [n_units, 3, tile, tile] and ``dead`` bool [n_units], a unit whose activation is exactly 0
+    at every pixel (a dead ReLU), drawn as a plain ``DEAD_GREY`` tile."""
+
+    images: torch.Tensor
+    dead: torch.Tensor
+
+    @property
+    def n_units(self) -> int:
+        return len(self.dead)
+
+
 @torch.no_grad()
-def neurons(model: nn.Module, x: torch.Tensor, tile: int = 64, columns: int = 8) -> torch.Tensor | None:
+def neuron_tiles(model: nn.Module, x: torch.Tensor, tile: int = 64) -> NeuronTiles | None:
     """What each neuron of the first hidden layer computes over the plane of 2-D inputs, as
     TensorFlow Playground draws inside each neuron: a(x) = g(x @ W + b)[:, j], one tile per
-    neuron, orange below 0, white at 0, blue above (each tile scaled by its largest |a|).
-    None when the model has no hidden layer."""
+    neuron, orange below 0, white at 0, blue above (each tile scaled by its largest |a|), or
+    grey when the unit is dead. None when the model has no hidden layer."""
     layer = first_hidden_layer(model)
     if layer is None:
         return None
     plane = Plane.around(x, tile)
     activations = layer(plane.grid(x.device))  # [tile * tile, n_neurons]
-    scale = activations.abs().amax(0).clamp_min(1e-12)
-    colours = draw.diverging(activations / scale, 1.0)  # [tile * tile, n, 3]
+    largest = activations.abs().amax(0)
+    dead = largest == 0
+    colours = draw.diverging(activations / largest.clamp_min(1e-12), 1.0)  # [tile * tile, n, 3]
+    colours[:, dead] = torch.tensor(DEAD_GREY, dtype=colours.dtype, device=colours.device)
     n = activations.shape[1]
-    images = colours.reshape(tile, tile, n, 3).permute(2, 3, 0, 1).round().clamp(0, 255).to(torch.uint8).cpu()
-    return draw.tile(list(images), min(columns, n))
+    images = colours.reshape(tile, tile, n, 3).permute(2, 3, 0, 1).round().clamp(0, 255).to(torch.uint8)
+    return NeuronTiles(images.cpu(), dead.cpu())
 
 
-def input_pictures(
-    model: nn.Module, scores: Scores, x: torch.Tensor, y: torch.Tensor, task: str, size: int = 256, neuron_tiles=True
-) -> dict[str, torch.Tensor]:
-    """The pictures that apply to inputs ``x`` (``y`` in the target's units), by name:
-    ``decision_boundary`` and ``neurons`` for 2-D inputs, ``fitted_curve`` for regression
-    on one input; none for other inputs. The model is put in eval mode while drawing."""
-    n_features = x.shape[1]
-    if n_features not in (1, 2) or (n_features == 1 and task != "regression"):
-        return {}
-    was_training = model.training
-    model.eval()
-    try:
-        if n_features == 1:
-            return {"fitted_curve": fitted_curve(model, scores, x, y, size)}
-        images = {"decision_boundary": decision_boundary(model, scores, x, y, task, size)}
-        if neuron_tiles and (picture := neurons(model, x)) is not None:
-            images["neurons"] = picture
-        return images
-    finally:
-        model.train(was_training)
+@torch.no_grad()
+def score(model: nn.Module, scores: Scores, x: torch.Tensor, y: torch.Tensor, task: str) -> float:
+    """How well the model does on (``x``, ``y``): the fraction correct for classification,
+    the mean absolute error (in the target's units, as ``y``) for regression."""
+    predicted = scores(model(x))
+    if task == "regression":
+        return float((predicted.reshape(y.shape) - y).abs().mean())
+    labels = (predicted > 0.5).long() if task == "binary" else predicted.argmax(-1)
+    return float((labels == y).float().mean())

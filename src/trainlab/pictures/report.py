@@ -12,18 +12,40 @@ from torchmetrics.functional import confusion_matrix
 from trainlab.data import TabularData
 from trainlab.losses import Loss
 from trainlab.pictures import figures
-from trainlab.pictures.plane import input_pictures
+from trainlab.pictures.inputs import InputPictures
+from trainlab.pictures.labels import PlaneLabels
+from trainlab.pictures.plane import score
 from trainlab.rundir import RunDir
 
 
 def save_input_pictures(
-    model: nn.Module, loss: Loss, data: TabularData, out_dir: Path, size: int = 256, neurons: bool = True
+    model: nn.Module,
+    loss: Loss,
+    data: TabularData,
+    out_dir: Path,
+    size: int = 256,
+    neurons: bool = True,
+    epoch: int | None = None,
+    best: bool = True,
 ) -> list[Path]:
     """decision_boundary.png and neurons.png (2-D inputs) or fitted_curve.png (regression on
-    one input) of ``model`` as it is now (after fit: the best weights), over the training points."""
+    one input) of ``model`` as it is now (after fit: the best weights, ``best``) over the
+    training points, labelled from ``data`` (``PlaneLabels.of``). The title holds ``epoch``
+    ("best weights" without one) and the accuracy (regression: mean absolute error) on the
+    training and the validation split."""
     device = next(model.parameters()).device
     x, y = data.x_train.to(device), loss.targets(data.y_train.to(device))
-    images = input_pictures(model, loss.scores, x, y, data.task, size, neurons)
+    pictures = InputPictures(x, y, data.task, loss.scores, PlaneLabels.of(data), size, neurons)
+    if pictures.kind is None:
+        return []
+    validation = None
+    if len(data.x_val):
+        x_val, y_val = data.x_val.to(device), loss.targets(data.y_val.to(device))
+        was_training = model.training
+        model.eval()
+        validation = score(model, loss.scores, x_val, y_val, data.task)
+        model.train(was_training)
+    images = pictures.draw(model, epoch, best, validation)
     out = RunDir(out_dir)
     return [out.save_png(f"{name}.png", image) for name, image in images.items()]
 
