@@ -18,7 +18,9 @@ epoch (CUDA graph capture, allocator warm-up), each route's set-up, and the tear
 the last epoch (where trainlab waits for its last checkpoint writes to reach the disk). The
 routes alternate, `--repeats` times after a warm-up round; the table gives median
 samples/s and the ratios.
-Then: the default run's fit with one core busy beside it (--only busy),
+Then: the default run's fit with one core busy beside it (--only busy), what a student
+waits for from the shell (--only startup: --help, --cfg job, an error, the default run
+split into imports, set-up, fit, test and pictures, beside a scikit-learn script),
 trainlab's per-epoch fixed cost (--only overhead: outside its steps, and beside a hand
 loop doing the same work),
 time-to-accuracy on digits against scikit-learn's MLPClassifier, the peak RSS of a default
@@ -34,6 +36,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +44,7 @@ import tempfile
 import time
 import warnings
 from functools import partial
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -431,6 +435,86 @@ def busy(repeats: int) -> None:
     print(f"quiet {quiet:.2f} s, one core busy {loaded:.2f} s: {loaded / quiet:.2f}x")
 
 
+SKLEARN_SCRIPT = """
+import sys
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+table = pd.read_csv(sys.argv[1])
+x, y = table[["lectures", "hours"]].to_numpy(), table["passed"].to_numpy()
+x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=0)
+model = make_pipeline(StandardScaler(), MLPClassifier((32, 32), learning_rate_init=0.01, batch_size=32,
+                      early_stopping=True, validation_fraction=0.25, n_iter_no_change=10, random_state=0))
+model.fit(x_rest, y_rest)
+print(f"test accuracy {model.score(x_test, y_test):.3f}")
+"""
+
+
+def _wall(args: list[str], cwd: str, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+    return time.perf_counter() - start, done
+
+
+def _import_seconds(stderr: str) -> float:
+    """The top-level imports' total from ``python -X importtime`` output."""
+    total = 0
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1]
+            if not name.startswith("  "):  # level 1: its cumulative time holds its children's
+                total += int(line.split("|")[1])
+    return total / 1e6
+
+
+def startup(repeats: int) -> None:
+    """What a student waits for, from the shell: ``--help``, ``--cfg job``, a mistyped
+    option, and the default run (its wall time split into imports, set-up, fit, test and
+    pictures, from ``python -X importtime`` and summary.json), beside a scikit-learn
+    MLPClassifier script on the same data (read from CSV, same split sizes and network)."""
+    from trainlab import build
+    from trainlab.api import compose
+
+    train_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train.py")
+    py = sys.executable
+    runs: dict[str, list[float]] = {}
+    split: dict[str, list[float]] = {k: [] for k in ("imports", "set-up", "fit", "test", "pictures")}
+    with tempfile.TemporaryDirectory() as work:
+        data = build.raw_data(compose([])[0])
+        table = data.features.assign(passed=data.target.to_numpy())
+        table.to_csv(os.path.join(work, "will_i_pass.csv"), index=False)
+        commands = {
+            "train.py --help": [py, train_py, "--help"],
+            "train.py --cfg job": [py, train_py, "--cfg", "job"],
+            "train.py optimizer=adamm (an error)": [py, train_py, "optimizer=adamm"],
+            "python train.py (the default run)": [py, "-X", "importtime", train_py],
+            "scikit-learn MLPClassifier script": [py, "-c", SKLEARN_SCRIPT, "will_i_pass.csv"],
+        }
+        for _ in range(repeats):
+            for name, args in commands.items():
+                seconds, done = _wall(args, work)
+                runs.setdefault(name, []).append(seconds)
+                if "default run" in name:
+                    assert done.returncode == 0, done.stderr[-2000:]
+                    summary = json.loads(next(Path(work, "outputs").glob("*/*/summary.json")).read_text())
+                    shutil.rmtree(Path(work, "outputs"))
+                    parts = {
+                        "imports": _import_seconds(done.stderr),
+                        "fit": summary["fit_seconds"],
+                        "test": summary["test_seconds"],
+                        "pictures": summary["pictures_seconds"],
+                    }
+                    parts["set-up"] = seconds - sum(parts.values())
+                    for key, value in parts.items():
+                        split[key].append(value)
+    print(f"\n== what a student waits for, from the shell (wall seconds, median of {repeats}) ==")
+    for name, values in runs.items():
+        print(f"{name:<40} {statistics.median(values):6.2f} s")
+    print("default run split: " + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in split.items()))
+
+
 def digits() -> None:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -544,7 +628,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repeat, 2 epochs (a smoke run)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["speed", "overhead", "busy", "digits", "memory", "pictures"], nargs="*")
+    sections = ["speed", "overhead", "busy", "startup", "digits", "memory", "pictures"]
+    parser.add_argument("--only", choices=sections, nargs="*")
     parser.add_argument(
         "--workloads", nargs="*", type=int, help="indices into the workload list (0 tiny, 1, 2 MNIST-size)"
     )
@@ -566,13 +651,15 @@ def main() -> None:
             }
         )
     )
-    only = args.only or ["speed", "overhead", "busy", "digits", "memory", "pictures"]
+    only = args.only or sections
     if "speed" in only:
         speed(epochs, repeats, device, names)
     if "overhead" in only:
         overhead(repeats, device)
     if "busy" in only:
         busy(repeats)
+    if "startup" in only:
+        startup(repeats)
     if "digits" in only:
         digits()
     if "memory" in only:
