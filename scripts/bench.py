@@ -462,7 +462,7 @@ def _import_seconds(stderr: str) -> float:
     """The top-level imports' total from ``python -X importtime`` output."""
     total = 0
     for line in stderr.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
+        if line.startswith("import time:") and line.count("|") == 2 and line.split("|")[1].strip().isdigit():
             name = line.rsplit("|", 1)[1]
             if not name.startswith("  "):  # level 1: its cumulative time holds its children's
                 total += int(line.split("|")[1])
