@@ -6,6 +6,7 @@ import time
 
 import pytest
 from cli_helpers import start, train, wait_for_epoch
+from interrupting import ctrl_c_in_epoch
 from overrides import QUIET
 
 from trainlab import run
@@ -22,24 +23,13 @@ def test_an_interrupted_run_resumed_in_process_matches_an_uninterrupted_one(tmp_
     # Ctrl-C inside epoch 3 (dropout on, last.ckpt every epoch): the resume repeats epoch 3
     # from last.ckpt's weights, optimizer, counters and random state, and ends as a run that
     # never stopped.
-    from trainlab.errors import Interrupted
-    from trainlab.module import TrainingModule
-
     common = ["data.n_samples=300", "trainer.max_epochs=5", "speed.last_checkpoint_seconds=0", "logger=none"]
     common += ["pictures.enabled=false", "regularization=[dropout]", *QUIET]
     whole = run(common, output_dir=tmp_path / "whole")
 
-    original = TrainingModule.on_train_epoch_end
-
-    def interrupt_in_epoch_3(self):
-        if self.current_epoch == 2:
-            raise KeyboardInterrupt
-        original(self)
-
-    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", interrupt_in_epoch_3)
-    with pytest.raises(Interrupted, match="2 kept in"):
+    with ctrl_c_in_epoch(monkeypatch, 3) as stopped:
         run(common, output_dir=tmp_path / "cut")
-    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", original)
+    assert "2 kept in" in str(stopped.value)
     # The directory alone: the run's own overrides come from its overrides.yaml.
     resumed = run([f"resume={tmp_path / 'cut'}", *QUIET])
 
@@ -115,21 +105,9 @@ def test_resume_refuses_other_overrides_and_finished_runs(tmp_path):
 
 
 def test_resume_by_directory_uses_the_runs_overrides_and_allows_more_epochs(tmp_path, monkeypatch):
-    from trainlab.errors import Interrupted
-    from trainlab.module import TrainingModule
-
     own = ["data=moons", "data.n_samples=200", "regularization=[dropout]", "trainer.max_epochs=3", *QUIET]
-    original = TrainingModule.on_train_epoch_end
-
-    def interrupt_in_epoch_2(self):
-        if self.current_epoch == 1:
-            raise KeyboardInterrupt
-        original(self)
-
-    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", interrupt_in_epoch_2)
-    with pytest.raises(Interrupted):
+    with ctrl_c_in_epoch(monkeypatch, 2):
         run([*own, "speed.last_checkpoint_seconds=0"], output_dir=tmp_path)
-    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", original)
     # Leaving out regularization=[dropout] and data=moons is fine: the run's own are used.
     resumed = run([f"resume={tmp_path}", "trainer.max_epochs=5", *QUIET])
     assert len(resumed.history) == 5

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import train
+from interrupting import ctrl_c_in_epoch
 from overrides import QUIET
 from rich.console import Console
 
@@ -65,21 +66,9 @@ def test_the_run_directory_has_no_empty_hparams_yaml(cli_run):
 
 def test_a_run_and_its_resume_warn_nothing(tmp_path, monkeypatch, recwarn):
     # As tests/test_resume.py: Ctrl-C in epoch 2 keeps epoch 1 in last.ckpt; resume=<run dir>.
-    from trainlab.errors import Interrupted
-    from trainlab.module import TrainingModule
-
     common = ["data.n_samples=240", "trainer.max_epochs=3", "speed.last_checkpoint_seconds=0", *SMALL[2:], *QUIET]
-    original = TrainingModule.on_train_epoch_end
-
-    def interrupt_in_epoch_2(self):
-        if self.current_epoch == 1:
-            raise KeyboardInterrupt
-        original(self)
-
-    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", interrupt_in_epoch_2)
-    with pytest.raises(Interrupted):
+    with ctrl_c_in_epoch(monkeypatch, 2):
         run(common, output_dir=tmp_path)
-    monkeypatch.setattr(TrainingModule, "on_train_epoch_end", original)
     assert list((tmp_path / "checkpoints").iterdir())  # what Lightning warns about
     resumed = run([*common, f"resume={tmp_path}"])
     assert len(resumed.history) == 3
