@@ -38,3 +38,19 @@ def test_trainlab_and_its_config_load_without_torch():
     from trainlab.models import MLP
 
     assert trainlab.MLP is MLP
+
+
+def test_the_default_data_set_is_split_without_scikit_learn():
+    """scikit-learn costs a second of start-up; will_i_pass and the split of its rows do
+    not need it. (scipy is imported anyway: torchmetrics imports scipy.signal when it is
+    installed, and Lightning imports torchmetrics.)"""
+    code = (
+        "import sys\n"
+        "from trainlab import build\n"
+        "from trainlab.composing import compose\n"
+        "cfg = compose([])[0]\n"
+        "build.datasets(cfg, build.raw_data(cfg))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from trainlab.data.split import folds, split_sizes, train_val_test
+from trainlab.data.split import folds, shuffle_split, split_sizes, train_val_test
 from trainlab.errors import ConfigError
 
 
@@ -11,6 +11,26 @@ def test_test_rows_are_scikit_learns():
     _, _, test = train_val_test(100, y, 0.1, 0.25, seed=0)
     _, expected = train_test_split(np.arange(100), test_size=0.25, stratify=y, random_state=0)
     assert np.array_equal(test, expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 123])
+@pytest.mark.parametrize(
+    ("counts", "n_test"),
+    [([50, 30, 20], 25), ([500, 500], 100), ([7, 3, 3, 2], 5), ([400, 333, 267], 97), ([9], 3), (None, 17)],
+)
+def test_shuffle_split_draws_scikit_learns_rows_in_its_order(counts, n_test, seed):
+    """Ties in the per-class remainders ([500, 500] / 100, [7, 3, 3, 2]) are broken by the
+    same random draws as scikit-learn's, so even those splits match row for row."""
+    y = None if counts is None else np.random.RandomState(seed).permutation(np.repeat(np.arange(len(counts)), counts))
+    n = 60 if y is None else len(y)
+    rest, test = shuffle_split(n, n_test, y, seed)
+    expected_rest, expected_test = train_test_split(np.arange(n), test_size=n_test, stratify=y, random_state=seed)
+    assert np.array_equal(rest, expected_rest) and np.array_equal(test, expected_test)
+
+
+def test_a_stratified_split_too_small_for_the_classes_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"at least one row per class \(3 classes\)"):
+        shuffle_split(9, 2, np.repeat([0, 1, 2], 3), seed=0)
 
 
 def test_splits_are_disjoint_stratified_and_sized():
