@@ -29,11 +29,11 @@ def cli_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("terminal")
     out = train(*SMALL, f"hydra.run.dir={cwd / 'run'}", cwd=cwd)
     assert out.returncode == 0, out.stderr
-    return ANSI.sub("", out.stdout), cwd / "run"
+    return ANSI.sub("", out.stdout), cwd / "run", out.stderr
 
 
 def test_the_progress_bar_counts_epochs_from_1_and_mini_batches_with_samples_per_second(cli_run):
-    stdout, run_dir = cli_run
+    stdout, run_dir, _ = cli_run
     summary = json.loads((run_dir / "summary.json").read_text())
     per_epoch = summary["optimizer_steps"] // summary["epochs"]
     assert (summary["epochs"], per_epoch) == (2, 5)
@@ -51,15 +51,23 @@ def test_the_progress_bar_counts_epochs_from_1_and_mini_batches_with_samples_per
         assert f"{name}: {last[name]:.3f}" in shown, (name, shown)
 
 
+def test_lightnings_messages_show_once(cli_run):
+    """Under Hydra, Lightning's messages go to the root logger (console and train.log) only,
+    not also through Lightning's own handler."""
+    stdout, run_dir, stderr = cli_run
+    assert (stdout + stderr).count("GPU available: False") == 1, stdout + stderr
+    assert "GPU available: False" in (run_dir / "train.log").read_text()
+
+
 def test_the_model_summary_has_no_flops(cli_run):
-    stdout, _ = cli_run
+    stdout, _, _ = cli_run
     assert re.search(r"┃ Name\s+┃ Type\s+┃ Params\s+┃ Mode\s+┃\n", stdout), stdout
     assert "Total params: 1.2 K\n" in stdout  # 2-32-32-1: 1,185 parameters
     assert "FLOPs" not in stdout
 
 
 def test_the_run_directory_has_no_empty_hparams_yaml(cli_run):
-    _, run_dir = cli_run
+    _, run_dir, _ = cli_run
     assert (run_dir / "config.yaml").is_file() and list(run_dir.glob("events.out.tfevents.*"))
     assert not (run_dir / "hparams.yaml").exists()
 

@@ -8,6 +8,7 @@ that Lightning raises inside its own code on newer torch.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
@@ -16,6 +17,9 @@ _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
 class _DropTips(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return "Tip: For seamless cloud logging" not in record.getMessage()
+
+
+_propagate = False  # set once by a propagate_to_root call, for the rest of the process
 
 
 def quiet_lightning(propagate_to_root: bool = False) -> None:
@@ -27,7 +31,11 @@ def quiet_lightning(propagate_to_root: bool = False) -> None:
         rank_zero = logging.getLogger(f"{name}.utilities.rank_zero")
         if not any(isinstance(f, _DropTips) for f in rank_zero.filters):
             rank_zero.addFilter(_DropTips())
-    if propagate_to_root:
+    global _propagate
+    _propagate = _propagate or propagate_to_root
+    # Importing Lightning installs its handler; until it is imported (trainlab imports it once
+    # the config has passed), a later call, the one after that import, removes it.
+    if _propagate and "lightning" in sys.modules:
         for name in ("lightning", *_LIGHTNING_LOGGERS):
             logging.getLogger(name).handlers.clear()
             logging.getLogger(name).propagate = True
