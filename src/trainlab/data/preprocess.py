@@ -163,7 +163,10 @@ class TargetEncoder:
         if self.task == "regression":
             return ((target.to_numpy(dtype=np.float64) - self.mean) / self.std).astype(np.float32)
         index = {label: i for i, label in enumerate(self.classes)}
-        return np.array([index[_plain(v)] for v in target], dtype=np.int64)
+        codes, labels = pd.factorize(target)  # each distinct label looked up once, not each row
+        if (codes < 0).any():
+            raise ValueError(f"target {self.name!r} has missing values: unlabelled rows are dropped before this")
+        return np.array([index[_plain(v)] for v in labels], dtype=np.int64)[codes]
 
     def decode(self, indices: np.ndarray) -> list[Any]:
         assert self.classes is not None
