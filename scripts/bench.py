@@ -24,8 +24,9 @@ split into imports, set-up, fit, test and pictures, beside a scikit-learn script
 trainlab's per-epoch fixed cost (--only overhead: outside its steps, and beside a hand
 loop doing the same work),
 time-to-accuracy on digits against scikit-learn's MLPClassifier, the peak RSS of a default
-`trainlab` run beside a hand loop's process on the same data, and the cost of the
-pictures (a default run with and without them).
+`trainlab` run beside a hand loop's process on the same data, the cost of the
+pictures (a default run with and without them), and a sweep trained in stacks beside its
+jobs one after another (--only sweep: scripts/bench_sweep.py).
 """
 
 from __future__ import annotations
@@ -628,7 +629,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repeat, 2 epochs (a smoke run)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    sections = ["speed", "overhead", "busy", "startup", "digits", "memory", "pictures"]
+    sections = ["speed", "overhead", "busy", "startup", "digits", "memory", "pictures", "sweep"]
     parser.add_argument("--only", choices=sections, nargs="*")
     parser.add_argument(
         "--workloads", nargs="*", type=int, help="indices into the workload list (0 tiny, 1, 2 MNIST-size)"
@@ -666,6 +667,10 @@ def main() -> None:
         memory()
     if "pictures" in only:
         pictures(repeats)
+    if "sweep" in only:
+        from bench_sweep import sweep  # scripts/bench_sweep.py
+
+        sweep(repeats)
 
 
 if __name__ == "__main__":

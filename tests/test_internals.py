@@ -136,3 +136,22 @@ def test_add_scalar_summaries_writes_scalars_tensorboard_reads(tmp_path):
     events.Reload()
     logged = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in ("train/loss", "val/acc")}
     assert logged == {"train/loss": [(3, 0.5)], "val/acc": [(3, 0.75)]}, "add_scalar_summaries no longer logs"
+
+
+def test_hydra_override_dirname_is_the_one_hydra_sets():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.composing import config_dir
+    from trainlab.internals import hydra_override_dirname
+    from trainlab.resume import register_resolvers
+    from trainlab.schema import register
+
+    register_resolvers()
+    register()
+    overrides = ["optimizer.lr=0.1", "seed=3", "model.hidden=[4,4]"]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="train"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    expected = "model.hidden=[4,4],optimizer.lr=0.1,seed=3"
+    assert hydra_override_dirname(parsed, cfg) == cfg.hydra.job.override_dirname == expected

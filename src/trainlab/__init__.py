@@ -3,6 +3,7 @@
     from trainlab.models import Dense, Perceptron, MLP   # torch only
     from trainlab import run
     result = run(["model=mlp", "optimizer=adam"])
+    results = run_sweep(["seed=range(0,8)", "optimizer.lr=0.001,0.01"])  # 16 jobs, trained at once
 
 Every name loads its module on first use: importing ``trainlab`` imports neither torch
 nor Lightning, so the command line answers ``--help`` and config errors before either.
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from trainlab.api import RunResult, run
     from trainlab.models import MLP, Dense, Perceptron
+    from trainlab.stacked.sweep import run_sweep
 
-__all__ = ["MLP", "Dense", "Perceptron", "RunResult", "run"]
+__all__ = ["MLP", "Dense", "Perceptron", "RunResult", "run", "run_sweep"]
 __version__ = "0.1.0"
 
 
@@ -25,6 +27,10 @@ def __getattr__(name: str) -> Any:
         from trainlab import api
 
         return getattr(api, name)
+    if name == "run_sweep":
+        from trainlab.stacked.sweep import run_sweep
+
+        return run_sweep
     if name in ("MLP", "Dense", "Perceptron"):
         from trainlab import models
 

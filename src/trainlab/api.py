@@ -82,7 +82,7 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None, ver
             )
     else:
         run_dir = Path(output_dir) if output_dir is not None else unique_dir(Path("outputs"))
-    with _quiet_logs(not verbose):
+    with quiet_logs(not verbose):
         console = None if verbose else Console(quiet=True)
         return train(cfg, run_dir.resolve(), choices, console, overrides=[*overrides])
 
@@ -91,7 +91,7 @@ SILENT = ("trainer.enable_progress_bar=false", "trainer.enable_model_summary=fal
 
 
 @contextmanager
-def _quiet_logs(quiet: bool) -> Iterator[None]:
+def quiet_logs(quiet: bool) -> Iterator[None]:
     """Lightning's and trainlab's info messages off within the block, with ``quiet``."""
     lightning = [f"lightning.{p}{s}" for p in ("pytorch", "fabric") for s in ("", ".utilities.rank_zero")]
     names = (*lightning, "trainlab") if quiet else ()

@@ -3,6 +3,7 @@ and ``python predict.py`` (``trainlab-predict``)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
     """Compose and check the run's config, or each sweep job's, before Hydra makes a
     directory; exit 2 naming every job that cannot run. (``api.train`` checks again what
     only the data can tell.)"""
-    from trainlab.composing import compose, sweep_jobs
+    from trainlab.composing import compose, compose_jobs, sweep_jobs
     from trainlab.validate import validate
 
     if multirun and any(o.lstrip("+~").startswith("hydra/sweeper") for o in overrides):
@@ -105,10 +106,19 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
     except ConfigError as error:
         _print_error(error)
         sys.exit(EXIT_CONFIG)
+    stacked = multirun and "hydra/launcher=stacked" in overrides
     failed = []
+    composed: list = []
+    with contextlib.suppress(ConfigError):  # else composed one by one below, each job's error named
+        composed = compose_jobs(jobs)
     for number, job in enumerate(jobs):
         try:
-            validate(compose(job)[0])
+            cfg = composed[number][0] if composed else compose(job)[0]
+            validate(cfg)
+            if stacked:
+                from trainlab.stacked.checks import check_stackable
+
+                check_stackable(cfg)
         except ConfigError as error:
             failed.append((number, job, error))
     if not failed:

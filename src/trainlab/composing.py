@@ -3,11 +3,13 @@
 ``compose`` is what ``run()`` and the command line's pre-check use: Hydra and the schema
 only (no torch), so a typo answers in about a second. An unknown option, group or key
 becomes one ``ConfigError`` naming what was typed, the closest valid name and the valid
-choices; ``sweep_jobs`` expands a ``-m`` command line into its jobs' override lists.
+choices; ``sweep_jobs`` expands a ``-m`` command line into its jobs' override lists, and
+``compose_jobs`` composes many jobs at once.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import itertools
 from collections.abc import Sequence
@@ -17,8 +19,8 @@ from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import DictConfig, open_dict
-from omegaconf.errors import ValidationError
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException, ValidationError
 
 from trainlab.errors import ConfigError
 
@@ -149,6 +151,49 @@ def sweep_jobs(overrides: Sequence[str]) -> list[list[str]]:
         for o in parsed
     ]
     return [list(job) for job in itertools.product(*values)]
+
+
+def compose_jobs(jobs: Sequence[Sequence[str]]) -> list[tuple[DictConfig, dict[str, str]]]:
+    """``compose(job)`` for each job, the same configs, without composing each job from the
+    files: Hydra takes a quarter of a second per composition, most of a 64-job sweep's set-up.
+
+    Jobs whose overrides choose the same options (config groups, additions and deletions,
+    in order) share one composition; each job's plain ``key=value`` overrides are then set
+    on a copy of it with ``OmegaConf.update(..., merge=True)``, as Hydra sets them after
+    composing (``hydra.*`` keys are not part of the job's config). A job whose overrides
+    this cannot set is composed in full, which also words its error.
+    """
+    parser = OverridesParser.create()
+    groups = set(group_options())
+    bases: dict[tuple[str, ...], tuple[DictConfig, dict[str, str]]] = {}
+    composed = []
+    for job in jobs:
+        try:
+            parsed = parser.parse_overrides(list(job))
+        except HydraException:
+            composed.append(compose(job))  # raises the ConfigError
+            continue
+        chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
+        if chosen not in bases:
+            bases[chosen] = compose(chosen)
+        base, choices = bases[chosen]
+        cfg = copy.deepcopy(base)
+        try:
+            for override in parsed:
+                if not chooses_options(override, groups) and not override.key_or_group.startswith("hydra."):
+                    OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
+        except OmegaConfBaseException:
+            cfg, choices = compose(job)  # an unknown key or bad value: the full path words it
+        composed.append((cfg, dict(choices)))
+    return composed
+
+
+def chooses_options(override: object, groups: set[str]) -> bool:
+    """Whether an override changes the composition (an option, an addition, a deletion)
+    rather than one value of it."""
+    key = override.key_or_group  # type: ignore[attr-defined]
+    structural = override.is_delete() or override.is_add() or override.is_force_add()  # type: ignore[attr-defined]
+    return structural or override.package is not None or "/" in key or key in groups  # type: ignore[attr-defined]
 
 
 def _first_line(error: Exception) -> str:

@@ -69,3 +69,20 @@ class Interrupted(Stopped):
             f"interrupted {where}, {epochs_kept} kept in {RunDir(out_dir).last_checkpoint}; "
             f"continue with resume={out_dir}"
         )
+
+
+class SweepInterrupted(Stopped):
+    """A stacked sweep stopped by Ctrl-C: the jobs of ``written`` have their run directories;
+    those of ``lost`` (the stack that was training, and any after it) were not written."""
+
+    def __init__(self, written: list[int], lost: list[int]) -> None:
+        self.written, self.lost = written, lost
+        done = f"jobs {_numbers(written)} are written" if written else "no job was written"
+        super().__init__(
+            f"interrupted: {done}; jobs {_numbers(lost)} did not finish and left nothing "
+            "(a stack is written when all its members have stopped); run them again"
+        )
+
+
+def _numbers(jobs: list[int]) -> str:
+    return ", ".join(map(str, jobs)) if len(jobs) < 8 else f"{', '.join(map(str, jobs[:6]))}, ... ({len(jobs)} jobs)"

@@ -32,11 +32,16 @@ class Evaluation:
             return {}
         output, y = torch.cat(self._outputs), torch.cat(self._targets)
         self._outputs, self._targets = [], []
-        with torch.no_grad():
-            metrics = task_metrics(self.loss.task, self.loss.scores(output), self.loss.targets(y), self.n_classes)
-            values = {"loss": self.loss(output, y), **metrics}
-        floats = torch.stack([v.to(torch.float32) for v in values.values()]).tolist()  # one wait for the device
+        values = self.values(output, y)
+        floats = torch.stack(list(values.values())).tolist()  # one wait for the device
         return {f"{stage}/{name}": value for name, value in zip(values, floats, strict=True)}
+
+    @torch.no_grad()
+    def values(self, output: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss and metrics of ``output`` against ``y``, as float32 0-d tensors on their
+        device (nothing is read back: a caller can read many evaluations at once)."""
+        metrics = task_metrics(self.loss.task, self.loss.scores(output), self.loss.targets(y), self.n_classes)
+        return {name: value.to(torch.float32) for name, value in {"loss": self.loss(output, y), **metrics}.items()}
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, stage: str) -> dict[str, float]:

@@ -90,3 +90,17 @@ def add_png_summary(writer: Any, tag: str, png: bytes, height: int, width: int, 
 
     image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
     writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+
+def hydra_override_dirname(overrides: list[Any], config: Any) -> str:
+    """``hydra.job.override_dirname`` for a job's parsed ``overrides``, as Hydra's
+    ``load_sweep_config`` sets it, with the key/item separators and excluded keys of
+    ``config.hydra.job.config.override_dirname``. Hydra computes it in a private function of
+    its config loader (no public API builds a job's config from another's); the stacked
+    launcher sets it on the copies it makes (``hydra_plugins.trainlab_launcher``)."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+
+    names = config.hydra.job.config.override_dirname
+    return get_overrides_dirname(
+        overrides=overrides, kv_sep=names.kv_sep, item_sep=names.item_sep, exclude_keys=list(names.exclude_keys)
+    )

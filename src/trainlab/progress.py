@@ -139,9 +139,10 @@ class CourseProgressBar(RichProgressBar):
         datamodule, or a sampler without a length)."""
         chunks = super().total_train_batches
         trainer = self.trainer
-        datamodule, loader = trainer.datamodule, trainer.train_dataloader
-        per_call = getattr(datamodule, "steps_per_call", None)
-        batch_size = getattr(datamodule, "batch_size", None)
+        loader = trainer.train_dataloader
+        source = trainer.datamodule if trainer.datamodule is not None else loader  # a stack's loader says itself
+        per_call = getattr(source, "steps_per_call", None)
+        batch_size = getattr(source, "batch_size", None)
         sampler = getattr(loader, "sampler", None)
         if not (per_call and batch_size and hasattr(sampler, "__len__") and math.isfinite(chunks)):
             return chunks

@@ -123,6 +123,12 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path, given: list[s
     from trainlab.checkpoints import load_checkpoint  # imports Lightning: after the config is checked
 
     loaded = load_checkpoint(checkpoint)  # first: a crafted file is refused before anything else
+    if "stacked" in loaded:
+        raise ConfigError(
+            f"{key}={value!r} is not allowed: that run trained in a stack (hydra/launcher=stacked), whose "
+            "checkpoints hold its weights but not a training state to continue from; train it again, "
+            "with a larger trainer.max_epochs"
+        )
     status = (run.read_json(run.SUMMARY) or {}).get("status")
     if status in FINISHED:
         raise ConfigError(f"{key}={value!r} is not allowed: that run has {status}; there is nothing to resume")

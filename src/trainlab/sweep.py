@@ -1,5 +1,6 @@
 """The sweep summary: after each job of a multirun (``python train.py -m ...``), one table of
-every job so far, in the sweep dir as summary.csv and summary.md; printed when the sweep ends.
+every job so far, in the sweep dir as summary.csv and summary.md; printed when the sweep ends,
+with sweep.png (the monitored metric against each swept value, also in TensorBoard).
 
 Each job's row comes from its own directory: ``.hydra/overrides.yaml`` (what the job
 changed) and ``summary.json`` (status, best epoch, metrics). A job that left no summary
@@ -28,10 +29,16 @@ FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
 
 
 def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
-    """One dict per job directory of ``sweep_dir`` (those holding ``.hydra/overrides.yaml``)."""
+    """One dict per job directory of ``sweep_dir``: those holding Hydra's
+    ``.hydra/overrides.yaml``, or else a run's own overrides.yaml (``run_sweep``'s jobs)."""
     rows = []
-    for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
-        job = RunDir(overrides_file.parent.parent)
+    for job_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        job = RunDir(job_dir)
+        overrides_file = next(
+            (f for f in (job / ".hydra" / "overrides.yaml", job / job.OVERRIDES) if f.is_file()), None
+        )
+        if overrides_file is None:
+            continue
         overrides = yaml.safe_load(overrides_file.read_text()) or []
         summary = job.read_json(job.SUMMARY) or {"status": "failed"}
         row: dict[str, Any] = {
@@ -103,7 +110,9 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Pat
     return csv_path, md_path
 
 
-def print_table(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None) -> None:
+def print_table(
+    sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None, picture: Path | None = None
+) -> None:
     """The sweep's jobs as a Rich table: the overrides that differ between jobs (those they
     share on one line below), status, best epoch, the monitored metric, test loss and
     accuracy or r2 (every metric is in summary.csv). Cells fold to ``console``'s width."""
@@ -126,6 +135,8 @@ def print_table(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | 
     if common:
         console.print(f"every job      {' '.join(sorted(common))}")
     console.print(f"summary        {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.md'}")
+    if picture is not None:
+        console.print(f"picture        {picture}")
     console.print(f"tensorboard    tensorboard --logdir {sweep_dir}   (HPARAMS compares the jobs)")
 
 
@@ -151,8 +162,16 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = job_rows(sweep_dir)
         if rows:
-            write_tables(sweep_dir, rows)
-            print_table(sweep_dir, rows)
+            finish(sweep_dir, rows)
+
+
+def finish(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    """The end of a sweep: its tables, its picture (``trainlab.pictures.sweep``), and the table printed."""
+    from trainlab.pictures.sweep import save_sweep_picture
+
+    write_tables(sweep_dir, rows)
+    picture = save_sweep_picture(sweep_dir, rows)
+    print_table(sweep_dir, rows, console, picture)
 
 
 def record_failure(job_dir: Path, error: str) -> None:

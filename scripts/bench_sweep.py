@@ -1,0 +1,109 @@
+"""``bench.py --only sweep``: a sweep trained in stacks (``trainlab.run_sweep``) beside its jobs
+trained one after another, and beside one of its jobs alone, in one process.
+
+Workloads (pictures off, no logger, for every route alike):
+- tiny: 2-16-16-2 on 20k random rows, batch 32, 5 epochs; 64 jobs = 8 seeds x 8 learning rates.
+  The basic route (what ``hydra/launcher=basic`` does per job: ``trainlab.run``) runs 8 of
+  the jobs and is scaled by 8 (said in the output).
+- MNIST-size: 784-512-512-10 on 6k random rows, batch 128, 2 epochs; 16 jobs = 4 seeds x 4
+  learning rates, stacked 16 wide and basic (all 16), where the matmuls dominate.
+- On CUDA also: 1024 tiny jobs stacked beside one alone.
+Every time is the wall time of the whole call (composing, checks, data, training, testing and
+writing each job's run directory), after a warm-up run; medians over ``repeats``, routes
+alternating.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import torch
+
+import trainlab
+from trainlab.errors import Diverged
+
+TINY = [
+    "data=random",
+    "data.n_samples=20000",
+    "data.n_features=2",
+    "data.n_classes=2",
+    "data.batch_size=32",
+    "model.hidden=[16,16]",
+    "trainer.max_epochs=5",
+]
+MNIST = [
+    "data=random",
+    "data.n_samples=6000",
+    "data.n_features=784",
+    "data.n_classes=10",
+    "data.batch_size=128",
+    "model.hidden=[512,512]",
+    "trainer.max_epochs=2",
+]
+COMMON = [
+    "data.val_fraction=0.1",
+    "data.test_fraction=0.1",
+    "loss=cross_entropy",
+    "optimizer=adam",
+    "regularization=[]",
+    "pictures.enabled=false",
+    "logger=none",
+]
+LRS = ("0.0001", "0.0003", "0.001", "0.003", "0.01", "0.03", "0.1", "0.3")
+
+
+def _timed(call: Callable[[str], object]) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        call(out)
+        return time.perf_counter() - start
+
+
+def _jobs(seeds: int, lrs: tuple[str, ...]) -> list[list[str]]:
+    return [[f"seed={s}", f"optimizer.lr={lr}"] for s in range(seeds) for lr in lrs]
+
+
+def compare(name: str, workload: list[str], seeds: int, lrs: tuple[str, ...], basic_jobs: int, repeats: int) -> None:
+    """One job alone, the jobs stacked, and ``basic_jobs`` of them one after another (scaled to all)."""
+    base = [*workload, *COMMON]
+    jobs = _jobs(seeds, lrs)
+    sweep = [*base, "seed=" + ",".join(map(str, range(seeds))), "optimizer.lr=" + ",".join(lrs)]
+
+    def one(out: str) -> None:
+        trainlab.run([*base, *jobs[0]], output_dir=f"{out}/one", verbose=False)
+
+    def stacked(out: str) -> None:
+        trainlab.run_sweep(sweep, output_dir=f"{out}/sweep", verbose=False)
+
+    def basic(out: str) -> None:
+        for n, job in enumerate(jobs[:basic_jobs]):
+            with contextlib.suppress(Diverged):  # as in a sweep: recorded, and the next job goes on
+                trainlab.run([*base, *job], output_dir=f"{out}/{n}", verbose=False)
+
+    _timed(one)  # warm-up: imports, first compositions
+    times: dict[str, list[float]] = {"one": [], "stacked": [], "basic": []}
+    for _ in range(repeats):
+        for route, call in (("one", one), ("stacked", stacked), ("basic", basic)):
+            times[route].append(_timed(call))
+    one_s, stacked_s = statistics.median(times["one"]), statistics.median(times["stacked"])
+    basic_s = statistics.median(times["basic"]) * len(jobs) / basic_jobs
+    scaled = f" ({basic_jobs} run, x{len(jobs) // basic_jobs})" if basic_jobs < len(jobs) else ""
+    print(f"\n{name}: {len(jobs)} jobs (wall seconds, median of {repeats})")
+    print(f"  one job alone          {one_s:8.2f} s")
+    print(f"  stacked, all jobs      {stacked_s:8.2f} s   = {stacked_s / one_s:.2f}x one job alone")
+    print(f"  basic, one after another{basic_s:7.2f} s{scaled}   = {basic_s / stacked_s:.1f}x the stacked sweep")
+
+
+def sweep(repeats: int) -> None:
+    """The sweep section (see the module doc)."""
+    print("\n== a sweep trained in stacks (hydra/launcher=stacked) vs one job alone and vs one after another ==")
+    compare("tiny 2-16-16-2, batch 32, 20k rows, 5 epochs", TINY, 8, LRS, 8, repeats)
+    compare("MNIST-size 784-512-512-10, batch 128, 6k rows, 2 epochs", MNIST, 4, LRS[:4], 16, repeats)
+    if torch.cuda.is_available():
+        compare("tiny on CUDA, 1024 jobs", TINY, 128, LRS, 8, repeats)
+    else:
+        print("\nGPU: no CUDA device here; 1024 stacked tiny jobs unmeasured")

@@ -1,0 +1,1 @@
+"""trainlab's Hydra launcher plugin: ``hydra/launcher=stacked`` (see ``stacked_launcher``)."""

@@ -1,0 +1,208 @@
+"""The LightningModule of a stack: M members trained at once, each by its own rules.
+
+Lightning's Trainer drives it as it drives ``TrainingModule``: each training batch is a
+number c, the c-th chunk of ``steps_per_call`` mini-batches of the epoch. Per epoch, member
+m's rows are shuffled exactly as a lone run with m's seed shuffles them
+(``EpochPermutations``), so member m sees the mini-batches, in the order, that it would see
+alone. One optimizer step updates every member still training (``StackedOptimizer``,
+masked once some have stopped); nothing is read back inside a step: the losses and outputs
+are summed once per chunk. A member whose loss is not finite or above ``max_loss`` is
+recorded as diverged at the epoch's end, with its first bad step and its weights from the
+epoch's start (what it computes meanwhile stays in its own slice). At the end of each
+epoch the members are validated together, their values read in one transfer, and each
+member's rules (``trainlab.stacked.members``) decide
+its best epoch (whose weights are kept on the device) and whether it stops; a stopped
+member's weights freeze. Training ends when every member has stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import lightning as L
+import torch
+
+from trainlab.data.loader import EVAL_BATCH, EpochPermutations, rows_per_epoch
+from trainlab.errors import Diverged
+from trainlab.evaluation import Evaluation
+from trainlab.internals import count_optimizer_steps
+from trainlab.losses import Loss
+from trainlab.stacked.data import StackedData
+from trainlab.stacked.losses import member_losses, member_metric_sums
+from trainlab.stacked.members import Record
+from trainlab.stacked.network import StackedNetwork
+from trainlab.stacked.optim import StackedOptimizer
+
+
+class Chunks:
+    """An epoch's training batches for Lightning: the chunk numbers 0..n-1, each
+    ``steps_per_call`` mini-batches of ``batch_size`` of the epoch's ``rows`` (what the
+    progress bar counts: ``trainlab.progress``)."""
+
+    def __init__(self, n: int, steps_per_call: int, batch_size: int, rows: int) -> None:
+        self.n, self.steps_per_call, self.batch_size = n, steps_per_call, batch_size
+        self.sampler = range(rows)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.n))
+
+
+class StackedModule(L.LightningModule):
+    """Trains ``net``'s members on ``data`` (see the module doc)."""
+
+    def __init__(
+        self,
+        net: StackedNetwork,
+        data: StackedData,
+        loss: Loss,
+        optimizer: Callable[[list[torch.Tensor]], StackedOptimizer],
+        records: Sequence[Record],
+        seeds: Sequence[int],
+        batch_size: int,
+        steps_per_call: int,
+        drop_last: bool = False,
+        max_loss: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.net, self.data, self.loss = net, data, loss
+        self.optimizer_factory, self.records = optimizer, list(records)
+        self.batch_size, self.steps_per_call, self.max_loss = batch_size, steps_per_call, max_loss
+        self.rows = rows_per_epoch(data.n_train, batch_size, drop_last)
+        self.n_batches = math.ceil(self.rows / batch_size)
+        self.seeds = list(seeds)
+        losses = [Loss(loss.name, loss.task, *data.member(m).target_scale) for m in range(len(seeds))]
+        self.evaluations = [Evaluation(member_loss, data.member(m).n_classes) for m, member_loss in enumerate(losses)]
+        self.max_epochs = max(r.rules.max_epochs for r in self.records)
+
+    @property
+    def n_members(self) -> int:
+        return len(self.records)
+
+    def train_chunks(self) -> Chunks:
+        return Chunks(math.ceil(self.n_batches / self.steps_per_call), self.steps_per_call, self.batch_size, self.rows)
+
+    def configure_optimizers(self) -> None:
+        return None  # the stacked optimizer is not a torch.optim.Optimizer: the module steps it
+
+    def on_train_start(self) -> None:
+        device = self.net.W[0].device
+        flat, _ = self.net.flatten_()
+        self.optimizer = self.optimizer_factory([flat])
+        self.active = torch.tensor([r.training for r in self.records], device=device)
+        self.best = flat.clone()  # each member's best epoch's weights (``flatten_``'s layout)
+        # Drawn on the device, as a lone run's loader draws them there (a CUDA generator's
+        # permutations differ from a CPU one's).
+        self.orders = [EpochPermutations(self.data.n_train, seed, device) for seed in self.seeds]
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start = time.perf_counter()
+        device = self.active.device
+        for order in self.orders:
+            order.set_epoch(self.current_epoch)
+        self.order = torch.stack([order.permutation()[: self.rows] for order in self.orders])
+        zeros = torch.zeros(self.n_members, device=device)
+        self.loss_sum, self.metric_sum, self.bad_loss = zeros.clone(), zeros.clone(), zeros.clone()
+        self.bad_step = torch.full((self.n_members,), -1, device=device, dtype=torch.long)
+        self.epoch_start_weights = self.net.flat.detach().clone()  # a diverging member's last good weights
+        # Which members step: all (no mask), or, once some have stopped, those still training.
+        self.stepping = None if all(r.training for r in self.records) else self.active
+        self._steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def training_step(self, chunk: int, batch_idx: int) -> None:
+        first = chunk * self.steps_per_call
+        steps = range(first, min(first + self.steps_per_call, self.n_batches))
+        for s in steps:
+            rows = self.order[:, s * self.batch_size : (s + 1) * self.batch_size]
+            x, y = self.data.rows("train", rows)
+            output = self.net(x)
+            losses = member_losses(self.loss, output, y)
+            losses.sum().backward()
+            self.optimizer.step(self.stepping)
+            self.net.zero_grad_()
+            self._steps.append((losses.detach(), output.detach(), y))
+        self._fold(self.current_epoch * self.n_batches + first)
+        count_optimizer_steps(self.trainer, len(steps))
+
+    @torch.no_grad()
+    def _fold(self, done: int) -> None:
+        """Add the chunk's steps (the first of them optimizer step ``done`` + 1) to the epoch's
+        sums, and note each member's first diverging step among them: a member that diverges
+        goes on stepping in its own slice (no read-back stops it mid-epoch) and is recorded as
+        diverged at the epoch's end, with its weights from the epoch's start."""
+        losses, outputs, targets = zip(*self._steps, strict=True)
+        self._steps = []
+        table = torch.stack(losses)  # [k, M]
+        sizes = torch.tensor([len(t[0]) for t in targets], device=table.device, dtype=table.dtype)
+        self.loss_sum += (table * sizes.unsqueeze(1)).sum(0)
+        output, target = torch.cat(outputs, dim=1), torch.cat(targets, dim=1)
+        self.metric_sum += member_metric_sums(self.loss, output, target, self.data.target_std)
+        bad = ~torch.isfinite(table)
+        if self.max_loss is not None:
+            bad |= table > self.max_loss
+        first_bad = bad.to(torch.uint8).argmax(0)  # [M]: the first bad step's index (0 if none)
+        newly = bad.any(0) & (self.bad_step < 0)
+        self.bad_step = torch.where(newly, done + first_bad + 1, self.bad_step)
+        self.bad_loss = torch.where(newly, table.gather(0, first_bad.unsqueeze(0)).squeeze(0), self.bad_loss)
+
+    def on_train_epoch_end(self) -> None:
+        epoch = self.current_epoch + 1
+        sums = torch.stack([self.loss_sum / self.rows, self.metric_sum / self.rows, self.bad_loss]).tolist()
+        bad_steps = self.bad_step.tolist()
+        val = self.validate()
+        seconds = time.perf_counter() - self._epoch_start
+        lrs = self.optimizer.hyper["lr"].tolist()
+        improved = []
+        for m, record in enumerate(self.records):
+            if not record.training:
+                improved.append(False)
+                continue
+            if bad_steps[m] >= 0:
+                record.diverge(Diverged(epoch, bad_steps[m], sums[2][m], lrs[m]))
+                with torch.no_grad():  # its last good weights, as a lone run's last.ckpt keeps them
+                    self.net.flat[m] = self.epoch_start_weights[m]
+                improved.append(False)
+                continue
+            train = {"train/loss": sums[0][m], f"train/{self.loss.train_metric_name}": sums[1][m]}
+            row = {"epoch": epoch, **train, **val[m], "lr": lrs[m], "epoch_seconds": seconds}
+            improved.append(record.finish_epoch(row))
+        self._keep_best(improved)
+        self.active = torch.tensor([r.training for r in self.records], device=self.active.device)
+        if not any(r.training for r in self.records):
+            self.trainer.should_stop = True
+
+    @torch.no_grad()
+    def _keep_best(self, improved: list[bool]) -> None:
+        if any(improved):
+            mask = torch.tensor(improved, device=self.best.device).unsqueeze(1)
+            self.best.copy_(torch.where(mask, self.net.flat, self.best))
+
+    @torch.no_grad()
+    def validate(self) -> list[dict[str, float]]:
+        """Every member's validation loss and metrics, read from the device at once."""
+        return self.evaluate("val")
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> list[dict[str, float]]:
+        """Every member's ``split`` loss and metrics with the current weights (dropout off)."""
+        x, y = self.data.rows(split)
+        if x.shape[1] == 0:
+            return [{} for _ in self.records]
+        self.net.eval()
+        output = torch.cat([self.net(x[:, a : a + EVAL_BATCH]) for a in range(0, x.shape[1], EVAL_BATCH)], dim=1)
+        self.net.train()
+        values = [evaluation.values(output[m], y[m]) for m, evaluation in enumerate(self.evaluations)]
+        names = list(values[0])
+        floats = torch.stack([torch.stack(list(v.values())) for v in values]).tolist()
+        return [{f"{split}/{n}": f for n, f in zip(names, row, strict=True)} for row in floats]
+
+    @torch.no_grad()
+    def use_best_weights(self) -> None:
+        """Put each member's best epoch's weights in the network (members without one keep theirs)."""
+        has_best = torch.tensor([r.best_epoch is not None for r in self.records], device=self.best.device)
+        self.net.flat.copy_(torch.where(has_best.unsqueeze(1), self.best, self.net.flat))

@@ -1,0 +1,256 @@
+"""One optimizer for a stack of M models: torch.optim's update, applied to all members in one set of ops.
+
+Every parameter holds all members, ``[M, ...]``; member m has its own hyper-parameters (a float64 tensor ``[M]``
+per name, broadcast as ``h.view(M, 1, ...)``) and its own step count, and gets exactly the update that
+``torch.optim.<name>([p[m] for p in params], **settings[m])`` would give it (the formulas of torch's
+single-tensor implementations). Options that change the algorithm's shape (nesterov, amsgrad, centered,
+maximize, ...) are shared by all members.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+SUPPORTED = ("SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "RMSprop")
+Put = Callable[[Tensor, Tensor], None]  # put(dst, new): dst <- new for the members that step
+
+
+def _sgd(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
+    """b <- g on a member's first step, else momentum·b + (1 - dampening)·g;
+    u = g + momentum·b (nesterov), b, or g where momentum = 0;  p <- p - lr·u."""
+    if "momentum_buffer" in s:
+        b = torch.where(h["first"], g, (s["momentum_buffer"] * h["momentum"]).addcmul_(g, h["1-dampening"]))
+        put(s["momentum_buffer"], b)
+        u = g.addcmul(b, h["momentum"]) if o["nesterov"] else b
+        g = torch.where(h["momentum"] != 0, u, g)
+    put(p, p.addcmul(g, h["lr"], value=-1))
+
+
+def _adam(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
+    """AdamW first decays p <- p·(1 - lr·weight_decay);  m <- lerp(m, g, 1 - beta1);
+    v <- beta2·v + (1 - beta2)·g²;  v <- max(v_max, v) (amsgrad);
+    p <- p - lr / (1 - beta1^t) · m / (sqrt(v) / sqrt(1 - beta2^t) + eps)."""
+    decayed = p * h["1-lr*weight_decay"] if o["decoupled"] else p
+    m = torch.lerp(s["exp_avg"], g, h["1-beta1"])
+    v = (s["exp_avg_sq"] * h["beta2"]).addcmul_(g, g * h["1-beta2"])
+    put(s["exp_avg"], m)
+    put(s["exp_avg_sq"], v)
+    if o["amsgrad"]:
+        v = torch.maximum(s["max_exp_avg_sq"], v)
+        put(s["max_exp_avg_sq"], v)
+    denom = (v.sqrt() / h["sqrt(1-beta2^t)"]).add_(h["eps"])
+    put(p, decayed.addcmul(m / denom, h["lr/(1-beta1^t)"], value=-1))
+
+
+def _adadelta(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
+    """a <- rho·a + (1 - rho)·g²;  d = sqrt(acc + eps) / sqrt(a + eps) · g;  acc <- rho·acc + (1 - rho)·d²;
+    p <- p - lr·d."""
+    a = (s["square_avg"] * h["rho"]).addcmul_(g, g * h["1-rho"])
+    d = (s["acc_delta"] + h["eps"]).sqrt_().div_((a + h["eps"]).sqrt_()).mul_(g)
+    put(s["square_avg"], a)
+    put(s["acc_delta"], (s["acc_delta"] * h["rho"]).addcmul_(d, d * h["1-rho"]))
+    put(p, p.addcmul(d, h["lr"], value=-1))
+
+
+def _adagrad(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
+    """sum <- sum + g²;  p <- p - lr / (1 + (t - 1)·lr_decay) · g / (sqrt(sum) + eps)."""
+    total = s["sum"].addcmul(g, g)
+    put(s["sum"], total)
+    put(p, p.addcmul(g / total.sqrt().add_(h["eps"]), h["lr/(1+(t-1)*lr_decay)"], value=-1))
+
+
+def _rmsprop(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
+    """a <- alpha·a + (1 - alpha)·g²;  centered: ga <- lerp(ga, g, 1 - alpha), a' = a - ga², else a' = a;
+    u = g / (sqrt(a') + eps);  b <- momentum·b + u and u = b (when momentum > 0);  p <- p - lr·u."""
+    a = (s["square_avg"] * h["alpha"]).addcmul_(g, g * h["1-alpha"])
+    put(s["square_avg"], a)
+    if o["centered"]:
+        ga = torch.lerp(s["grad_avg"], g, h["1-alpha"])
+        put(s["grad_avg"], ga)
+        a = a.addcmul(ga, ga, value=-1)
+    u = g / a.sqrt().add_(h["eps"])
+    if "momentum_buffer" in s:
+        u = (s["momentum_buffer"] * h["momentum"]).add_(u)  # = u where momentum = 0
+        put(s["momentum_buffer"], u)
+    put(p, p.addcmul(u, h["lr"], value=-1))
+
+
+_UPDATE = {"SGD": _sgd, "Adam": _adam, "AdamW": _adam, "Adadelta": _adadelta, "Adagrad": _adagrad, "RMSprop": _rmsprop}
+
+
+class StackedOptimizer:
+    """``torch.optim.<name>`` for M members at once; ``settings[m]`` are member m's keyword arguments.
+
+    The numbers (lr, betas, eps, ...) may differ between members and live in :attr:`hyper` (edit those tensors
+    in place to change them, e.g. for a schedule, then call :meth:`refresh`); every other option must be the
+    same for all members.
+    """
+
+    def __init__(self, params: list[Tensor], name: str, settings: list[dict[str, Any]]) -> None:
+        if name not in SUPPORTED:
+            raise ValueError(f"optimizer {name!r} is not one of {SUPPORTED}")
+        self.params, self.name, self.cls = list(params), name, getattr(torch.optim, name)
+        self.M = m_count = self.params[0].shape[0]
+        if any(not p.is_leaf or not p.requires_grad or p.shape[:1] != (m_count,) for p in self.params):
+            raise ValueError(f"params must be leaf tensors with requires_grad, each of shape [{m_count}, ...]")
+        if len(settings) != m_count:
+            raise ValueError(f"settings: {len(settings)} dicts for {m_count} members")
+        signature = inspect.signature(self.cls.__init__).parameters
+        defaults = {k: v.default for k, v in signature.items() if k not in ("self", "params")}
+        for m, member in enumerate(settings):
+            unknown = set(member) - set(defaults)
+            if unknown:
+                raise ValueError(f"settings[{m}]: {sorted(unknown)} not options of torch.optim.{name}")
+            self.cls([torch.zeros(1, requires_grad=True)], **member)  # torch's own checks of the values
+        full = [{**defaults, **member} for member in settings]
+        numeric = [k for k, v in defaults.items() if k == "betas" or type(v) in (int, float)]
+        self.options = {k: full[0][k] for k in defaults if k not in numeric}
+        for key in self.options:
+            if any(f[key] != self.options[key] for f in full):
+                raise ValueError(f"{key!r} must be the same for all members, got {[f[key] for f in full]}")
+        self.options["decoupled"] = name == "AdamW" or bool(self.options.get("decoupled_weight_decay"))
+        device = self.params[0].device
+        columns = {k: [float(f[k]) if k != "betas" else tuple(map(float, f[k])) for f in full] for k in numeric}
+        if "betas" in columns:
+            betas = columns.pop("betas")
+            columns.update(beta1=[b[0] for b in betas], beta2=[b[1] for b in betas])
+        self._hyper = {k: torch.tensor(v, dtype=torch.float64, device=device) for k, v in columns.items()}
+        self._steps = torch.zeros(m_count, dtype=torch.get_default_dtype(), device=device)
+        self._uses = {k: any(v != 0 for v in col) for k, col in columns.items()}  # fixed at construction
+        self.state = [self._new_state(p) for p in self.params]
+        self.refresh()
+
+    def _new_state(self, p: Tensor) -> dict[str, Tensor]:
+        o, uses = self.options, self._uses
+        keys = {
+            "SGD": ("momentum_buffer",) if uses.get("momentum") else (),
+            "Adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if o.get("amsgrad") else ("exp_avg", "exp_avg_sq"),
+            "Adadelta": ("square_avg", "acc_delta"),
+            "Adagrad": ("sum",),
+            "RMSprop": ("square_avg",)
+            + (("momentum_buffer",) if uses.get("momentum") else ())
+            + (("grad_avg",) if o.get("centered") else ()),
+        }[self.name.replace("AdamW", "Adam")]
+        state = {k: torch.zeros_like(p) for k in keys}
+        if self.name == "Adagrad":
+            state["sum"] += self._view(self._hyper["initial_accumulator_value"].to(p.dtype), p)
+        return state
+
+    def _view(self, h: Tensor, p: Tensor) -> Tensor:
+        return h.view(self.M, *[1] * (p.dim() - 1))
+
+    @property
+    def hyper(self) -> dict[str, Tensor]:
+        """The per-member hyper-parameters, float64 tensors ``[M]`` (Adam's betas as "beta1" and "beta2")."""
+        return self._hyper
+
+    def refresh(self) -> None:
+        """Call after editing :attr:`hyper` in place: the numbers derived from it are cached."""
+        self._shaped: dict[tuple[torch.dtype, int], dict[str, Tensor]] = {}
+
+    def _constants(self) -> dict[str, Tensor]:
+        """The hyper-parameters and the numbers derived from them that do not change with the step."""
+        h = dict(self._hyper)
+        for k in ("beta1", "beta2", "rho", "alpha", "dampening"):
+            if k in h:
+                h[f"1-{k}"] = 1 - h[k]
+        if "beta1" in h:
+            h["1-lr*weight_decay"] = 1 - h["lr"] * h["weight_decay"]
+        return h
+
+    def _per_step(self, t: Tensor) -> dict[str, Tensor]:
+        """The numbers that change with the step counts ``t`` (after this step)."""
+        h = self._hyper
+        if "beta1" in h:
+            t = t.double()
+            return {"lr/(1-beta1^t)": h["lr"] / (1 - h["beta1"] ** t), "sqrt(1-beta2^t)": (1 - h["beta2"] ** t).sqrt()}
+        if "lr_decay" in h:
+            return {"lr/(1+(t-1)*lr_decay)": h["lr"] / (1 + (t.double() - 1) * h["lr_decay"])}
+        if self.name == "SGD":
+            return {"first": t == 1}
+        return {}
+
+    def _broadcast(self, values: dict[str, Tensor], p: Tensor) -> dict[str, Tensor]:
+        return {k: self._view(v if v.dtype == torch.bool else v.to(p.dtype), p) for k, v in values.items()}
+
+    @torch.no_grad()
+    def step(self, active: Tensor | None = None) -> None:
+        """One update of every member (of those with ``active[m]``, a bool tensor [M], if given) from p.grad."""
+        missing = [p.grad is None for p in self.params]
+        if all(missing):
+            return
+        if any(missing):
+            raise RuntimeError("StackedOptimizer.step: some params have a grad and some do not")
+        t = self._steps + 1
+        per_step = self._per_step(t)
+        self._steps.copy_(t if active is None else torch.where(active, t, self._steps))
+        # Broadcast to each (dtype, rank) of parameter: the constants once, the rest once per step.
+        shaped: dict[tuple[torch.dtype, int], tuple[dict[str, Tensor], Tensor | None]] = {}
+        for p, s in zip(self.params, self.state, strict=True):
+            key = (p.dtype, p.dim())
+            if key not in self._shaped:
+                self._shaped[key] = self._broadcast(self._constants(), p)
+            if key not in shaped:
+                views = {**self._shaped[key], **self._broadcast(per_step, p)}
+                shaped[key] = views, None if active is None else self._view(active, p)
+            hp, act = shaped[key]
+            g = -p.grad if self.options.get("maximize") else p.grad
+            if self._uses["weight_decay"] and not self.options["decoupled"]:
+                g = g.addcmul(p, hp["weight_decay"])
+
+            def put(dst: Tensor, new: Tensor, act: Tensor | None = act) -> None:
+                dst.copy_(new if act is None else torch.where(act, new, dst))
+
+            _UPDATE[self.name](p, g, s, hp, self.options, put)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of the whole state: hyper-parameters, step counts, and each param's moments."""
+        return {
+            "name": self.name,
+            "hyper": {k: v.clone() for k, v in self._hyper.items()},
+            "steps": self._steps.clone(),
+            "state": [{k: v.clone() for k, v in s.items()} for s in self.state],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        theirs = [sorted(s) for s in state["state"]]
+        if state["name"] != self.name or sorted(state["hyper"]) != sorted(self._hyper):
+            raise ValueError(f"state of a {state['name']} optimizer, this one is {self.name}")
+        if theirs != [sorted(s) for s in self.state]:
+            raise ValueError(f"state holds {theirs}, this optimizer {[sorted(s) for s in self.state]}")
+        for k, v in self._hyper.items():
+            v.copy_(state["hyper"][k])
+        self.refresh()
+        self._steps.copy_(state["steps"])
+        for mine, saved in zip(self.state, state["state"], strict=True):
+            for k, v in mine.items():
+                v.copy_(saved[k])
+
+    def member_state_dict(self, m: int) -> dict[str, Any]:
+        """The state_dict of ``torch.optim.<name>([p[m] for p in params], **settings[m])`` after the same steps."""
+        kwargs = {k: float(v[m]) for k, v in self._hyper.items() if k not in ("beta1", "beta2")}
+        if "beta1" in self._hyper:
+            kwargs["betas"] = (float(self._hyper["beta1"][m]), float(self._hyper["beta2"][m]))
+        kwargs.update((k, v) for k, v in self.options.items() if k != "decoupled")
+        member = [p[m].detach().clone() for p in self.params]
+        opt = self.cls(member, **kwargs)
+        steps = float(self._steps[m])
+        for q, s in zip(member, self.state, strict=True):
+            if steps == 0 and self.name != "Adagrad":
+                continue  # torch creates the state on the first step
+            mine = {} if self.name == "SGD" else {"step": torch.tensor(steps)}
+            mine.update((k, v[m].clone()) for k, v in s.items())
+            if "momentum_buffer" in mine and kwargs["momentum"] == 0:
+                del mine["momentum_buffer"]
+            if mine:
+                opt.state[q] = mine
+        return opt.state_dict()

@@ -1,0 +1,150 @@
+"""A stack member's run directory, in the form a lone run leaves (``trainlab.rundir``).
+
+config.yaml and overrides.yaml, preprocessing.json, checkpoints/best.ckpt (the best
+epoch's weights) and last.ckpt (the final ones) that ``Predictor.from_run`` reads, the
+TensorBoard events (each epoch's values at step = epoch, the test values, HPARAMS with the
+final metrics), the pictures as configured, and summary.json: the lone run's keys, plus
+``stack`` (how many members trained together). A diverged member's summary says so as a
+lone run's does. The checkpoints hold the weights and what prediction needs, not a
+Lightning loop state: ``resume`` refuses them with a message (``trainlab.resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from trainlab.api import RunResult
+from trainlab.checkpoints import save_atomically
+from trainlab.loggers import TensorBoard, hyperparameters
+from trainlab.losses import Loss
+from trainlab.pictures.report import save_input_pictures, save_test_pictures
+from trainlab.rundir import RunDir
+from trainlab.stacked.train import Member
+from trainlab.summary import write_summary
+
+STACKED = "stacked"  # the checkpoint key that marks a stack member's checkpoint
+
+
+def _checkpoint(member: Member, state: dict[str, Any], epoch: int) -> dict[str, Any]:
+    return {
+        "epoch": epoch - 1,
+        "global_step": epoch * member.optimizer_steps // max(len(member.record.history), 1),
+        "pytorch-lightning_version": L.__version__,
+        "state_dict": {f"model.{k}": v for k, v in state.items()},
+        "history": json.dumps(member.record.history[:epoch]),
+        "trainlab": json.dumps(member.extra),
+        STACKED: {"size": member.stack_size},
+    }
+
+
+def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrides: list[str]) -> RunResult:
+    """Write ``member``'s run directory (see the module doc) and return its RunResult."""
+    cfg, record = member.cfg, member.record
+    out = RunDir(run_dir)
+    out.path.mkdir(parents=True, exist_ok=True)
+    out.save_config(cfg, overrides)
+    out.write_json(out.PREPROCESSING, member.extra["preprocessing"])
+    epochs = len(record.history)
+    best = None
+    if epochs:
+        out.checkpoints.mkdir(exist_ok=True)
+        save_atomically(_checkpoint(member, member.last_state, epochs), out.last_checkpoint)
+    if record.best_epoch is not None and record.diverged is None:
+        best = out.best_checkpoint
+        save_atomically(_checkpoint(member, member.model.state_dict(), record.best_epoch), best)
+    loss = Loss(member.loss, member.data.task, *member.data.target_scale)
+    metrics = member.metrics if record.diverged is None else {}
+    logger = _log(member, out, choices, metrics)
+    start = time.perf_counter()
+    pictures: list[Path] = []
+    if cfg.pictures.enabled and best is not None:
+        writer = logger.experiment if logger is not None else None
+        pictures += save_input_pictures(
+            member.model, loss, member.data, out.path, cfg.pictures.size, cfg.pictures.neurons, epoch=record.best_epoch
+        )
+        pictures += save_test_pictures(member.model, loss, member.data, out.path, writer, epochs)
+    if logger is not None:
+        logger.finalize("success")
+    summary = _summary(member, out, metrics, best, pictures, time.perf_counter() - start)
+    write_summary(out.path, summary)
+    return RunResult(
+        metrics=metrics,
+        history=record.history,
+        model=member.model,
+        run_dir=out.path,
+        best_checkpoint=best,
+        best_epoch=record.best_epoch,
+        stopped_early=record.stopped_by == "early stopping",
+        stopped_by=record.stopped_by,
+        device=member.device,
+        fit_seconds=member.fit_seconds,
+        threads=member.threads,
+        config=cfg,
+    )
+
+
+def _log(member: Member, out: RunDir, choices: dict[str, str], metrics: dict[str, float]) -> TensorBoard | None:
+    """The member's TensorBoard events, as a lone run logs them."""
+    if member.cfg.logger.name != "tensorboard":
+        return None
+    logger = TensorBoard(save_dir=str(out.path), name="", version="", default_hp_metric=False)
+    for row in member.record.history:
+        logger.log_metrics(
+            {k: v for k, v in row.items() if k not in ("epoch", "epoch_seconds")}, step=int(row["epoch"])
+        )
+    tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
+    if tests:
+        logger.log_metrics(tests, step=len(member.record.history))
+    params = hyperparameters(member.cfg, choices, member.loss)
+    params["launcher"] = STACKED
+    log_final_only = metrics if member.record.diverged is None else {}
+    logger.log_hyperparams(params, metrics={f"final/{k}": v for k, v in log_final_only.items()})
+    return logger
+
+
+def _summary(
+    member: Member, out: RunDir, metrics: dict[str, float], best: Path | None, pictures: list[Path], seconds: float
+) -> dict[str, Any]:
+    cfg, record = member.cfg, member.record
+    common = {"monitor": cfg.monitor, "mode": cfg.mode, "run_dir": str(out.path), "stack": {"size": member.stack_size}}
+    if record.diverged is not None:
+        stop = record.diverged
+        last = out.last_checkpoint
+        return {
+            "status": "diverged",
+            "error": str(stop),
+            "epochs": len(record.history),
+            "metrics": {},
+            "last_checkpoint": str(last) if last.is_file() else None,
+            "epochs_kept": len(record.history),
+            "epoch": stop.epoch,
+            "step": stop.step,
+            "loss": stop.loss,
+            "lr": stop.lr,
+            **common,
+        }
+    return {
+        "status": "early-stopped" if record.stopped_by == "early stopping" else "finished",
+        "best_epoch": record.best_epoch,
+        "epochs": len(record.history),
+        "stopped_early": record.stopped_by == "early stopping",
+        "stopped_by": record.stopped_by,
+        "task": member.data.task,
+        "loss": member.loss,
+        "metrics": metrics,
+        "device": member.device,
+        "fit_seconds": member.fit_seconds,
+        "test_seconds": 0.0,
+        "pictures_seconds": seconds,
+        "threads": member.threads,
+        "optimizer_steps": member.optimizer_steps,
+        "best_checkpoint": str(best) if best else None,
+        "logger": cfg.logger.name,
+        "pictures": [str(p.relative_to(out.path)) for p in pictures],
+        **common,
+    }

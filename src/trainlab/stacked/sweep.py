@@ -1,0 +1,103 @@
+"""A sweep's jobs trained in stacks: what ``hydra/launcher=stacked`` and ``run_sweep`` share.
+
+Every job's config is composed and checked first (config values, and what the stacked path
+cannot serve): one message lists every job that cannot run, and nothing trains. Then the
+jobs are grouped (``grouping.group_jobs``; the log says how, and which keys split them),
+each stack trains at once (``train.train_stack``), and each member is handed to ``write``
+with its job number, which writes its run directory (``output.write_member``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from trainlab.errors import ConfigError, SweepInterrupted
+from trainlab.stacked.checks import check_stackable
+from trainlab.stacked.grouping import group_jobs, varying_keys
+from trainlab.validate import validate
+
+log = logging.getLogger(__name__)
+
+
+def check_jobs(cfgs: Sequence[DictConfig], jobs: Sequence[Sequence[str]]) -> None:
+    """Raise one ConfigError naming every job whose config cannot be trained in a stack."""
+    failed = []
+    for number, (cfg, job) in enumerate(zip(cfgs, jobs, strict=True)):
+        try:
+            validate(cfg)
+            check_stackable(cfg)
+        except ConfigError as error:
+            failed.append(f"\n  job {number} ({' '.join(job)}): {error}")
+    if failed:
+        raise ConfigError(f"{len(failed)} of {len(cfgs)} sweep jobs cannot run; nothing was trained:{''.join(failed)}")
+
+
+def train_jobs(cfgs: Sequence[DictConfig], write: Callable[[int, Any], Any], max_stack: int | None = None) -> list[Any]:
+    """Train ``cfgs`` in stacks; return ``write(job number, member)`` of each job, in job order."""
+    from trainlab.stacked.train import train_stack  # torch and Lightning: once a run is certain
+
+    grouping = group_jobs(cfgs, max_stack)
+    alone = len(cfgs) > 1 and all(len(stack.jobs) == 1 for stack in grouping.stacks)
+    # A warning when no two jobs share a stack: they train one after another, as with hydra/launcher=basic.
+    log.log(logging.WARNING if alone else logging.INFO, "stacked launcher: %s", grouping.describe())
+    results: dict[int, Any] = {}
+    for number, stack in enumerate(grouping.stacks, 1):
+        varying = ", ".join(varying_keys(stack.cfgs)) or "nothing"
+        log.info("stack %d of %d: jobs %s (varying: %s)", number, len(grouping.stacks), _jobs(stack.jobs), varying)
+        try:
+            members = train_stack(list(stack.cfgs))
+        except KeyboardInterrupt:
+            raise SweepInterrupted(sorted(results), sorted(set(range(len(cfgs))) - set(results))) from None
+        for job, member in zip(stack.jobs, members, strict=True):
+            results[job] = write(job, member)
+    return [results[job] for job in range(len(cfgs))]
+
+
+def _jobs(numbers: list[int]) -> str:
+    return f"{numbers[0]}-{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1)) else str(numbers)
+
+
+def run_sweep(
+    overrides: Sequence[str] = (),
+    output_dir: str | Path | None = None,
+    max_stack: int | None = None,
+    verbose: bool = True,
+) -> list[Any]:
+    """Train every job of a grid sweep as ``python train.py -m hydra/launcher=stacked ...``
+    would: ``overrides`` as on that command line (``seed=range(0,8)``, ``optimizer.lr=0.001,0.01``).
+
+    Job n writes its run directory to ``output_dir/<n>`` (default: a new
+    ``outputs/multirun/<date>/<time>``), in the same form as a lone run's; the sweep's
+    summary.csv and summary.md go to ``output_dir``. Returns one ``RunResult`` per job, in
+    job order (a diverged job's has empty metrics and its summary.json says diverged).
+    Raises ConfigError, before anything trains, naming every job that cannot run, and
+    ``SweepInterrupted`` on Ctrl-C (naming the jobs written and those that were not).
+    """
+    from trainlab.api import SILENT, quiet_logs
+    from trainlab.composing import compose_jobs, sweep_jobs
+    from trainlab.resume import unique_dir
+
+    jobs = sweep_jobs(overrides)
+    composed = compose_jobs([[*job, *(() if verbose else SILENT)] for job in jobs])
+    cfgs = [cfg for cfg, _ in composed]
+    check_jobs(cfgs, jobs)
+    sweep_dir = (Path(output_dir) if output_dir is not None else unique_dir(Path("outputs/multirun"))).resolve()
+
+    def write(number: int, member: Any) -> Any:
+        from trainlab.stacked.output import write_member
+
+        return write_member(member, sweep_dir / str(number), composed[number][1], list(jobs[number]))
+
+    with quiet_logs(not verbose):
+        results = train_jobs(cfgs, write, max_stack)
+    from rich.console import Console
+
+    from trainlab.sweep import finish, job_rows
+
+    finish(sweep_dir, job_rows(sweep_dir), None if verbose else Console(quiet=True))
+    return results

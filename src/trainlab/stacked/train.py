@@ -1,0 +1,225 @@
+"""One stack trained: the configs of jobs that share a stack in, one result per member out.
+
+Each member is what its config would give alone: its data set (prepared by ``build``, shared
+with the members whose data config is the same), initial weights drawn under its own seed,
+its own data order, optimizer hyper-parameters, dropout probability, early stopping and
+max_epochs. The stack trains under the Lightning Trainer (``StackedModule``), then each
+member's best weights are tested on its test split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from trainlab import build
+from trainlab.build.network import model_spec
+from trainlab.data import TabularData
+from trainlab.losses import Loss, n_outputs, resolve_loss
+from trainlab.models import from_spec
+from trainlab.progress import CourseProgressBar
+from trainlab.quiet import quiet_lightning
+from trainlab.stacked.checks import check_stackable
+from trainlab.stacked.data import StackedData
+from trainlab.stacked.members import Record, Rules
+from trainlab.stacked.memory import member_bytes, members_that_fit
+from trainlab.stacked.module import StackedModule
+from trainlab.stacked.network import StackedNetwork
+from trainlab.stacked.optim import StackedOptimizer
+from trainlab.threads import thread_policy
+from trainlab.validate import selected_regularization
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Member:
+    """One member's training, ready to be written as a run directory."""
+
+    cfg: DictConfig
+    record: Record
+    data: TabularData
+    loss: str
+    model: nn.Module  # the best weights (or the last, without a best epoch), on the CPU
+    last_state: dict[str, torch.Tensor]  # the final weights
+    metrics: dict[str, float]  # val of the best epoch, test of the best weights
+    extra: dict[str, Any]  # what a checkpoint carries for prediction (model spec, preprocessing)
+    device: str
+    fit_seconds: float  # the stack's
+    threads: int
+    optimizer_steps: int
+    stack_size: int
+
+
+def optimizer_settings(cfg: DictConfig) -> tuple[str, dict[str, Any]]:
+    """(torch.optim class name, its keyword arguments) of a job, as ``build.optimizer`` makes them."""
+    options = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    name = str(options.pop("_target_")).rsplit(".", 1)[-1]
+    options.pop("_partial_", None)
+    reg = selected_regularization(cfg)
+    if "weight_decay" in reg:
+        options["weight_decay"] = float(reg.weight_decay)
+    if "betas" in options:
+        options["betas"] = tuple(options["betas"])
+    return name, options
+
+
+def _rules(cfg: DictConfig) -> Rules:
+    reg = selected_regularization(cfg)
+    rules = Rules(max_epochs=cfg.trainer.max_epochs, monitor=cfg.monitor, mode=cfg.mode)
+    if "early_stopping" in reg:
+        es = reg.early_stopping
+        rules.patience, rules.min_delta, rules.early_monitor, rules.early_mode = (
+            es.patience,
+            es.min_delta,
+            es.monitor,
+            es.mode,
+        )
+    return rules
+
+
+def train_stack(cfgs: list[DictConfig]) -> list[Member]:
+    """Train the jobs ``cfgs`` (which ``grouping.group_jobs`` put in one stack) at once."""
+    first = cfgs[0]
+    for cfg in cfgs:
+        check_stackable(cfg)
+    build.check_trainer(first)
+    quiet_lightning()
+    trainer = _trainer(first, max(cfg.trainer.max_epochs for cfg in cfgs))
+    device = trainer.strategy.root_device
+    data_keys = [json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True) for cfg in cfgs]
+    distinct = list(dict.fromkeys(data_keys))
+    datasets = [build.datasets(cfgs[data_keys.index(key)])[0] for key in distinct]
+    member_data = [distinct.index(key) for key in data_keys]
+    task, n_classes = datasets[0].task, datasets[0].n_classes
+    loss_name = resolve_loss(first.loss.name, task, n_classes)
+    n_out = n_outputs(loss_name, task, n_classes, datasets[0].n_targets)
+    specs = [model_spec(cfg, datasets[0].n_features, n_out) for cfg in cfgs]
+    settings = [optimizer_settings(cfg) for cfg in cfgs]
+    name = settings[0][0]
+    rows = tuple(len(datasets[0].split(split)[0]) for split in ("train", "val", "test"))
+    per_member = member_bytes(
+        [specs[0]["in_features"], *specs[0]["hidden"], n_out],
+        first.data.batch_size,
+        first.speed.steps_per_call,
+        rows,
+        name,
+        len(distinct) / len(cfgs),
+    )
+    fit = min(len(cfgs), members_that_fit(per_member, device))
+    if fit < len(cfgs):  # cut, not crashed: each piece is estimated again (its own data sets)
+        log.info(
+            "a stack of %d needs about %.0f MiB on %s, more than fits: trained as stacks of at most %d",
+            len(cfgs),
+            per_member * len(cfgs) / 2**20,
+            device,
+            fit,
+        )
+        return [member for start in range(0, len(cfgs), fit) for member in train_stack(cfgs[start : start + fit])]
+    lone = []
+    for cfg, spec in zip(cfgs, specs, strict=True):
+        L.seed_everything(cfg.seed, verbose=False)  # each member's weights as its lone run draws them
+        lone.append(from_spec(spec))
+    net = StackedNetwork(lone, dropout=[spec["dropout"] for spec in specs])
+    records = [Record(_rules(cfg)) for cfg in cfgs]
+    module = StackedModule(
+        net,
+        StackedData(datasets, member_data),
+        Loss(loss_name, task, *datasets[0].target_scale),
+        lambda params: StackedOptimizer(params, name, [options for _, options in settings]),
+        records,
+        seeds=[cfg.seed for cfg in cfgs],
+        batch_size=first.data.batch_size,
+        steps_per_call=first.speed.steps_per_call,
+        drop_last=first.speed.drop_last,
+        max_loss=first.divergence.max_loss,
+    )
+    device_type = trainer.strategy.root_device.type
+    n_params = sum(p.numel() for p in net.parameters())
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*configure_optimizers.*returned `None`")
+        with thread_policy(first.trainer.get("threads"), n_params, first.data.batch_size, device_type) as threads:
+            try:
+                trainer.fit(module, train_dataloaders=module.train_chunks())
+            except SystemExit:  # Lightning's clean stop after Ctrl-C
+                if not trainer.interrupted:
+                    raise
+                raise KeyboardInterrupt from None
+            finally:  # Lightning ignores Ctrl-C from its interrupt handling on
+                if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+    fit_seconds = time.perf_counter() - start
+    return _members(cfgs, module, specs, loss_name, fit_seconds, threads, str(trainer.strategy.root_device))
+
+
+def _trainer(first: DictConfig, max_epochs: int) -> L.Trainer:
+    """The Lightning Trainer of a stack: one device, no logger or checkpoints of its own (each
+    member's are written afterwards), the progress bar as configured."""
+    return L.Trainer(
+        accelerator=first.trainer.accelerator,
+        devices=1,
+        max_epochs=max_epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[CourseProgressBar()] if first.trainer.enable_progress_bar else [],
+        enable_progress_bar=bool(first.trainer.enable_progress_bar),
+        deterministic=first.trainer.deterministic,
+    )
+
+
+def _members(
+    cfgs: list[DictConfig],
+    module: StackedModule,
+    specs: list[dict[str, Any]],
+    loss_name: str,
+    fit_seconds: float,
+    threads: int,
+    device: str,
+) -> list[Member]:
+    """Each member's final weights, best weights, and their test metrics."""
+    last = [module.net.member_state(m) for m in range(module.n_members)]
+    module.use_best_weights()
+    tests = module.evaluate("test")
+    members = []
+    for m, (cfg, record) in enumerate(zip(cfgs, module.records, strict=True)):
+        data = module.data.member(m)
+        model = from_spec(specs[m])
+        model.load_state_dict({k: v.cpu() for k, v in module.net.member_state(m).items()})
+        model.eval()
+        metrics = {}
+        if record.best_epoch is not None:
+            metrics = {k: v for k, v in record.history[record.best_epoch - 1].items() if k.startswith("val/")}
+            metrics |= tests[m]
+        extra = {"model": specs[m], "preprocessing": data.preprocessing(), "loss": loss_name, "id": cfg.data.get("id")}
+        members.append(
+            Member(
+                cfg=cfg,
+                record=record,
+                data=data,
+                loss=loss_name,
+                model=model,
+                last_state={k: v.cpu() for k, v in last[m].items()},
+                metrics=metrics,
+                extra=extra,
+                device=device,
+                fit_seconds=fit_seconds,
+                threads=threads,
+                optimizer_steps=len(record.history) * module.n_batches,
+                stack_size=module.n_members,
+            )
+        )
+    return members

@@ -1,0 +1,137 @@
+"""hydra/launcher=stacked and run_sweep: every job's run directory as a lone run leaves it."""
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from cli_helpers import train
+from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import trainlab
+from trainlab.composing import compose
+from trainlab.errors import ConfigError
+from trainlab.predict import Predictor
+from trainlab.stacked.sweep import run_sweep
+
+SMALL = [
+    "data.n_samples=300",
+    "trainer.max_epochs=3",
+    "regularization=[early_stopping]",
+    "trainer.enable_progress_bar=false",
+]
+# (no dropout: with it, a member draws other masks than its lone run)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """Four jobs (2 seeds x 2 learning rates) stacked, and job 1 trained alone."""
+    root = tmp_path_factory.mktemp("stacked")
+    results = run_sweep(["seed=0,1", "optimizer.lr=0.001,0.01", *SMALL], output_dir=root / "sweep", verbose=False)
+    lone = trainlab.run(["seed=0", "optimizer.lr=0.01", *SMALL], output_dir=root / "lone", verbose=False)
+    return root / "sweep", results, lone
+
+
+def files(run_dir: Path) -> set[str]:
+    return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file() and "tfevents" not in p.name}
+
+
+def test_each_job_leaves_the_files_of_a_lone_run(swept):
+    sweep_dir, results, lone = swept
+    assert [r.run_dir for r in results] == [sweep_dir / str(n) for n in range(4)]
+    for result in results:
+        assert files(result.run_dir) == files(lone.run_dir)
+        assert len(list(result.run_dir.glob("events.out.tfevents.*"))) == 1
+    assert {"summary.csv", "summary.md", "sweep.png"} <= {p.name for p in sweep_dir.iterdir()}
+    table = pd.read_csv(sweep_dir / "summary.csv")
+    assert len(table) == 4 and set(table["status"]) == {"finished"}
+
+
+def test_a_members_metrics_summary_and_tensorboard_are_its_lone_runs(swept):
+    _, results, lone = swept
+    member = results[1]  # seed=0, optimizer.lr=0.01
+    assert member.best_epoch == lone.best_epoch
+    assert member.metrics == pytest.approx(lone.metrics, rel=1e-4)
+    summary = trainlab.rundir.RunDir(member.run_dir).read_json("summary.json")
+    assert summary["stack"] == {"size": 4} and summary["status"] == "finished"
+    events = EventAccumulator(str(member.run_dir)).Reload()
+    assert [e.step for e in events.Scalars("val/loss")] == [1, 2, 3]
+    assert [e.value for e in events.Scalars("val/loss")] == pytest.approx(
+        [r["val/loss"] for r in lone.history], rel=1e-4
+    )
+
+
+def test_predictor_reads_a_member_and_resume_refuses_it_by_name(swept, tmp_path):
+    _, results, lone = swept
+    frame = pd.DataFrame({"lectures": [2, 25], "hours": [3.0, 40.0]})
+    ours = Predictor.from_run(results[1].run_dir).predict(frame, proba=True)
+    theirs = Predictor.from_run(lone.run_dir).predict(frame, proba=True)
+    assert ours.to_numpy() == pytest.approx(theirs.to_numpy(), abs=1e-4)
+    with pytest.raises(ConfigError, match=r"trained in a stack \(hydra/launcher=stacked\)"):
+        trainlab.run([f"resume={results[1].run_dir}"], verbose=False)
+
+
+def test_an_option_the_stack_cannot_serve_is_named_before_anything_trains(tmp_path):
+    with pytest.raises(ConfigError, match=r"(?s)2 of 2 sweep jobs cannot run.*speed.loader=dataloader is not served"):
+        run_sweep(["seed=0,1", "speed.loader=dataloader"], output_dir=tmp_path / "s", verbose=False)
+    assert not (tmp_path / "s").exists()
+
+
+def test_jobs_that_share_nothing_train_as_stacks_of_one_with_a_note(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="trainlab"):
+        results = run_sweep(["model.hidden=[4],[8]", *SMALL], output_dir=tmp_path / "s", verbose=False)
+    assert [r.metrics["val/loss"] > 0 for r in results] == [True, True]
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "2 jobs share nothing, trained as 2 stacks of one; split by model.hidden" in messages
+
+
+def test_the_command_line_sweep(tmp_path):
+    out = train("-m", "hydra/launcher=stacked", "seed=0,1", *SMALL, f"hydra.sweep.dir={tmp_path}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "2 jobs in 1 stack of 2" in out.stdout + out.stderr
+    for job, seed in (("0", 0), ("1", 1)):
+        assert (tmp_path / job / "checkpoints" / "best.ckpt").is_file()
+        # Hydra's job files, as its basic launcher writes them (the launcher builds the
+        # second job's config from the first's composition).
+        given = [f"seed={seed}", *(o.replace("=false", "=False") for o in SMALL)]  # as Hydra's sweeper writes it
+        assert yaml.safe_load((tmp_path / job / ".hydra" / "overrides.yaml").read_text()) == given
+        saved = yaml.safe_load((tmp_path / job / ".hydra" / "config.yaml").read_text())
+        assert saved == OmegaConf.to_container(compose(given)[0])
+        hydra = yaml.safe_load((tmp_path / job / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert hydra["job"]["override_dirname"] == ",".join(sorted(given))
+    assert list(pd.read_csv(tmp_path / "summary.csv")["status"]) == ["finished", "finished"]
+    assert (tmp_path / "sweep.png").is_file()
+
+
+def test_the_command_line_refuses_an_unserved_option_with_exit_2_and_leaves_nothing(tmp_path):
+    out = train("-m", "hydra/launcher=stacked", "seed=0,1", "scheduler=step", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "scheduler is not served by hydra/launcher=stacked" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_keeps_the_finished_stacks_and_names_the_jobs_it_lost(tmp_path, monkeypatch):
+    """Ctrl-C in the second of two stacks (max_stack=2): jobs 0 and 1 are written, 2 and 3
+    left nothing, and Ctrl-C works again afterwards (Lightning ignores it while it stops)."""
+    import signal
+
+    from trainlab.errors import SweepInterrupted
+    from trainlab.stacked.module import StackedModule
+
+    original, stacks = StackedModule.on_train_epoch_end, []
+
+    def interrupting(self):
+        if self not in stacks:
+            stacks.append(self)
+        if len(stacks) == 2:
+            raise KeyboardInterrupt
+        original(self)
+
+    monkeypatch.setattr(StackedModule, "on_train_epoch_end", interrupting)
+    with pytest.raises(SweepInterrupted, match=r"jobs 0, 1 are written; jobs 2, 3 did not finish") as stop:
+        run_sweep(["seed=0,1,2,3", *SMALL], output_dir=tmp_path, max_stack=2, verbose=False)
+    assert (stop.value.written, stop.value.lost) == ([0, 1], [2, 3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
