@@ -135,3 +135,14 @@ def test_ctrl_c_keeps_the_finished_stacks_and_names_the_jobs_it_lost(tmp_path, m
     assert (stop.value.written, stop.value.lost) == ([0, 1], [2, 3])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stack_that_fails_on_what_only_its_data_shows_is_recorded_and_the_others_go_on(tmp_path):
+    """monitor=val/r2 is not logged for will_i_pass's binary task: only the data tells, so
+    that job's stack fails, as the basic launcher's job would, and the other stack trains."""
+    results = run_sweep(["monitor=val/loss,val/r2", *SMALL], output_dir=tmp_path, verbose=False)
+    assert isinstance(results[1], ConfigError) and "monitor='val/r2' is not allowed" in str(results[1])
+    assert results[0].metrics["val/loss"] > 0
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert list(table["status"]) == ["finished", "failed"]
+    assert "val/r2" in table["error"].iloc[1]

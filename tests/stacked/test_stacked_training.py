@@ -124,3 +124,24 @@ def test_the_memory_estimate_counts_weights_optimizer_state_activations_and_data
     shared = member_bytes(sizes, 128, 16, rows, "Adam", 1 / 16)
     assert adam - shared == pytest.approx(60000 * 785 * FLOAT * 15 / 16, rel=1e-3)
     assert adam > (4 + 2) * weights * FLOAT + 60000 * 785 * FLOAT
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        ["data=wave", "data.n_samples=400"],  # regression: mse, mae in the target's units
+        ["data=random", "data.n_samples=400", "data.n_classes=3", "data.n_features=4"],  # multiclass
+        ["model=perceptron", "loss=mse"],  # no hidden layer; mse on the probability
+    ],
+)
+def test_other_tasks_and_models_train_as_they_would_alone(task, tmp_path):
+    members = stack([*task, "seed=0"], [*task, "seed=1", "optimizer.lr=0.05"])
+    lone = alone([*task, "seed=1", "optimizer.lr=0.05"], tmp_path, "lone")
+    ours = members[1].record.history
+    assert len(ours) == len(lone.history)
+    for row, theirs in zip(ours, lone.history, strict=True):
+        assert set(row) == set(theirs)
+        for key in row:
+            if key != "epoch_seconds":
+                assert relative(row[key], theirs[key]) < 1e-4, (key, row, theirs)
+    assert members[1].metrics == pytest.approx(lone.metrics, rel=1e-4)

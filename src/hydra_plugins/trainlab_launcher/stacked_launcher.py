@@ -86,7 +86,7 @@ class StackedLauncher(Launcher):
             log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
             parsed = parser.parse_overrides(list(overrides))
             config = None
-            if not any(o.is_hydra_override() for o in parsed):
+            if not any(o.is_hydra_override() or o.is_add() or o.is_force_add() or o.is_delete() for o in parsed):
                 chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
                 if chosen not in bases:
                     bases[chosen] = loader.load_sweep_config(self.config, list(chosen))
@@ -106,6 +106,11 @@ class StackedLauncher(Launcher):
             from trainlab.stacked.output import write_member
 
             hydra_cfg = HydraConfig.get()
+            if isinstance(member, Exception):  # its stack failed on what only the data shows
+                from trainlab.sweep import record_failure
+
+                record_failure(Path(hydra_cfg.runtime.output_dir), str(member))
+                return None
             result = write_member(
                 member,
                 Path(hydra_cfg.runtime.output_dir),

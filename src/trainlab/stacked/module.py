@@ -138,8 +138,10 @@ class StackedModule(L.LightningModule):
         losses, outputs, targets = zip(*self._steps, strict=True)
         self._steps = []
         table = torch.stack(losses)  # [k, M]
-        sizes = torch.tensor([len(t[0]) for t in targets], device=table.device, dtype=table.dtype)
-        self.loss_sum += (table * sizes.unsqueeze(1)).sum(0)
+        last = targets[-1].shape[1]  # every step has batch_size rows but maybe the epoch's last
+        self.loss_sum += table.sum(0) * self.batch_size
+        if last != self.batch_size:
+            self.loss_sum -= table[-1] * (self.batch_size - last)
         output, target = torch.cat(outputs, dim=1), torch.cat(targets, dim=1)
         self.metric_sum += member_metric_sums(self.loss, output, target, self.data.target_std)
         bad = ~torch.isfinite(table)
@@ -152,7 +154,7 @@ class StackedModule(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         epoch = self.current_epoch + 1
-        sums = torch.stack([self.loss_sum / self.rows, self.metric_sum / self.rows, self.bad_loss]).tolist()
+        sums = torch.stack([self.loss_sum, self.metric_sum, self.bad_loss]).tolist()  # divided on the host, as alone
         bad_steps = self.bad_step.tolist()
         val = self.validate()
         seconds = time.perf_counter() - self._epoch_start
@@ -168,7 +170,10 @@ class StackedModule(L.LightningModule):
                     self.net.flat[m] = self.epoch_start_weights[m]
                 improved.append(False)
                 continue
-            train = {"train/loss": sums[0][m], f"train/{self.loss.train_metric_name}": sums[1][m]}
+            train = {
+                "train/loss": sums[0][m] / self.rows,
+                f"train/{self.loss.train_metric_name}": sums[1][m] / self.rows,
+            }
             row = {"epoch": epoch, **train, **val[m], "lr": lrs[m], "epoch_seconds": seconds}
             improved.append(record.finish_epoch(row))
         self._keep_best(improved)
@@ -200,6 +205,15 @@ class StackedModule(L.LightningModule):
         names = list(values[0])
         floats = torch.stack([torch.stack(list(v.values())) for v in values]).tolist()
         return [{f"{split}/{n}": f for n, f in zip(names, row, strict=True)} for row in floats]
+
+    def on_train_end(self) -> None:
+        """Each member's final and best weights and the best weights' test values, taken here,
+        on the device (Lightning's teardown then moves the module to the CPU, which gives each
+        weight storage of its own, no longer the flat tensor's)."""
+        self.last_states = [self.net.member_state(m) for m in range(self.n_members)]
+        self.use_best_weights()
+        self.best_states = [self.net.member_state(m) for m in range(self.n_members)]
+        self.test_values = self.evaluate("test")
 
     @torch.no_grad()
     def use_best_weights(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trainlab.errors import ConfigError, SweepInterrupted
+from trainlab.rundir import RunDir
 from trainlab.stacked.checks import check_stackable
 from trainlab.stacked.grouping import group_jobs, varying_keys
 from trainlab.validate import validate
@@ -38,7 +39,10 @@ def check_jobs(cfgs: Sequence[DictConfig], jobs: Sequence[Sequence[str]]) -> Non
 
 
 def train_jobs(cfgs: Sequence[DictConfig], write: Callable[[int, Any], Any], max_stack: int | None = None) -> list[Any]:
-    """Train ``cfgs`` in stacks; return ``write(job number, member)`` of each job, in job order."""
+    """Train ``cfgs`` in stacks; return ``write(job number, member)`` of each job, in job order.
+    A stack that fails with a ConfigError (what only the data shows: a loss that does not fit
+    the task, a monitor it does not log) hands ``write`` that error for each of its jobs, and
+    the other stacks go on, as the basic launcher's jobs do."""
     from trainlab.stacked.train import train_stack  # torch and Lightning: once a run is certain
 
     grouping = group_jobs(cfgs, max_stack)
@@ -50,9 +54,14 @@ def train_jobs(cfgs: Sequence[DictConfig], write: Callable[[int, Any], Any], max
         varying = ", ".join(varying_keys(stack.cfgs)) or "nothing"
         log.info("stack %d of %d: jobs %s (varying: %s)", number, len(grouping.stacks), _jobs(stack.jobs), varying)
         try:
-            members = train_stack(list(stack.cfgs))
+            members: list[Any] = train_stack(list(stack.cfgs))
         except KeyboardInterrupt:
             raise SweepInterrupted(sorted(results), sorted(set(range(len(cfgs))) - set(results))) from None
+        except ConfigError as error:  # what only the data shows: these jobs fail, the sweep goes on
+            log.error(
+                "stack %d of %d (jobs %s) cannot train: %s", number, len(grouping.stacks), _jobs(stack.jobs), error
+            )
+            members = [error] * len(stack.jobs)
         for job, member in zip(stack.jobs, members, strict=True):
             results[job] = write(job, member)
     return [results[job] for job in range(len(cfgs))]
@@ -74,7 +83,9 @@ def run_sweep(
     Job n writes its run directory to ``output_dir/<n>`` (default: a new
     ``outputs/multirun/<date>/<time>``), in the same form as a lone run's; the sweep's
     summary.csv and summary.md go to ``output_dir``. Returns one ``RunResult`` per job, in
-    job order (a diverged job's has empty metrics and its summary.json says diverged).
+    job order (a diverged job's has empty metrics and its summary.json says diverged; a job
+    that failed on something only its data shows gives its ConfigError, and its summary.json
+    says failed).
     Raises ConfigError, before anything trains, naming every job that cannot run, and
     ``SweepInterrupted`` on Ctrl-C (naming the jobs written and those that were not).
     """
@@ -91,6 +102,13 @@ def run_sweep(
     def write(number: int, member: Any) -> Any:
         from trainlab.stacked.output import write_member
 
+        if isinstance(member, ConfigError):
+            from trainlab.sweep import record_failure
+
+            (sweep_dir / str(number)).mkdir(parents=True, exist_ok=True)
+            RunDir(sweep_dir / str(number)).save_config(cfgs[number], list(jobs[number]))
+            record_failure(sweep_dir / str(number), str(member))
+            return member
         return write_member(member, sweep_dir / str(number), composed[number][1], list(jobs[number]))
 
     with quiet_logs(not verbose):

@@ -37,7 +37,7 @@ from trainlab.stacked.module import StackedModule
 from trainlab.stacked.network import StackedNetwork
 from trainlab.stacked.optim import StackedOptimizer
 from trainlab.threads import thread_policy
-from trainlab.validate import selected_regularization
+from trainlab.validate import check_monitor, selected_regularization
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,20 @@ def train_stack(cfgs: list[DictConfig]) -> list[Member]:
     distinct = list(dict.fromkeys(data_keys))
     datasets = [build.datasets(cfgs[data_keys.index(key)])[0] for key in distinct]
     member_data = [distinct.index(key) for key in data_keys]
+    shapes = [_shape(datasets[d]) for d in member_data]
+    if len(set(shapes)) > 1:  # e.g. one-hot columns that depend on the split: stacks per shape
+        log.info("the stack's data sets differ in shape (%s): trained as one stack per shape", sorted(set(shapes)))
+        kinds = list(dict.fromkeys(shapes))
+        by_kind = {kind: [m for m, shape in enumerate(shapes) if shape == kind] for kind in kinds}
+        trained = {
+            m: member
+            for kind in kinds
+            for m, member in zip(by_kind[kind], train_stack([cfgs[m] for m in by_kind[kind]]), strict=True)
+        }
+        return [trained[m] for m in range(len(cfgs))]
     task, n_classes = datasets[0].task, datasets[0].n_classes
+    for cfg in cfgs:
+        check_monitor(cfg, task)
     loss_name = resolve_loss(first.loss.name, task, n_classes)
     n_out = n_outputs(loss_name, task, n_classes, datasets[0].n_targets)
     specs = [model_spec(cfg, datasets[0].n_features, n_out) for cfg in cfgs]
@@ -163,12 +176,17 @@ def train_stack(cfgs: list[DictConfig]) -> list[Member]:
     return _members(cfgs, module, specs, loss_name, fit_seconds, threads, str(trainer.strategy.root_device))
 
 
+def _shape(data: TabularData) -> tuple[Any, ...]:
+    """What must agree for members to share a stack: the task, classes, features and rows."""
+    return (data.task, data.n_classes, data.n_features, *(len(data.split(s)[0]) for s in ("train", "val", "test")))
+
+
 def _trainer(first: DictConfig, max_epochs: int) -> L.Trainer:
     """The Lightning Trainer of a stack: one device, no logger or checkpoints of its own (each
     member's are written afterwards), the progress bar as configured."""
     return L.Trainer(
         accelerator=first.trainer.accelerator,
-        devices=1,
+        devices=1 if first.trainer.devices == "auto" else first.trainer.devices,  # one device (build.check_trainer)
         max_epochs=max_epochs,
         logger=False,
         enable_checkpointing=False,
@@ -190,20 +208,18 @@ def _members(
     threads: int,
     device: str,
 ) -> list[Member]:
-    """Each member's final weights, best weights, and their test metrics."""
-    last = [module.net.member_state(m) for m in range(module.n_members)]
-    module.use_best_weights()
-    tests = module.evaluate("test")
+    """Each member's final weights, best weights, and their test metrics (taken by the module
+    at the end of training)."""
     members = []
     for m, (cfg, record) in enumerate(zip(cfgs, module.records, strict=True)):
         data = module.data.member(m)
         model = from_spec(specs[m])
-        model.load_state_dict({k: v.cpu() for k, v in module.net.member_state(m).items()})
+        model.load_state_dict({k: v.cpu() for k, v in module.best_states[m].items()})
         model.eval()
-        metrics = {}
+        metrics = {}  # as a lone run's: val of the best epoch (if any), test of the weights it ends with
         if record.best_epoch is not None:
             metrics = {k: v for k, v in record.history[record.best_epoch - 1].items() if k.startswith("val/")}
-            metrics |= tests[m]
+        metrics |= module.test_values[m]
         extra = {"model": specs[m], "preprocessing": data.preprocessing(), "loss": loss_name, "id": cfg.data.get("id")}
         members.append(
             Member(
@@ -212,7 +228,7 @@ def _members(
                 data=data,
                 loss=loss_name,
                 model=model,
-                last_state={k: v.cpu() for k, v in last[m].items()},
+                last_state={k: v.cpu() for k, v in module.last_states[m].items()},
                 metrics=metrics,
                 extra=extra,
                 device=device,
