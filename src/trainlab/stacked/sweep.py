@@ -68,6 +68,8 @@ def train_jobs(cfgs: Sequence[DictConfig], write: Callable[[int, Any], Any], max
 
 
 def _jobs(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return str(numbers[0])
     return f"{numbers[0]}-{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1)) else str(numbers)
 
 
