@@ -132,7 +132,7 @@ def train(
     from trainlab.losses import Loss, resolve_loss
     from trainlab.quiet import quiet_lightning
     from trainlab.resume import check_resume
-    from trainlab.summary import print_summary, write_stop_summary
+    from trainlab.summary import finished_summary, print_summary, write_stop_summary
     from trainlab.tune import lr_find_and_report
     from trainlab.validate import check_monitor
 
@@ -183,28 +183,24 @@ def train(
         predictions = Predictor.from_checkpoint(best.best_checkpoint).predict(to_predict, source=str(cfg.data.test))
         submission = out.write_csv(out.SUBMISSION, predictions)
 
-    summary = {
-        "status": "early-stopped" if best.stopped_by == "early stopping" else "finished",
-        "best_epoch": best.best_epoch,
-        "epochs": len(best.history),
-        "stopped_early": best.stopped_by == "early stopping",
-        "stopped_by": best.stopped_by,
-        "monitor": cfg.monitor,
-        "mode": cfg.mode,
-        "task": first.task,
-        "loss": loss,
-        "metrics": metrics,
-        "device": best.device,
-        "fit_seconds": sum(f.fit_seconds for f in fits),
-        "test_seconds": sum(f.test_seconds for f in fits),
-        "pictures_seconds": sum(f.pictures_seconds for f in fits),
-        "threads": best.threads,
-        "optimizer_steps": sum(f.optimizer_steps for f in fits),
-        "run_dir": str(run_dir),
-        "best_checkpoint": str(best.best_checkpoint) if best.best_checkpoint else None,
-        "logger": cfg.logger.name,
-        "pictures": [str(p.relative_to(run_dir)) for f in fits for p in f.pictures],
-    }
+    summary = finished_summary(
+        stopped_by=best.stopped_by,
+        best_epoch=best.best_epoch,
+        epochs=len(best.history),
+        monitor=cfg.monitor,
+        mode=cfg.mode,
+        task=first.task,
+        loss=loss,
+        metrics=metrics,
+        device=best.device,
+        seconds=tuple(sum(getattr(f, k) for f in fits) for k in ("fit_seconds", "test_seconds", "pictures_seconds")),
+        threads=best.threads,
+        optimizer_steps=sum(f.optimizer_steps for f in fits),
+        run_dir=run_dir,
+        best_checkpoint=best.best_checkpoint,
+        logger=cfg.logger.name,
+        pictures=[p for f in fits for p in f.pictures],
+    )
     if len(fits) > 1:
         summary |= {"folds": [f.metrics for f in fits], "metrics_std": std, "best_fold": fits.index(best) + 1}
     if submission is not None:

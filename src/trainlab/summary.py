@@ -19,6 +19,52 @@ def write_summary(run_dir: str | os.PathLike[str], summary: dict[str, Any]) -> P
     return out.write_json(out.SUMMARY, summary)
 
 
+def finished_summary(
+    *,
+    stopped_by: str,
+    best_epoch: int | None,
+    epochs: int,
+    monitor: str,
+    mode: str,
+    task: str,
+    loss: str,
+    metrics: dict[str, float],
+    device: str,
+    seconds: tuple[float, float, float],
+    threads: int,
+    optimizer_steps: int,
+    run_dir: Path,
+    best_checkpoint: Path | None,
+    logger: str,
+    pictures: list[Path],
+) -> dict[str, Any]:
+    """summary.json of a run that finished: its status, how it stopped, the metrics of its
+    best weights, where it ran and for how long (``seconds``: fit, test, pictures), where
+    its files are (``pictures`` relative to ``run_dir``)."""
+    return {
+        "status": "early-stopped" if stopped_by == "early stopping" else "finished",
+        "best_epoch": best_epoch,
+        "epochs": epochs,
+        "stopped_early": stopped_by == "early stopping",
+        "stopped_by": stopped_by,
+        "monitor": monitor,
+        "mode": mode,
+        "task": task,
+        "loss": loss,
+        "metrics": metrics,
+        "device": device,
+        "fit_seconds": seconds[0],
+        "test_seconds": seconds[1],
+        "pictures_seconds": seconds[2],
+        "threads": threads,
+        "optimizer_steps": optimizer_steps,
+        "run_dir": str(run_dir),
+        "best_checkpoint": str(best_checkpoint) if best_checkpoint else None,
+        "logger": logger,
+        "pictures": [str(p.relative_to(run_dir)) for p in pictures],
+    }
+
+
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """Best epoch, val and test metrics, the run directory, the checkpoint and the
     command that opens TensorBoard on this run."""
@@ -59,10 +105,12 @@ def _fmt(value: float | None, std: float | None = None) -> str:
     return f"{value:.4f}" if std is None else f"{value:.4f} ± {std:.4f}"
 
 
-def write_stop_summary(run_dir: str | os.PathLike[str], stop: Stopped, monitor: str, mode: str) -> Path:
+def write_stop_summary(
+    run_dir: str | os.PathLike[str], stop: Stopped, monitor: str, mode: str, extra: dict[str, Any] | None = None
+) -> Path:
     """summary.json of a run that diverged or was interrupted: why, where, and the
     checkpoint it keeps, with the number of finished epochs in it (``stop.history``,
-    ``stop.out_dir`` and ``stop.epochs_kept`` are set by the fit)."""
+    ``stop.out_dir`` and ``stop.epochs_kept`` are set by the fit); ``extra`` keys added."""
     out = RunDir(run_dir)
     last = RunDir(stop.out_dir or out.path).last_checkpoint
     summary: dict[str, Any] = {
@@ -78,4 +126,4 @@ def write_stop_summary(run_dir: str | os.PathLike[str], stop: Stopped, monitor: 
     }
     if isinstance(stop, Diverged):
         summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
-    return out.write_json(out.SUMMARY, summary)
+    return out.write_json(out.SUMMARY, summary | (extra or {}))

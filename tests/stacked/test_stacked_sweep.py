@@ -146,3 +146,13 @@ def test_a_stack_that_fails_on_what_only_its_data_shows_is_recorded_and_the_othe
     table = pd.read_csv(tmp_path / "summary.csv")
     assert list(table["status"]) == ["finished", "failed"]
     assert "val/r2" in table["error"].iloc[1]
+
+
+def test_a_diverged_member_writes_a_lone_diverged_runs_summary(tmp_path):
+    results = run_sweep(["optimizer.lr=0.01,1e12", *SMALL], output_dir=tmp_path, verbose=False)
+    assert results[1].stopped_by == "diverged" and results[1].metrics == {}
+    summary = trainlab.rundir.RunDir(tmp_path / "1").read_json("summary.json")
+    assert summary["status"] == "diverged" and summary["stack"] == {"size": 2}
+    assert "diverged at epoch 1, optimizer step" in summary["error"] and summary["metrics"] == {}
+    assert summary["epochs"] == 0 and summary["last_checkpoint"] is None
+    assert list(pd.read_csv(tmp_path / "summary.csv")["status"]) == ["finished", "diverged"]

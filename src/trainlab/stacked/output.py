@@ -25,7 +25,7 @@ from trainlab.losses import Loss
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.rundir import RunDir
 from trainlab.stacked.train import Member
-from trainlab.summary import write_summary
+from trainlab.summary import finished_summary, write_stop_summary, write_summary
 
 STACKED = "stacked"  # the checkpoint key that marks a stack member's checkpoint
 
@@ -54,7 +54,7 @@ def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrid
     if epochs:
         out.checkpoints.mkdir(exist_ok=True)
         save_atomically(_checkpoint(member, member.last_state, epochs), out.last_checkpoint)
-    if record.best_epoch is not None and record.diverged is None:
+    if record.best_epoch is not None:  # a diverged member keeps it too, as a lone run's best.ckpt stays
         best = out.best_checkpoint
         save_atomically(_checkpoint(member, member.model.state_dict(), record.best_epoch), best)
     loss = Loss(member.loss, member.data.task, *member.data.target_scale)
@@ -62,7 +62,7 @@ def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrid
     logger = _log(member, out, choices, metrics)
     start = time.perf_counter()
     pictures: list[Path] = []
-    if cfg.pictures.enabled and best is not None:
+    if cfg.pictures.enabled and record.diverged is None:  # of the weights it ends with, as alone
         writer = logger.experiment if logger is not None else None
         pictures += save_input_pictures(
             member.model, loss, member.data, out.path, cfg.pictures.size, cfg.pictures.neurons, epoch=record.best_epoch
@@ -70,8 +70,30 @@ def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrid
         pictures += save_test_pictures(member.model, loss, member.data, out.path, writer, epochs)
     if logger is not None:
         logger.finalize("success")
-    summary = _summary(member, out, metrics, best, pictures, time.perf_counter() - start)
-    write_summary(out.path, summary)
+    stack = {"stack": {"size": member.stack_size}}
+    if record.diverged is not None:
+        stop = record.diverged.at(record.history, out.path, len(record.history))
+        write_stop_summary(out.path, stop, cfg.monitor, cfg.mode, stack)
+    else:
+        summary = finished_summary(
+            stopped_by=str(record.stopped_by),
+            best_epoch=record.best_epoch,
+            epochs=epochs,
+            monitor=cfg.monitor,
+            mode=cfg.mode,
+            task=member.data.task,
+            loss=member.loss,
+            metrics=metrics,
+            device=member.device,
+            seconds=(member.fit_seconds, 0.0, time.perf_counter() - start),
+            threads=member.threads,
+            optimizer_steps=member.optimizer_steps,
+            run_dir=out.path,
+            best_checkpoint=best,
+            logger=cfg.logger.name,
+            pictures=pictures,
+        )
+        write_summary(out.path, summary | stack)
     return RunResult(
         metrics=metrics,
         history=record.history,
@@ -105,46 +127,3 @@ def _log(member: Member, out: RunDir, choices: dict[str, str], metrics: dict[str
     log_final_only = metrics if member.record.diverged is None else {}
     logger.log_hyperparams(params, metrics={f"final/{k}": v for k, v in log_final_only.items()})
     return logger
-
-
-def _summary(
-    member: Member, out: RunDir, metrics: dict[str, float], best: Path | None, pictures: list[Path], seconds: float
-) -> dict[str, Any]:
-    cfg, record = member.cfg, member.record
-    common = {"monitor": cfg.monitor, "mode": cfg.mode, "run_dir": str(out.path), "stack": {"size": member.stack_size}}
-    if record.diverged is not None:
-        stop = record.diverged
-        last = out.last_checkpoint
-        return {
-            "status": "diverged",
-            "error": str(stop),
-            "epochs": len(record.history),
-            "metrics": {},
-            "last_checkpoint": str(last) if last.is_file() else None,
-            "epochs_kept": len(record.history),
-            "epoch": stop.epoch,
-            "step": stop.step,
-            "loss": stop.loss,
-            "lr": stop.lr,
-            **common,
-        }
-    return {
-        "status": "early-stopped" if record.stopped_by == "early stopping" else "finished",
-        "best_epoch": record.best_epoch,
-        "epochs": len(record.history),
-        "stopped_early": record.stopped_by == "early stopping",
-        "stopped_by": record.stopped_by,
-        "task": member.data.task,
-        "loss": member.loss,
-        "metrics": metrics,
-        "device": member.device,
-        "fit_seconds": member.fit_seconds,
-        "test_seconds": 0.0,
-        "pictures_seconds": seconds,
-        "threads": member.threads,
-        "optimizer_steps": member.optimizer_steps,
-        "best_checkpoint": str(best) if best else None,
-        "logger": cfg.logger.name,
-        "pictures": [str(p.relative_to(out.path)) for p in pictures],
-        **common,
-    }
