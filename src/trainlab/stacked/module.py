@@ -78,7 +78,6 @@ class StackedModule(L.LightningModule):
         self.seeds = list(seeds)
         losses = [Loss(loss.name, loss.task, *data.member(m).target_scale) for m in range(len(seeds))]
         self.evaluations = [Evaluation(member_loss, data.member(m).n_classes) for m, member_loss in enumerate(losses)]
-        self.max_epochs = max(r.rules.max_epochs for r in self.records)
 
     @property
     def n_members(self) -> int:
@@ -156,7 +155,7 @@ class StackedModule(L.LightningModule):
         epoch = self.current_epoch + 1
         sums = torch.stack([self.loss_sum, self.metric_sum, self.bad_loss]).tolist()  # divided on the host, as alone
         bad_steps = self.bad_step.tolist()
-        val = self.validate()
+        val = self.evaluate("val")
         seconds = time.perf_counter() - self._epoch_start
         lrs = self.optimizer.hyper["lr"].tolist()
         improved = []
@@ -186,11 +185,6 @@ class StackedModule(L.LightningModule):
         if any(improved):
             mask = torch.tensor(improved, device=self.best.device).unsqueeze(1)
             self.best.copy_(torch.where(mask, self.net.flat, self.best))
-
-    @torch.no_grad()
-    def validate(self) -> list[dict[str, float]]:
-        """Every member's validation loss and metrics, read from the device at once."""
-        return self.evaluate("val")
 
     @torch.no_grad()
     def evaluate(self, split: str) -> list[dict[str, float]]:
