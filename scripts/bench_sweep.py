@@ -73,11 +73,14 @@ def compare(name: str, workload: list[str], seeds: int, lrs: tuple[str, ...], ba
     jobs = _jobs(seeds, lrs)
     sweep = [*base, "seed=" + ",".join(map(str, range(seeds))), "optimizer.lr=" + ",".join(lrs)]
 
+    fits: dict[str, list[float]] = {"one": [], "stacked": []}  # training alone: the Trainer's fit
+
     def one(out: str) -> None:
-        trainlab.run([*base, *jobs[0]], output_dir=f"{out}/one", verbose=False)
+        fits["one"].append(trainlab.run([*base, *jobs[0]], output_dir=f"{out}/one", verbose=False).fit_seconds)
 
     def stacked(out: str) -> None:
-        trainlab.run_sweep(sweep, output_dir=f"{out}/sweep", verbose=False)
+        results = trainlab.run_sweep(sweep, output_dir=f"{out}/sweep", verbose=False)
+        fits["stacked"].append(max(r.fit_seconds for r in results if not isinstance(r, Exception)))
 
     def basic(out: str) -> None:
         for n, job in enumerate(jobs[:basic_jobs]):
@@ -96,6 +99,11 @@ def compare(name: str, workload: list[str], seeds: int, lrs: tuple[str, ...], ba
     print(f"  one job alone          {one_s:8.2f} s")
     print(f"  stacked, all jobs      {stacked_s:8.2f} s   = {stacked_s / one_s:.2f}x one job alone")
     print(f"  basic, one after another{basic_s:7.2f} s{scaled}   = {basic_s / stacked_s:.1f}x the stacked sweep")
+    fit_one, fit_stacked = statistics.median(fits["one"][1:]), statistics.median(fits["stacked"])
+    print(
+        f"  training alone (the Trainer's fit): one job {fit_one:.2f} s, the stack {fit_stacked:.2f} s"
+        f" = {fit_stacked / fit_one:.2f}x"
+    )
 
 
 def sweep(repeats: int) -> None:

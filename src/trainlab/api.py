@@ -139,8 +139,11 @@ def train(
     out = RunDir(run_dir)
     if target is None:
         out.refuse_existing()
-    else:
-        check_resume(cfg, run_dir, target[1], list(overrides or []))
+    elif "stacked" in check_resume(cfg, run_dir, target[1], list(overrides or [])):
+        from trainlab.stacked.resume import resume_member  # a member of a stacked sweep, interrupted
+
+        kept = kept_overrides(given) if given is not None else []
+        return resume_member(cfg, run_dir, choices or {}, target[1], kept, console)
     quiet_lightning()
     build.check_trainer(cfg)
     datasets = build.datasets(cfg)

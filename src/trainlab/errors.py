@@ -72,16 +72,18 @@ class Interrupted(Stopped):
 
 
 class SweepInterrupted(Stopped):
-    """A stacked sweep stopped by Ctrl-C: the jobs of ``written`` have their run directories;
-    those of ``lost`` (the stack that was training, and any after it) were not written."""
+    """A stacked sweep stopped by Ctrl-C: the jobs of ``written`` have finished run
+    directories; those of ``interrupted`` (the stack that was training) are written as
+    interrupted, each resumable with ``resume=<its run dir>``; those of ``lost`` did not start."""
 
-    def __init__(self, written: list[int], lost: list[int]) -> None:
-        self.written, self.lost = written, lost
-        done = f"jobs {_numbers(written)} are written" if written else "no job was written"
-        super().__init__(
-            f"interrupted: {done}; jobs {_numbers(lost)} did not finish and left nothing "
-            "(a stack is written when all its members have stopped); run them again"
-        )
+    def __init__(self, written: list[int], interrupted: list[int], lost: list[int]) -> None:
+        self.written, self.interrupted, self.lost = written, interrupted, lost
+        parts = [f"jobs {_numbers(written)} finished" if written else "no job finished"]
+        if interrupted:
+            parts.append(f"jobs {_numbers(interrupted)} were interrupted (continue each with resume=<its run dir>)")
+        if lost:
+            parts.append(f"jobs {_numbers(lost)} did not start (run them again)")
+        super().__init__("interrupted: " + "; ".join(parts))
 
 
 def _numbers(jobs: list[int]) -> str:

@@ -123,15 +123,15 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path, given: list[s
     from trainlab.checkpoints import load_checkpoint  # imports Lightning: after the config is checked
 
     loaded = load_checkpoint(checkpoint)  # first: a crafted file is refused before anything else
-    if "stacked" in loaded:
-        raise ConfigError(
-            f"{key}={value!r} is not allowed: that run trained in a stack (hydra/launcher=stacked), whose "
-            "checkpoints hold its weights but not a training state to continue from; train it again, "
-            "with a larger trainer.max_epochs"
-        )
     status = (run.read_json(run.SUMMARY) or {}).get("status")
     if status in FINISHED:
         raise ConfigError(f"{key}={value!r} is not allowed: that run has {status}; there is nothing to resume")
+    if "stacked" in loaded and "records" not in loaded["stacked"]:  # a stack member's weights only
+        raise ConfigError(
+            f"{key}={value!r} is not allowed: {checkpoint.name} of a run trained in a stack "
+            "(hydra/launcher=stacked) holds its weights, not a training state; resume=<its run dir> "
+            "continues an interrupted member from its last.ckpt"
+        )
     if cfg.data.get("folds", 1) > 1:
         raise ConfigError(f"{key}={value!r} is not allowed with data.folds > 1 (cross-validation runs start over)")
     if cfg.tune.name != "none":

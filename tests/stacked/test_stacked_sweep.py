@@ -63,13 +63,13 @@ def test_a_members_metrics_summary_and_tensorboard_are_its_lone_runs(swept):
     )
 
 
-def test_predictor_reads_a_member_and_resume_refuses_it_by_name(swept, tmp_path):
+def test_predictor_reads_a_member_and_resume_refuses_a_finished_one(swept, tmp_path):
     _, results, lone = swept
     frame = pd.DataFrame({"lectures": [2, 25], "hours": [3.0, 40.0]})
     ours = Predictor.from_run(results[1].run_dir).predict(frame, proba=True)
     theirs = Predictor.from_run(lone.run_dir).predict(frame, proba=True)
     assert ours.to_numpy() == pytest.approx(theirs.to_numpy(), abs=1e-4)
-    with pytest.raises(ConfigError, match=r"trained in a stack \(hydra/launcher=stacked\)"):
+    with pytest.raises(ConfigError, match=r"that run has finished; there is nothing to resume"):
         trainlab.run([f"resume={results[1].run_dir}"], verbose=False)
 
 
@@ -112,12 +112,8 @@ def test_the_command_line_refuses_an_unserved_option_with_exit_2_and_leaves_noth
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_keeps_the_finished_stacks_and_names_the_jobs_it_lost(tmp_path, monkeypatch):
-    """Ctrl-C in the second of two stacks (max_stack=2): jobs 0 and 1 are written, 2 and 3
-    left nothing, and Ctrl-C works again afterwards (Lightning ignores it while it stops)."""
-    import signal
-
-    from trainlab.errors import SweepInterrupted
+def _interrupt_in_epoch(monkeypatch, stack: int, epoch: int) -> None:
+    """Ctrl-C in the given epoch (from 1) of the given stack (from 1) of the sweep."""
     from trainlab.stacked.module import StackedModule
 
     original, stacks = StackedModule.on_train_epoch_end, []
@@ -125,16 +121,60 @@ def test_ctrl_c_keeps_the_finished_stacks_and_names_the_jobs_it_lost(tmp_path, m
     def interrupting(self):
         if self not in stacks:
             stacks.append(self)
-        if len(stacks) == 2:
+        if len(stacks) == stack and self.current_epoch + 1 == epoch:
             raise KeyboardInterrupt
         original(self)
 
     monkeypatch.setattr(StackedModule, "on_train_epoch_end", interrupting)
-    with pytest.raises(SweepInterrupted, match=r"jobs 0, 1 are written; jobs 2, 3 did not finish") as stop:
+
+
+def test_ctrl_c_keeps_the_finished_stacks_and_writes_the_interrupted_ones_members(tmp_path, monkeypatch):
+    """Ctrl-C in the first epoch of the second of two stacks (max_stack=2): jobs 0 and 1
+    are finished, 2 and 3 interrupted with nothing kept, as a lone run interrupted in its
+    first epoch; Ctrl-C works again afterwards (Lightning ignores it while it stops)."""
+    import signal
+
+    from trainlab.errors import SweepInterrupted
+
+    _interrupt_in_epoch(monkeypatch, stack=2, epoch=1)
+    with pytest.raises(SweepInterrupted, match=r"jobs 0, 1 finished; jobs 2, 3 were interrupted") as stop:
         run_sweep(["seed=0,1,2,3", *SMALL], output_dir=tmp_path, max_stack=2, verbose=False)
-    assert (stop.value.written, stop.value.lost) == ([0, 1], [2, 3])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]
+    assert (stop.value.written, stop.value.interrupted, stop.value.lost) == ([0, 1], [2, 3], [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".stacks", "0", "1", "2", "3"]
+    summary = trainlab.rundir.RunDir(tmp_path / "3").read_json("summary.json")
+    assert summary["status"] == "interrupted" and summary["epochs_kept"] == 0
+    assert summary["last_checkpoint"] is None and "interrupted in epoch 1" in summary["error"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupted_member_resumes_alone_to_the_numbers_of_the_uninterrupted_sweep(swept, tmp_path, monkeypatch):
+    """Ctrl-C in epoch 3 of the swept fixture's sweep (checkpoints every epoch): each member
+    keeps 2 epochs; resume=<its run dir> finishes it with the history, best epoch and test
+    values of the sweep that was not interrupted."""
+    from trainlab.errors import SweepInterrupted
+
+    sweep = ["seed=0,1", "optimizer.lr=0.001,0.01", *SMALL, "speed.last_checkpoint_seconds=0"]
+    _interrupt_in_epoch(monkeypatch, stack=1, epoch=3)
+    with pytest.raises(SweepInterrupted, match=r"no job finished; jobs 0, 1, 2, 3 were interrupted"):
+        run_sweep(sweep, output_dir=tmp_path, verbose=False)
+    monkeypatch.undo()
+    summary = trainlab.rundir.RunDir(tmp_path / "1").read_json("summary.json")
+    assert summary["status"] == "interrupted" and summary["epochs_kept"] == 2
+    assert summary["stack"] == {"size": 4}
+    with pytest.raises(ConfigError, match=r"best.ckpt of a run trained in a stack .* holds its weights"):
+        trainlab.run([f"ckpt_path={tmp_path / '1' / 'checkpoints' / 'best.ckpt'}"], verbose=False)
+    _, uninterrupted, _ = swept
+    for job in (1, 2):
+        resumed = trainlab.run([f"resume={tmp_path / str(job)}"], verbose=False)
+        whole = uninterrupted[job]
+        assert resumed.run_dir == tmp_path / str(job) and resumed.stopped_by == whole.stopped_by
+        assert [row["epoch"] for row in resumed.history] == [row["epoch"] for row in whole.history]
+        for key in ("train/loss", "val/loss"):
+            assert [row[key] for row in resumed.history] == pytest.approx([row[key] for row in whole.history], rel=1e-5)
+        assert resumed.best_epoch == whole.best_epoch
+        assert resumed.metrics == pytest.approx(whole.metrics, rel=1e-5)
+        summary = trainlab.rundir.RunDir(tmp_path / str(job)).read_json("summary.json")
+        assert summary["status"] == "finished" and summary["stack"] == {"size": 4}
 
 
 def test_a_stack_that_fails_on_what_only_its_data_shows_is_recorded_and_the_others_go_on(tmp_path):

@@ -52,19 +52,25 @@ class StackedLauncher(Launcher):
 
         from trainlab.errors import SweepInterrupted
         from trainlab.quiet import quiet_lightning
-        from trainlab.stacked.sweep import check_jobs, train_jobs
+        from trainlab.stacked.sweep import STATE_DIR, check_jobs, train_jobs
 
         setup_globals()
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
         log.info("Launching %d jobs in stacks", len(job_overrides))
         configs = self._sweep_configs(job_overrides, initial_job_idx)
         task_cfgs = [_task_config(config) for config in configs]
         check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides])
         quiet_lightning(propagate_to_root=True)  # each message once, in the console and the log
         try:
-            return train_jobs(task_cfgs, lambda number, member: self._write(configs[number], member), self.max_stack)
+            return train_jobs(
+                task_cfgs,
+                lambda number, member: self._write(configs[number], member),
+                self.max_stack,
+                sweep_dir / STATE_DIR,
+            )
         except SweepInterrupted as stop:  # as a lone run's Ctrl-C: the message, exit 130
             Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(stop))}", highlight=False)
             sys.exit(130)

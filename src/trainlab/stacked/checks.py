@@ -12,8 +12,8 @@ UNSERVED = (
     ("speed.loader", "memory", "it slices every member's mini-batches from memory"),
     ("tune.name", "none", "the LR finder tunes one model"),
     ("data.folds", 1, "cross-validation trains one model per fold"),
-    ("resume", None, "a stack starts fresh"),
-    ("ckpt_path", None, "a stack starts fresh"),
+    ("resume", None, "a sweep's jobs start fresh; resume one member with python train.py resume=<its run dir>"),
+    ("ckpt_path", None, "a sweep's jobs start fresh; resume one member with python train.py resume=<its run dir>"),
     ("data.test", None, "it writes no submission yet"),
     ("trainer.precision", "32-true", "members train in float32"),
     ("trainer.gradient_clip_val", None, "it clips no gradients"),
@@ -30,9 +30,12 @@ UNSERVED = (
 )
 
 
-def check_stackable(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the first key whose value the stacked path cannot serve."""
+def check_stackable(cfg: DictConfig, resuming: bool = False) -> None:
+    """Raise ConfigError naming the first key whose value the stacked path cannot serve
+    (``resume`` and ``ckpt_path`` are its own when ``resuming`` a member)."""
     for key, fine, why in UNSERVED:
+        if resuming and key in ("resume", "ckpt_path"):
+            continue
         value = OmegaConf.select(cfg, key, default=fine)
         if key == "trainer.precision" and str(value) in ("32", "32-true"):
             continue

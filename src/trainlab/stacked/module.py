@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -29,6 +30,7 @@ from trainlab.errors import Diverged
 from trainlab.evaluation import Evaluation
 from trainlab.internals import count_optimizer_steps
 from trainlab.losses import Loss
+from trainlab.stacked.checkpoint import STACKED, load_record, record_state, to_stacked_state_dict
 from trainlab.stacked.data import StackedData
 from trainlab.stacked.losses import member_losses, member_metric_sums
 from trainlab.stacked.members import Record
@@ -76,6 +78,8 @@ class StackedModule(L.LightningModule):
         self.rows = rows_per_epoch(data.n_train, batch_size, drop_last)
         self.n_batches = math.ceil(self.rows / batch_size)
         self.seeds = list(seeds)
+        self.stack_size = len(self.seeds)  # a resumed member's: the stack it trained in
+        self._restored: dict[str, Any] | None = None
         losses = [Loss(loss.name, loss.task, *data.member(m).target_scale) for m in range(len(seeds))]
         self.evaluations = [Evaluation(member_loss, data.member(m).n_classes) for m, member_loss in enumerate(losses)]
 
@@ -94,7 +98,13 @@ class StackedModule(L.LightningModule):
         flat, _ = self.net.flatten_()
         self.optimizer = self.optimizer_factory([flat])
         self.active = torch.tensor([r.training for r in self.records], device=device)
-        self.best = flat.clone()  # each member's best epoch's weights (``flatten_``'s layout)
+        self.best = flat.detach().clone()  # each member's best epoch's weights (``flatten_``'s layout)
+        if self._restored is not None:  # resumed: the state on_load_checkpoint kept
+            self.optimizer.load_state_dict(self._restored["optimizer"])
+            self.best.copy_(self._restored["best"])
+            self._restored = None
+        if not self.active.any():  # resumed after every member had stopped
+            self.trainer.should_stop = True
         # Drawn on the device, as a lone run's loader draws them there (a CUDA generator's
         # permutations differ from a CPU one's).
         self.orders = [EpochPermutations(self.data.n_train, seed, device) for seed in self.seeds]
@@ -199,6 +209,35 @@ class StackedModule(L.LightningModule):
         names = list(values[0])
         floats = torch.stack([torch.stack(list(v.values())) for v in values]).tolist()
         return [{f"{split}/{n}": f for n, f in zip(names, row, strict=True)} for row in floats]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The stack's training state beside Lightning's (``trainlab.stacked.checkpoint``)."""
+        checkpoint[STACKED] = {
+            "names": self.net.names,
+            "size": self.stack_size,
+            "optimizer": self.optimizer.state_dict(),
+            "best": self.best.detach().clone(),
+            "records": [record_state(record) for record in self.records],
+        }
+        # The random state dropout draws from, so a resumed stack draws the same masks.
+        checkpoint["rng"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Take a whole stack's checkpoint, or one member's (its weights in the lone form)."""
+        to_stacked_state_dict(checkpoint)
+        state = checkpoint[STACKED]
+        if len(state["records"]) != self.n_members:
+            raise ValueError(f"a checkpoint of {len(state['records'])} members for a stack of {self.n_members}")
+        for record, saved in zip(self.records, state["records"], strict=True):
+            load_record(record, saved)
+        self.stack_size, self._restored = state["size"], state
+        rng = checkpoint.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(rng["cuda"])
 
     def on_train_end(self) -> None:
         """Each member's final and best weights and the best weights' test values, taken here,

@@ -5,8 +5,9 @@ epoch's weights) and last.ckpt (the final ones) that ``Predictor.from_run`` read
 TensorBoard events (each epoch's values at step = epoch, the test values, HPARAMS with the
 final metrics), the pictures as configured, and summary.json: the lone run's keys, plus
 ``stack`` (how many members trained together). A diverged member's summary says so as a
-lone run's does. The checkpoints hold the weights and what prediction needs, not a
-Lightning loop state: ``resume`` refuses them with a message (``trainlab.resume``).
+lone run's does. A finished member's last.ckpt holds its final weights; after Ctrl-C it
+holds the member's share of the stack's training state (``trainlab.stacked.checkpoint``),
+which ``resume=<run dir>`` continues, and summary.json says interrupted, as a lone run's.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import lightning as L
 
 from trainlab.api import RunResult
 from trainlab.checkpoints import save_atomically
+from trainlab.errors import Interrupted
 from trainlab.loggers import TensorBoard, hyperparameters
 from trainlab.losses import Loss
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.rundir import RunDir
+from trainlab.stacked.checkpoint import STACKED
 from trainlab.stacked.train import Member
 from trainlab.summary import finished_summary, write_stop_summary, write_summary
-
-STACKED = "stacked"  # the checkpoint key that marks a stack member's checkpoint
 
 
 def _checkpoint(member: Member, state: dict[str, Any], epoch: int) -> dict[str, Any]:
@@ -51,18 +52,22 @@ def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrid
     out.write_json(out.PREPROCESSING, member.extra["preprocessing"])
     epochs = len(record.history)
     best = None
-    if epochs:
+    if member.resume_checkpoint is not None:
+        out.checkpoints.mkdir(exist_ok=True)
+        save_atomically(member.resume_checkpoint, out.last_checkpoint)
+    elif epochs:
         out.checkpoints.mkdir(exist_ok=True)
         save_atomically(_checkpoint(member, member.last_state, epochs), out.last_checkpoint)
     if record.best_epoch is not None:  # a diverged member keeps it too, as a lone run's best.ckpt stays
         best = out.best_checkpoint
         save_atomically(_checkpoint(member, member.model.state_dict(), record.best_epoch), best)
     loss = Loss(member.loss, member.data.task, *member.data.target_scale)
-    metrics = member.metrics if record.diverged is None else {}
+    finished = record.diverged is None and member.interrupted is None
+    metrics = member.metrics if finished else {}
     logger = _log(member, out, choices, metrics)
     start = time.perf_counter()
     pictures: list[Path] = []
-    if cfg.pictures.enabled and record.diverged is None:  # of the weights it ends with, as alone
+    if cfg.pictures.enabled and finished:  # of the weights it ends with, as alone
         writer = logger.experiment if logger is not None else None
         pictures += save_input_pictures(
             member.model, loss, member.data, out.path, cfg.pictures.size, cfg.pictures.neurons, epoch=record.best_epoch
@@ -71,7 +76,11 @@ def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrid
     if logger is not None:
         logger.finalize("success")
     stack = {"stack": {"size": member.stack_size}}
-    if record.diverged is not None:
+    if member.interrupted is not None:
+        done, kept = member.interrupted
+        stop = Interrupted(done, kept, out.path).at(record.history, out.path, kept)
+        write_stop_summary(out.path, stop, cfg.monitor, cfg.mode, stack)
+    elif record.diverged is not None:
         stop = record.diverged.at(record.history, out.path, len(record.history))
         write_stop_summary(out.path, stop, cfg.monitor, cfg.mode, stack)
     else:
@@ -102,7 +111,7 @@ def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrid
         best_checkpoint=best,
         best_epoch=record.best_epoch,
         stopped_early=record.stopped_by == "early stopping",
-        stopped_by=record.stopped_by,
+        stopped_by="interrupted" if member.interrupted is not None else record.stopped_by,
         device=member.device,
         fit_seconds=member.fit_seconds,
         threads=member.threads,
@@ -114,6 +123,8 @@ def _log(member: Member, out: RunDir, choices: dict[str, str], metrics: dict[str
     """The member's TensorBoard events, as a lone run logs them."""
     if member.cfg.logger.name != "tensorboard":
         return None
+    for old in out.path.glob("events.out.tfevents.*"):  # an interrupted member's, now resumed: all again
+        old.unlink()
     logger = TensorBoard(save_dir=str(out.path), name="", version="", default_hp_metric=False)
     for row in member.record.history:
         logger.log_metrics(
@@ -124,6 +135,6 @@ def _log(member: Member, out: RunDir, choices: dict[str, str], metrics: dict[str
         logger.log_metrics(tests, step=len(member.record.history))
     params = hyperparameters(member.cfg, choices, member.loss)
     params["launcher"] = STACKED
-    log_final_only = metrics if member.record.diverged is None else {}
+    log_final_only = metrics if member.record.diverged is None and member.interrupted is None else {}
     logger.log_hyperparams(params, metrics={f"final/{k}": v for k, v in log_final_only.items()})
     return logger

@@ -24,6 +24,8 @@ from trainlab.validate import validate
 
 log = logging.getLogger(__name__)
 
+STATE_DIR = ".stacks"  # in the sweep directory: each training stack's last.ckpt
+
 
 def check_jobs(cfgs: Sequence[DictConfig], jobs: Sequence[Sequence[str]]) -> None:
     """Raise one ConfigError naming every job whose config cannot be trained in a stack."""
@@ -38,12 +40,22 @@ def check_jobs(cfgs: Sequence[DictConfig], jobs: Sequence[Sequence[str]]) -> Non
         raise ConfigError(f"{len(failed)} of {len(cfgs)} sweep jobs cannot run; nothing was trained:{''.join(failed)}")
 
 
-def train_jobs(cfgs: Sequence[DictConfig], write: Callable[[int, Any], Any], max_stack: int | None = None) -> list[Any]:
+def train_jobs(
+    cfgs: Sequence[DictConfig],
+    write: Callable[[int, Any], Any],
+    max_stack: int | None = None,
+    state_dir: Path | None = None,
+) -> list[Any]:
     """Train ``cfgs`` in stacks; return ``write(job number, member)`` of each job, in job order.
     A stack that fails with a ConfigError (what only the data shows: a loss that does not fit
     the task, a monitor it does not log) hands ``write`` that error for each of its jobs, and
-    the other stacks go on, as the basic launcher's jobs do."""
-    from trainlab.stacked.train import train_stack  # torch and Lightning: once a run is certain
+    the other stacks go on, as the basic launcher's jobs do. With ``state_dir``, a training
+    stack keeps its last.ckpt in ``state_dir/jobs-<first>-<last>/`` (removed once its members
+    are written); on Ctrl-C its members are written as interrupted, each resumable alone,
+    and ``SweepInterrupted`` names them and the jobs that did not start."""
+    import shutil
+
+    from trainlab.stacked.train import StackInterrupted, train_stack  # torch and Lightning: once a run is certain
 
     grouping = group_jobs(cfgs, max_stack)
     alone = len(cfgs) > 1 and all(len(stack.jobs) == 1 for stack in grouping.stacks)
@@ -53,10 +65,16 @@ def train_jobs(cfgs: Sequence[DictConfig], write: Callable[[int, Any], Any], max
     for number, stack in enumerate(grouping.stacks, 1):
         varying = ", ".join(varying_keys(stack.cfgs)) or "nothing"
         log.info("stack %d of %d: jobs %s (varying: %s)", number, len(grouping.stacks), _jobs(stack.jobs), varying)
+        checkpoints = None if state_dir is None else state_dir / f"jobs-{stack.jobs[0]}-{stack.jobs[-1]}"
         try:
-            members: list[Any] = train_stack(list(stack.cfgs))
-        except KeyboardInterrupt:
-            raise SweepInterrupted(sorted(results), sorted(set(range(len(cfgs))) - set(results))) from None
+            members: list[Any] = train_stack(list(stack.cfgs), checkpoints)
+        except StackInterrupted as stop:
+            for job, member in zip(stack.jobs, stop.members, strict=True):
+                results[job] = write(job, member)
+            lost = sorted(set(range(len(cfgs))) - set(results))
+            raise SweepInterrupted(sorted(set(results) - set(stack.jobs)), list(stack.jobs), lost) from None
+        except KeyboardInterrupt:  # before the stack's training started
+            raise SweepInterrupted(sorted(results), [], sorted(set(range(len(cfgs))) - set(results))) from None
         except ConfigError as error:  # what only the data shows: these jobs fail, the sweep goes on
             log.error(
                 "stack %d of %d (jobs %s) cannot train: %s", number, len(grouping.stacks), _jobs(stack.jobs), error
@@ -64,6 +82,10 @@ def train_jobs(cfgs: Sequence[DictConfig], write: Callable[[int, Any], Any], max
             members = [error] * len(stack.jobs)
         for job, member in zip(stack.jobs, members, strict=True):
             results[job] = write(job, member)
+        if checkpoints is not None:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    if state_dir is not None and state_dir.is_dir() and not any(state_dir.iterdir()):
+        state_dir.rmdir()
     return [results[job] for job in range(len(cfgs))]
 
 
@@ -114,7 +136,7 @@ def run_sweep(
         return write_member(member, sweep_dir / str(number), composed[number][1], list(jobs[number]))
 
     with quiet_logs(not verbose):
-        results = train_jobs(cfgs, write, max_stack)
+        results = train_jobs(cfgs, write, max_stack, sweep_dir / STATE_DIR)
     from rich.console import Console
 
     from trainlab.sweep import finish, job_rows

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -24,11 +26,14 @@ from torch import nn
 
 from trainlab import build
 from trainlab.build.network import model_spec
+from trainlab.callbacks import LastCheckpoint
+from trainlab.checkpoints import AtomicCheckpointIO, load_checkpoint
 from trainlab.data import TabularData
 from trainlab.losses import Loss, n_outputs, resolve_loss
 from trainlab.models import from_spec
 from trainlab.progress import CourseProgressBar
 from trainlab.quiet import quiet_lightning
+from trainlab.stacked.checkpoint import STACKED, load_record, member_checkpoint
 from trainlab.stacked.checks import check_stackable
 from trainlab.stacked.data import StackedData
 from trainlab.stacked.members import Record, Rules
@@ -59,6 +64,16 @@ class Member:
     threads: int
     optimizer_steps: int
     stack_size: int
+    interrupted: tuple[int, int] | None = None  # after Ctrl-C: (epochs finished, epochs its last.ckpt keeps)
+    resume_checkpoint: dict[str, Any] | None = None  # after Ctrl-C: its last.ckpt, which resume= continues
+
+
+class StackInterrupted(Exception):
+    """Ctrl-C during a stack's training: ``members`` as the stack's last checkpoint holds them."""
+
+    def __init__(self, members: list[Member]) -> None:
+        super().__init__("interrupted")
+        self.members = members
 
 
 def optimizer_settings(cfg: DictConfig) -> tuple[str, dict[str, Any]]:
@@ -88,14 +103,22 @@ def _rules(cfg: DictConfig) -> Rules:
     return rules
 
 
-def train_stack(cfgs: list[DictConfig]) -> list[Member]:
-    """Train the jobs ``cfgs`` (which ``grouping.group_jobs`` put in one stack) at once."""
+def train_stack(
+    cfgs: list[DictConfig], checkpoints: Path | None = None, resume_from: Path | None = None
+) -> list[Member]:
+    """Train the jobs ``cfgs`` (which ``grouping.group_jobs`` put in one stack) at once.
+
+    With ``checkpoints`` (a directory), the stack's state goes to ``checkpoints/last.ckpt``
+    at the end of an epoch as a lone run's does (``trainlab.stacked.checkpoint``); on Ctrl-C
+    ``StackInterrupted`` hands each member with its share of that file. ``resume_from``
+    continues from such a file: the whole stack's, or one member's (for a stack of one).
+    """
     first = cfgs[0]
     for cfg in cfgs:
-        check_stackable(cfg)
+        check_stackable(cfg, resuming=resume_from is not None)
     build.check_trainer(first)
     quiet_lightning()
-    trainer = _trainer(first, max(cfg.trainer.max_epochs for cfg in cfgs))
+    trainer = _trainer(first, max(cfg.trainer.max_epochs for cfg in cfgs), checkpoints)
     device = trainer.strategy.root_device
     data_keys = [json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True) for cfg in cfgs]
     distinct = list(dict.fromkeys(data_keys))
@@ -138,7 +161,12 @@ def train_stack(cfgs: list[DictConfig]) -> list[Member]:
             device,
             fit,
         )
-        return [member for start in range(0, len(cfgs), fit) for member in train_stack(cfgs[start : start + fit])]
+        pieces = [cfgs[start : start + fit] for start in range(0, len(cfgs), fit)]
+        return [
+            member
+            for n, piece in enumerate(pieces)
+            for member in train_stack(piece, None if checkpoints is None else checkpoints / f"part-{n}")
+        ]
     lone = []
     for cfg, spec in zip(cfgs, specs, strict=True):
         L.seed_everything(cfg.seed, verbose=False)  # each member's weights as its lone run draws them
@@ -164,11 +192,11 @@ def train_stack(cfgs: list[DictConfig]) -> list[Member]:
         warnings.filterwarnings("ignore", message=".*configure_optimizers.*returned `None`")
         with thread_policy(first.trainer.get("threads"), n_params, first.data.batch_size, device_type) as threads:
             try:
-                trainer.fit(module, train_dataloaders=module.train_chunks())
-            except SystemExit:  # Lightning's clean stop after Ctrl-C
-                if not trainer.interrupted:
+                trainer.fit(module, train_dataloaders=module.train_chunks(), ckpt_path=resume_from)
+            except (SystemExit, KeyboardInterrupt) as error:  # SystemExit: Lightning's clean stop after Ctrl-C
+                if isinstance(error, SystemExit) and not trainer.interrupted:
                     raise
-                raise KeyboardInterrupt from None
+                raise StackInterrupted(_interrupted(cfgs, module, specs, loss_name, checkpoints)) from None
             finally:  # Lightning ignores Ctrl-C from its interrupt handling on
                 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -181,19 +209,27 @@ def _shape(data: TabularData) -> tuple[Any, ...]:
     return (data.task, data.n_classes, data.n_features, *(len(data.split(s)[0]) for s in ("train", "val", "test")))
 
 
-def _trainer(first: DictConfig, max_epochs: int) -> L.Trainer:
-    """The Lightning Trainer of a stack: one device, no logger or checkpoints of its own (each
-    member's are written afterwards), the progress bar as configured."""
+def _trainer(first: DictConfig, max_epochs: int, checkpoints: Path | None) -> L.Trainer:
+    """The Lightning Trainer of a stack: one device, no logger (each member's is written
+    afterwards), the stack's last.ckpt in ``checkpoints`` (if given), the progress bar as
+    configured."""
+    callbacks: list[L.Callback] = [CourseProgressBar()] if first.trainer.enable_progress_bar else []
+    if checkpoints is not None:
+        callbacks.append(LastCheckpoint(str(checkpoints), first.speed.last_checkpoint_seconds))
+        # Its directory holds files only when a member resumes, from those files (as alone).
+        pattern = rf"Checkpoint directory {re.escape(str(checkpoints))} exists and is not empty\.$"
+        warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
     return L.Trainer(
         accelerator=first.trainer.accelerator,
         devices=1 if first.trainer.devices == "auto" else first.trainer.devices,  # one device (build.check_trainer)
         max_epochs=max_epochs,
         logger=False,
-        enable_checkpointing=False,
+        enable_checkpointing=checkpoints is not None,
+        plugins=[AtomicCheckpointIO()],
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
-        callbacks=[CourseProgressBar()] if first.trainer.enable_progress_bar else [],
+        callbacks=callbacks,
         enable_progress_bar=bool(first.trainer.enable_progress_bar),
         deterministic=first.trainer.deterministic,
     )
@@ -220,7 +256,7 @@ def _members(
         if record.best_epoch is not None:
             metrics = {k: v for k, v in record.history[record.best_epoch - 1].items() if k.startswith("val/")}
         metrics |= module.test_values[m]
-        extra = {"model": specs[m], "preprocessing": data.preprocessing(), "loss": loss_name, "id": cfg.data.get("id")}
+        extra = _extra(cfg, module, m, specs[m], loss_name)
         members.append(
             Member(
                 cfg=cfg,
@@ -235,7 +271,64 @@ def _members(
                 fit_seconds=fit_seconds,
                 threads=threads,
                 optimizer_steps=len(record.history) * module.n_batches,
-                stack_size=module.n_members,
+                stack_size=module.stack_size,
             )
         )
     return members
+
+
+def _extra(cfg: DictConfig, module: StackedModule, m: int, spec: dict[str, Any], loss_name: str) -> dict[str, Any]:
+    """What member ``m``'s checkpoints carry for prediction."""
+    preprocessing = module.data.member(m).preprocessing()
+    return {"model": spec, "preprocessing": preprocessing, "loss": loss_name, "id": cfg.data.get("id")}
+
+
+def _interrupted(
+    cfgs: list[DictConfig],
+    module: StackedModule,
+    specs: list[dict[str, Any]],
+    loss_name: str,
+    checkpoints: Path | None,
+) -> list[Member]:
+    """Each member after Ctrl-C, as the stack's last checkpoint (if one was written) holds it:
+    its record and best weights from there, and its share of the file to resume from."""
+    file = None if checkpoints is None else checkpoints / "last.ckpt"
+    stack = load_checkpoint(file) if file is not None and file.is_file() else None
+    members = []
+    for m, cfg in enumerate(cfgs):
+        done = len(module.records[m].history)
+        extra = _extra(cfg, module, m, specs[m], loss_name)
+        record, model, last, resume = Record(_rules(cfg)), from_spec(specs[m]), {}, None
+        if stack is not None:
+            load_record(record, stack[STACKED]["records"][m])
+            resume = member_checkpoint(stack, m, extra)
+            last = {k.removeprefix("model."): v for k, v in resume["state_dict"].items()}
+            model.load_state_dict(_unflatten(stack[STACKED]["best"][m], last) if record.best_epoch else last)
+        model.eval()
+        members.append(
+            Member(
+                cfg=cfg,
+                record=record,
+                data=module.data.member(m),
+                loss=loss_name,
+                model=model,
+                last_state=last,
+                metrics={},
+                extra=extra,
+                device=str(module.device),
+                fit_seconds=0.0,
+                threads=0,
+                optimizer_steps=len(record.history) * module.n_batches,
+                stack_size=module.stack_size,
+                interrupted=(done, len(record.history)),
+                resume_checkpoint=resume,
+            )
+        )
+    return members
+
+
+def _unflatten(flat: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A member's row of ``flatten_``'s layout as the tensors of ``like`` (the same names,
+    shapes and order: every W, then every b)."""
+    sizes = [v.numel() for v in like.values()]
+    return {k: chunk.view_as(v).clone() for (k, v), chunk in zip(like.items(), flat.split(sizes), strict=True)}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Issue 13 on a CUDA machine, in one call (about 6 minutes: give the run call timeout_s=480).
+# Here, first: bash ../shared/scripts/gpu-wheels.sh   (hydra-core, omegaconf, antlr4 into .whl/)
+# Then, on the device machine, from the repository root, carrying .whl:
+#   bash scripts/gpu_check_sweep.sh
+set -u
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+fi
+export PYTHONPATH="/tmp/site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+nproc
+python3 - <<'PY'
+import importlib.util
+missing = [m for m in ("torch", "lightning", "torchmetrics", "tensorboard", "hydra", "omegaconf", "rich",
+                       "pandas", "sklearn", "matplotlib", "PIL", "pytest") if importlib.util.find_spec(m) is None]
+print("missing python packages:", missing or "none")
+PY
+echo "== GPU tests: the stack on CUDA, the default run there =="
+timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/stacked tests/test_gpu.py 2>&1 | tail -15
+echo "== bench: 1024 tiny jobs stacked vs one alone (and 8 one after another, scaled) =="
+timeout 300 python3 - <<'PY'
+import sys
+sys.path.insert(0, "scripts")
+import bench_sweep as b
+b.compare("tiny on CUDA, 64 jobs", b.TINY, 8, b.LRS, 8, 1)
+b.compare("tiny on CUDA, 1024 jobs", b.TINY, 128, b.LRS, 8, 1)
+PY
