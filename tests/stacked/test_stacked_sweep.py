@@ -177,6 +177,48 @@ def test_an_interrupted_member_resumes_alone_to_the_numbers_of_the_uninterrupted
         assert summary["status"] == "finished" and summary["stack"] == {"size": 4}
 
 
+KILLED_IN_EPOCH_3 = """
+import os, sys
+from trainlab.stacked.module import StackedModule
+from trainlab.stacked.sweep import run_sweep
+
+original = StackedModule.on_train_epoch_end
+
+
+def killed(self):
+    if self.current_epoch == 2:
+        os._exit(9)  # as SIGKILL: nothing more runs, nothing is written
+    original(self)
+
+
+StackedModule.on_train_epoch_end = killed
+run_sweep(sys.argv[2:], output_dir=sys.argv[1], verbose=False)
+"""
+
+
+def test_a_member_of_a_sweep_killed_outright_resumes_from_the_stacks_checkpoint(swept, tmp_path):
+    """The process dies in epoch 3 (checkpoints every epoch): each member's directory holds
+    its config and where its state is; resume=<its run dir> cuts its last.ckpt from the
+    stack's file and finishes with the uninterrupted sweep's numbers."""
+    import subprocess
+    import sys
+
+    sweep = ["seed=0,1", "optimizer.lr=0.001,0.01", *SMALL, "speed.last_checkpoint_seconds=0"]
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_EPOCH_3, str(tmp_path), *sweep], capture_output=True)
+    assert killed.returncode == 9, killed.stderr.decode()[-2000:]
+    member = tmp_path / "2"
+    assert {"config.yaml", "overrides.yaml", "checkpoints"} <= {p.name for p in member.iterdir()}
+    assert not (member / "summary.json").exists() and not (member / "checkpoints" / "last.ckpt").exists()
+    resumed = trainlab.run([f"resume={member}"], verbose=False)
+    whole = swept[1][2]
+    assert [row["val/loss"] for row in resumed.history] == pytest.approx(
+        [r["val/loss"] for r in whole.history], rel=1e-5
+    )
+    assert resumed.metrics == pytest.approx(whole.metrics, rel=1e-5)
+    assert not (member / "checkpoints" / "in_stack.json").exists()
+    assert trainlab.rundir.RunDir(member).read_json("summary.json")["status"] == "finished"
+
+
 def test_a_stack_that_fails_on_what_only_its_data_shows_is_recorded_and_the_others_go_on(tmp_path):
     """monitor=val/r2 is not logged for will_i_pass's binary task: only the data tells, so
     that job's stack fails, as the basic launcher's job would, and the other stack trains."""

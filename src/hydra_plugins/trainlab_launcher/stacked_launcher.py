@@ -70,6 +70,7 @@ class StackedLauncher(Launcher):
                 lambda number, member: self._write(configs[number], member),
                 self.max_stack,
                 sweep_dir / STATE_DIR,
+                lambda number: _start(configs[number], task_cfgs[number]),
             )
         except SweepInterrupted as stop:  # as a lone run's Ctrl-C: the message, exit 130
             Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(stop))}", highlight=False)
@@ -135,6 +136,17 @@ class StackedLauncher(Launcher):
         )
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return returned
+
+
+def _start(config: DictConfig, task_cfg: DictConfig) -> Path:
+    """A job's directory with its config.yaml and overrides.yaml, before its stack trains
+    (Hydra's job files come when it is written)."""
+    from trainlab.rundir import RunDir
+
+    run = RunDir(Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir))
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.save_config(task_cfg, [str(o) for o in config.hydra.overrides.task])
+    return run.path
 
 
 def _with_values(base: DictConfig, parsed: list[Any], groups: set[str]) -> DictConfig | None:

@@ -11,19 +11,47 @@ count, how it stopped).
 one, its weights under the lone network's names (``model.layers.0.W``, which ``Predictor``
 reads too). That is a stacked member's last.ckpt after Ctrl-C; ``resume=<its run dir>``
 continues it as a stack of one (``StackedModule.on_load_checkpoint`` takes either form).
+
+While its stack trains, a member's run directory holds its config and
+``checkpoints/in_stack.json``, which names the stack's file and the member's row in it: a
+sweep killed outright (no Ctrl-C) leaves each member resumable, its last.ckpt cut from
+the stack's file when it resumes (``restore_member_checkpoint``).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from trainlab.checkpoints import load_checkpoint, save_atomically
 from trainlab.errors import Diverged
+from trainlab.rundir import RunDir
 from trainlab.stacked.members import Record
 
 STACKED = "stacked"  # the checkpoint key that marks a stacked run's checkpoint
+IN_STACK = "in_stack.json"  # in a training member's checkpoints/: where its state is
+
+
+def write_in_stack(run_dir: Path, stack_checkpoint: Path, m: int) -> None:
+    """Note in ``run_dir`` that its state is row ``m`` of ``stack_checkpoint`` while it trains."""
+    out = RunDir(run_dir)
+    out.checkpoints.mkdir(parents=True, exist_ok=True)
+    RunDir(out.checkpoints).write_json(IN_STACK, {"stack_checkpoint": str(stack_checkpoint), "member": m})
+
+
+def restore_member_checkpoint(run_dir: Path) -> bool:
+    """Write ``run_dir``'s last.ckpt from its stack's file, if the member was killed while its
+    stack trained (``in_stack.json`` there, the stack's file written); return whether it did."""
+    out = RunDir(run_dir)
+    note = RunDir(out.checkpoints).read_json(IN_STACK)
+    if note is None or out.last_checkpoint.is_file() or not Path(note["stack_checkpoint"]).is_file():
+        return False
+    stack = load_checkpoint(note["stack_checkpoint"])
+    save_atomically(member_checkpoint(stack, int(note["member"]), {}), out.last_checkpoint)
+    return True
 
 
 def record_state(record: Record) -> dict[str, Any]:

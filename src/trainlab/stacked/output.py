@@ -26,7 +26,7 @@ from trainlab.loggers import TensorBoard, hyperparameters
 from trainlab.losses import Loss
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.rundir import RunDir
-from trainlab.stacked.checkpoint import STACKED
+from trainlab.stacked.checkpoint import IN_STACK, STACKED
 from trainlab.stacked.train import Member
 from trainlab.summary import finished_summary, write_stop_summary, write_summary
 
@@ -50,6 +50,7 @@ def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrid
     out.path.mkdir(parents=True, exist_ok=True)
     out.save_config(cfg, overrides)
     out.write_json(out.PREPROCESSING, member.extra["preprocessing"])
+    (out.checkpoints / IN_STACK).unlink(missing_ok=True)  # its own files hold it from here
     epochs = len(record.history)
     best = None
     if member.resume_checkpoint is not None:

@@ -45,6 +45,7 @@ def train_jobs(
     write: Callable[[int, Any], Any],
     max_stack: int | None = None,
     state_dir: Path | None = None,
+    start: Callable[[int], Path] | None = None,
 ) -> list[Any]:
     """Train ``cfgs`` in stacks; return ``write(job number, member)`` of each job, in job order.
     A stack that fails with a ConfigError (what only the data shows: a loss that does not fit
@@ -52,9 +53,12 @@ def train_jobs(
     the other stacks go on, as the basic launcher's jobs do. With ``state_dir``, a training
     stack keeps its last.ckpt in ``state_dir/jobs-<first>-<last>/`` (removed once its members
     are written); on Ctrl-C its members are written as interrupted, each resumable alone,
-    and ``SweepInterrupted`` names them and the jobs that did not start."""
+    and ``SweepInterrupted`` names them and the jobs that did not start. ``start(job)``
+    writes a job's config before its stack trains and returns its run directory, which then
+    notes where its state is (``checkpoint.IN_STACK``): killed outright, it resumes too."""
     import shutil
 
+    from trainlab.stacked.checkpoint import write_in_stack
     from trainlab.stacked.train import StackInterrupted, train_stack  # torch and Lightning: once a run is certain
 
     grouping = group_jobs(cfgs, max_stack)
@@ -66,6 +70,9 @@ def train_jobs(
         varying = ", ".join(varying_keys(stack.cfgs)) or "nothing"
         log.info("stack %d of %d: jobs %s (varying: %s)", number, len(grouping.stacks), _jobs(stack.jobs), varying)
         checkpoints = None if state_dir is None else state_dir / f"jobs-{stack.jobs[0]}-{stack.jobs[-1]}"
+        if checkpoints is not None and start is not None:
+            for m, job in enumerate(stack.jobs):
+                write_in_stack(start(job), checkpoints / "last.ckpt", m)
         try:
             members: list[Any] = train_stack(list(stack.cfgs), checkpoints)
         except StackInterrupted as stop:
@@ -123,6 +130,12 @@ def run_sweep(
     check_jobs(cfgs, jobs)
     sweep_dir = (Path(output_dir) if output_dir is not None else unique_dir(Path("outputs/multirun"))).resolve()
 
+    def start(number: int) -> Path:
+        run = RunDir(sweep_dir / str(number))
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.save_config(cfgs[number], list(jobs[number]))
+        return run.path
+
     def write(number: int, member: Any) -> Any:
         from trainlab.stacked.output import write_member
 
@@ -136,7 +149,7 @@ def run_sweep(
         return write_member(member, sweep_dir / str(number), composed[number][1], list(jobs[number]))
 
     with quiet_logs(not verbose):
-        results = train_jobs(cfgs, write, max_stack, sweep_dir / STATE_DIR)
+        results = train_jobs(cfgs, write, max_stack, sweep_dir / STATE_DIR, start)
     from rich.console import Console
 
     from trainlab.sweep import finish, job_rows
