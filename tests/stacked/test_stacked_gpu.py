@@ -51,3 +51,24 @@ def test_an_interrupted_member_resumes_on_cuda(tmp_path, monkeypatch):
     assert resumed.device == "cuda:0"
     expected = [r["val/loss"] for r in whole[1].history]
     assert [r["val/loss"] for r in resumed.history] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad", "adadelta"])
+def test_the_captured_step_gives_the_eager_steps_numbers(tmp_path, optimizer):
+    """CUDA graph replays (speed.cuda_graph=true, the default) against eager steps, with
+    members that stop early at different epochs (the static mask) and one that diverges."""
+    sweep = [
+        f"optimizer={optimizer}",
+        "seed=0,1",
+        "optimizer.lr=0.003,0.03,1e12",
+        *SMALL,
+        "trainer.max_epochs=6",
+        "regularization.early_stopping.patience=1",
+    ]
+    graphed = run_sweep(sweep, output_dir=tmp_path / "graph", verbose=False)
+    eager = run_sweep([*sweep, "speed.cuda_graph=false"], output_dir=tmp_path / "eager", verbose=False)
+    for a, b in zip(graphed, eager, strict=True):
+        assert a.stopped_by == b.stopped_by and len(a.history) == len(b.history)
+        assert [r["val/loss"] for r in a.history] == pytest.approx([r["val/loss"] for r in b.history], rel=1e-5)
+    assert graphed[2].stopped_by == "diverged"

@@ -179,44 +179,53 @@ def test_an_interrupted_member_resumes_alone_to_the_numbers_of_the_uninterrupted
 
 KILLED_IN_EPOCH_3 = """
 import os, sys
+import trainlab.stacked.train
 from trainlab.stacked.module import StackedModule
 from trainlab.stacked.sweep import run_sweep
 
-original = StackedModule.on_train_epoch_end
+cut = sys.argv[2] == "cut"
+if cut:  # the device fits 2 members: the stack of 4 trains as 2 pieces
+    trainlab.stacked.train.members_that_fit = lambda per_member, device: 2
+original, modules = StackedModule.on_train_epoch_end, []
 
 
 def killed(self):
-    if self.current_epoch == 2:
+    if self not in modules:
+        modules.append(self)
+    if len(modules) == (2 if cut else 1) and self.current_epoch == 2:
         os._exit(9)  # as SIGKILL: nothing more runs, nothing is written
     original(self)
 
 
 StackedModule.on_train_epoch_end = killed
-run_sweep(sys.argv[2:], output_dir=sys.argv[1], verbose=False)
+run_sweep(sys.argv[3:], output_dir=sys.argv[1], verbose=False)
 """
 
 
-def test_a_member_of_a_sweep_killed_outright_resumes_from_the_stacks_checkpoint(swept, tmp_path):
-    """The process dies in epoch 3 (checkpoints every epoch): each member's directory holds
-    its config and where its state is; resume=<its run dir> cuts its last.ckpt from the
-    stack's file and finishes with the uninterrupted sweep's numbers."""
+@pytest.mark.parametrize("cut", ["whole", "cut"])
+def test_a_member_of_a_sweep_killed_outright_resumes_from_the_stacks_checkpoint(swept, tmp_path, cut):
+    """The process dies in epoch 3 (checkpoints every epoch) of the stack, or of its second
+    piece where the device fits 2 of its 4 members: each member's directory holds its config
+    and where its state is; resume=<its run dir> cuts its last.ckpt from the stack's (or the
+    piece's) file and finishes with the uninterrupted sweep's numbers (member 0 of a piece
+    that had finished: at once)."""
     import subprocess
     import sys
 
     sweep = ["seed=0,1", "optimizer.lr=0.001,0.01", *SMALL, "speed.last_checkpoint_seconds=0"]
-    killed = subprocess.run([sys.executable, "-c", KILLED_IN_EPOCH_3, str(tmp_path), *sweep], capture_output=True)
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_EPOCH_3, str(tmp_path), cut, *sweep], capture_output=True)
     assert killed.returncode == 9, killed.stderr.decode()[-2000:]
-    member = tmp_path / "2"
-    assert {"config.yaml", "overrides.yaml", "checkpoints"} <= {p.name for p in member.iterdir()}
-    assert not (member / "summary.json").exists() and not (member / "checkpoints" / "last.ckpt").exists()
-    resumed = trainlab.run([f"resume={member}"], verbose=False)
-    whole = swept[1][2]
-    assert [row["val/loss"] for row in resumed.history] == pytest.approx(
-        [r["val/loss"] for r in whole.history], rel=1e-5
-    )
-    assert resumed.metrics == pytest.approx(whole.metrics, rel=1e-5)
-    assert not (member / "checkpoints" / "in_stack.json").exists()
-    assert trainlab.rundir.RunDir(member).read_json("summary.json")["status"] == "finished"
+    for job in (0, 3) if cut == "cut" else (2,):
+        member = tmp_path / str(job)
+        assert {"config.yaml", "overrides.yaml", "checkpoints"} <= {p.name for p in member.iterdir()}
+        assert not (member / "summary.json").exists() and not (member / "checkpoints" / "last.ckpt").exists()
+        resumed = trainlab.run([f"resume={member}"], verbose=False)
+        whole = swept[1][job]
+        expected = [r["val/loss"] for r in whole.history]
+        assert [row["val/loss"] for row in resumed.history] == pytest.approx(expected, rel=1e-5)
+        assert resumed.metrics == pytest.approx(whole.metrics, rel=1e-5)
+        assert not (member / "checkpoints" / "in_stack.json").exists()
+        assert trainlab.rundir.RunDir(member).read_json("summary.json")["status"] == "finished"
 
 
 def test_a_stack_that_fails_on_what_only_its_data_shows_is_recorded_and_the_others_go_on(tmp_path):

@@ -123,6 +123,7 @@ class StackedLauncher(Launcher):
                 Path(hydra_cfg.runtime.output_dir),
                 dict(hydra_cfg.runtime.choices),
                 list(hydra_cfg.overrides.task),
+                config_written=True,  # by _start, before its stack trained
             )
             return result.metrics.get(cfg.monitor)
 

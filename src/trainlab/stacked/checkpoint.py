@@ -35,11 +35,25 @@ STACKED = "stacked"  # the checkpoint key that marks a stacked run's checkpoint
 IN_STACK = "in_stack.json"  # in a training member's checkpoints/: where its state is
 
 
-def write_in_stack(run_dir: Path, stack_checkpoint: Path, m: int) -> None:
-    """Note in ``run_dir`` that its state is row ``m`` of ``stack_checkpoint`` while it trains."""
+def write_in_stack(run_dir: Path, stack_dir: Path, m: int) -> None:
+    """Note in ``run_dir`` that its state is member ``m``'s of the stack whose last.ckpt goes
+    to ``stack_dir`` while it trains."""
     out = RunDir(run_dir)
     out.checkpoints.mkdir(parents=True, exist_ok=True)
-    RunDir(out.checkpoints).write_json(IN_STACK, {"stack_checkpoint": str(stack_checkpoint), "member": m})
+    RunDir(out.checkpoints).write_json(IN_STACK, {"stack_dir": str(stack_dir), "member": m})
+
+
+def stack_file(stack_dir: Path, m: int) -> tuple[Path, int] | None:
+    """(the file holding member ``m`` of the stack in ``stack_dir``, its row there), or None
+    when none was written. A stack cut to fit its device keeps its pieces in
+    ``members-<first>-<last>/`` below its own directory."""
+    if (stack_dir / "last.ckpt").is_file():
+        return stack_dir / "last.ckpt", m
+    for piece in stack_dir.glob("members-*-*"):
+        first, last = (int(n) for n in piece.name.split("-")[1:])
+        if first <= m <= last:
+            return stack_file(piece, m - first)
+    return None
 
 
 def restore_member_checkpoint(run_dir: Path) -> bool:
@@ -47,10 +61,10 @@ def restore_member_checkpoint(run_dir: Path) -> bool:
     stack trained (``in_stack.json`` there, the stack's file written); return whether it did."""
     out = RunDir(run_dir)
     note = RunDir(out.checkpoints).read_json(IN_STACK)
-    if note is None or out.last_checkpoint.is_file() or not Path(note["stack_checkpoint"]).is_file():
+    found = None if note is None else stack_file(Path(note["stack_dir"]), int(note["member"]))
+    if found is None or out.last_checkpoint.is_file():
         return False
-    stack = load_checkpoint(note["stack_checkpoint"])
-    save_atomically(member_checkpoint(stack, int(note["member"]), {}), out.last_checkpoint)
+    save_atomically(member_checkpoint(load_checkpoint(found[0]), found[1], {}), out.last_checkpoint)
     return True
 
 

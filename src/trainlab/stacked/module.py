@@ -32,6 +32,7 @@ from trainlab.internals import count_optimizer_steps
 from trainlab.losses import Loss
 from trainlab.stacked.checkpoint import STACKED, load_record, record_state, to_stacked_state_dict
 from trainlab.stacked.data import StackedData
+from trainlab.stacked.graph import StackStepGraph
 from trainlab.stacked.losses import member_losses, member_metric_sums
 from trainlab.stacked.members import Record
 from trainlab.stacked.network import StackedNetwork
@@ -69,6 +70,7 @@ class StackedModule(L.LightningModule):
         steps_per_call: int,
         drop_last: bool = False,
         max_loss: float | None = None,
+        cuda_graph: bool = True,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -79,6 +81,9 @@ class StackedModule(L.LightningModule):
         self.n_batches = math.ceil(self.rows / batch_size)
         self.seeds = list(seeds)
         self.stack_size = len(self.seeds)  # a resumed member's: the stack it trained in
+        self.cuda_graph = cuda_graph  # on CUDA: each full mini-batch's step one graph replay (``graph``)
+        self.graph: StackStepGraph | None = None
+        self.best_states: list[dict[str, torch.Tensor]] | None = None  # set when training ends
         self._restored: dict[str, Any] | None = None
         losses = [Loss(loss.name, loss.task, *data.member(m).target_scale) for m in range(len(seeds))]
         self.evaluations = [Evaluation(member_loss, data.member(m).n_classes) for m, member_loss in enumerate(losses)]
@@ -105,6 +110,9 @@ class StackedModule(L.LightningModule):
             self._restored = None
         if not self.active.any():  # resumed after every member had stopped
             self.trainer.should_stop = True
+        self.graph_active = self.active.clone()  # the captured step's mask (static)
+        self.graph = None
+        self.use_graph = self.cuda_graph and device.type == "cuda"
         # Drawn on the device, as a lone run's loader draws them there (a CUDA generator's
         # permutations differ from a CPU one's).
         self.orders = [EpochPermutations(self.data.n_train, seed, device) for seed in self.seeds]
@@ -121,6 +129,7 @@ class StackedModule(L.LightningModule):
         self.epoch_start_weights = self.net.flat.detach().clone()  # a diverging member's last good weights
         # Which members step: all (no mask), or, once some have stopped, those still training.
         self.stepping = None if all(r.training for r in self.records) else self.active
+        self.graph_active.copy_(self.active)
         self._steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def training_step(self, chunk: int, batch_idx: int) -> None:
@@ -128,15 +137,36 @@ class StackedModule(L.LightningModule):
         steps = range(first, min(first + self.steps_per_call, self.n_batches))
         for s in steps:
             rows = self.order[:, s * self.batch_size : (s + 1) * self.batch_size]
-            x, y = self.data.rows("train", rows)
-            output = self.net(x)
-            losses = member_losses(self.loss, output, y)
-            losses.sum().backward()
-            self.optimizer.step(self.stepping)
-            self.net.zero_grad_()
-            self._steps.append((losses.detach(), output.detach(), y))
+            if self.use_graph and rows.shape[1] == self.batch_size:
+                if self.graph is None:
+                    self.graph = StackStepGraph(
+                        lambda r: self._step(r, self.graph_active), rows, self._save, self._restore
+                    )
+                self._steps.append(self.graph.replay(rows))  # type: ignore[arg-type]
+            else:
+                self._steps.append(self._step(rows, self.stepping))
         self._fold(self.current_epoch * self.n_batches + first)
         count_optimizer_steps(self.trainer, len(steps))
+
+    def _step(self, rows: torch.Tensor, active: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimizer step of every member (of those ``active``, if given) on its ``rows``
+        [M, B]: the members' losses [M], outputs and targets."""
+        x, y = self.data.rows("train", rows)
+        output = self.net(x)
+        losses = member_losses(self.loss, output, y)
+        losses.sum().backward()
+        self.optimizer.step(active)
+        self.net.zero_grad_()
+        return losses.detach(), output.detach(), y
+
+    def _save(self) -> tuple[torch.Tensor, dict[str, Any]]:
+        return self.net.flat.detach().clone(), self.optimizer.state_dict()
+
+    @torch.no_grad()
+    def _restore(self, saved: tuple[torch.Tensor, dict[str, Any]]) -> None:
+        self.net.flat.copy_(saved[0])
+        self.optimizer.load_state_dict(saved[1])
+        self.net.zero_grad_()
 
     @torch.no_grad()
     def _fold(self, done: int) -> None:
@@ -247,6 +277,12 @@ class StackedModule(L.LightningModule):
         self.use_best_weights()
         self.best_states = [self.net.member_state(m) for m in range(self.n_members)]
         self.test_values = self.evaluate("test")
+
+    def end_without_training(self) -> None:
+        """What training's end takes (``on_train_end``) after a fit that had no epoch left to
+        run: resumed from the checkpoint of a stack's last epoch."""
+        self.on_train_start()
+        self.on_train_end()
 
     @torch.no_grad()
     def use_best_weights(self) -> None:

@@ -43,12 +43,16 @@ def _checkpoint(member: Member, state: dict[str, Any], epoch: int) -> dict[str, 
     }
 
 
-def write_member(member: Member, run_dir: Path, choices: dict[str, str], overrides: list[str]) -> RunResult:
-    """Write ``member``'s run directory (see the module doc) and return its RunResult."""
+def write_member(
+    member: Member, run_dir: Path, choices: dict[str, str], overrides: list[str], config_written: bool = False
+) -> RunResult:
+    """Write ``member``'s run directory (see the module doc) and return its RunResult; its
+    config.yaml and overrides.yaml too, unless ``config_written`` (before its stack trained)."""
     cfg, record = member.cfg, member.record
     out = RunDir(run_dir)
     out.path.mkdir(parents=True, exist_ok=True)
-    out.save_config(cfg, overrides)
+    if not config_written:
+        out.save_config(cfg, overrides)
     out.write_json(out.PREPROCESSING, member.extra["preprocessing"])
     (out.checkpoints / IN_STACK).unlink(missing_ok=True)  # its own files hold it from here
     epochs = len(record.history)

@@ -72,7 +72,7 @@ def train_jobs(
         checkpoints = None if state_dir is None else state_dir / f"jobs-{stack.jobs[0]}-{stack.jobs[-1]}"
         if checkpoints is not None and start is not None:
             for m, job in enumerate(stack.jobs):
-                write_in_stack(start(job), checkpoints / "last.ckpt", m)
+                write_in_stack(start(job), checkpoints, m)
         try:
             members: list[Any] = train_stack(list(stack.cfgs), checkpoints)
         except StackInterrupted as stop:
@@ -146,7 +146,8 @@ def run_sweep(
             RunDir(sweep_dir / str(number)).save_config(cfgs[number], list(jobs[number]))
             record_failure(sweep_dir / str(number), str(member))
             return member
-        return write_member(member, sweep_dir / str(number), composed[number][1], list(jobs[number]))
+        path, choices = sweep_dir / str(number), composed[number][1]
+        return write_member(member, path, choices, list(jobs[number]), config_written=True)  # by start
 
     with quiet_logs(not verbose):
         results = train_jobs(cfgs, write, max_stack, sweep_dir / STATE_DIR, start)

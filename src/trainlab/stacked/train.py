@@ -161,11 +161,11 @@ def train_stack(
             device,
             fit,
         )
-        pieces = [cfgs[start : start + fit] for start in range(0, len(cfgs), fit)]
+        pieces = [cfgs[start : start + fit] for start in range(0, len(cfgs), fit)]  # (checkpoint.stack_file)
         return [
             member
             for n, piece in enumerate(pieces)
-            for member in train_stack(piece, None if checkpoints is None else checkpoints / f"part-{n}")
+            for member in train_stack(piece, None if checkpoints is None else checkpoints / _piece_dir(n * fit, piece))
         ]
     lone = []
     for cfg, spec in zip(cfgs, specs, strict=True):
@@ -184,6 +184,7 @@ def train_stack(
         steps_per_call=first.speed.steps_per_call,
         drop_last=first.speed.drop_last,
         max_loss=first.divergence.max_loss,
+        cuda_graph=first.speed.cuda_graph,
     )
     device_type = trainer.strategy.root_device.type
     n_params = sum(p.numel() for p in net.parameters())
@@ -200,8 +201,15 @@ def train_stack(
             finally:  # Lightning ignores Ctrl-C from its interrupt handling on
                 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if module.best_states is None:  # resumed after its last epoch: Lightning ran no loop
+        module.end_without_training()
     fit_seconds = time.perf_counter() - start
     return _members(cfgs, module, specs, loss_name, fit_seconds, threads, str(trainer.strategy.root_device))
+
+
+def _piece_dir(first: int, piece: list[DictConfig]) -> str:
+    """The directory name of a piece's checkpoints, in its stack's (``checkpoint.stack_file``)."""
+    return f"members-{first}-{first + len(piece) - 1}"
 
 
 def _shape(data: TabularData) -> tuple[Any, ...]:
