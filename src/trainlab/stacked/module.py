@@ -30,11 +30,13 @@ from trainlab.errors import Diverged
 from trainlab.evaluation import Evaluation
 from trainlab.internals import count_optimizer_steps
 from trainlab.losses import Loss
+from trainlab.metrics import METRICS
 from trainlab.stacked.checkpoint import STACKED, load_record, record_state, to_stacked_state_dict
 from trainlab.stacked.data import StackedData
 from trainlab.stacked.graph import StackStepGraph
 from trainlab.stacked.losses import member_losses, member_metric_sums
 from trainlab.stacked.members import Record
+from trainlab.stacked.metrics import member_values
 from trainlab.stacked.network import StackedNetwork
 from trainlab.stacked.optim import StackedOptimizer
 
@@ -235,9 +237,8 @@ class StackedModule(L.LightningModule):
         self.net.eval()
         output = torch.cat([self.net(x[:, a : a + EVAL_BATCH]) for a in range(0, x.shape[1], EVAL_BATCH)], dim=1)
         self.net.train()
-        values = [evaluation.values(output[m], y[m]) for m, evaluation in enumerate(self.evaluations)]
-        names = list(values[0])
-        floats = torch.stack([torch.stack(list(v.values())) for v in values]).tolist()
+        names = ["loss", *METRICS[self.loss.task]]  # as Evaluation.values names them
+        floats = member_values(self.evaluations, output, y).tolist()  # one wait for the device
         return [{f"{split}/{n}": f for n, f in zip(names, row, strict=True)} for row in floats]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
