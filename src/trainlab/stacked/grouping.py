@@ -41,10 +41,12 @@ _MISSING = object()  # a key a job's config does not have
 
 @dataclass
 class Stack:
-    """Jobs trained together: ``jobs`` index the configs given to ``group_jobs``, in order."""
+    """Jobs trained together: ``jobs`` index the configs given to ``group_jobs``, in order;
+    ``varying``: the ``VARYING`` keys whose values differ among them, sorted."""
 
     jobs: list[int]
     cfgs: list[DictConfig]
+    varying: list[str]
 
 
 @dataclass
@@ -92,17 +94,17 @@ def group_jobs(cfgs: Sequence[DictConfig], max_stack: int | None = None) -> Grou
     present = {k for k in VARYING if len({k in f and f[k] is not None for f in firsts}) > 1}
     split_by = fixed | {k for k in present if not _explained(k, fixed)}
     step = max_stack or max(len(cfgs), 1)
-    stacks = [
-        Stack(jobs[i : i + step], [cfgs[j] for j in jobs[i : i + step]])
-        for jobs in groups.values()
-        for i in range(0, len(jobs), step)
-    ]
+    pieces = [jobs[i : i + step] for jobs in groups.values() for i in range(0, len(jobs), step)]
+    stacks = [Stack(piece, [cfgs[j] for j in piece], _varying([flats[j] for j in piece])) for piece in pieces]
     return Grouping(stacks, sorted(split_by), max_stack)
 
 
 def varying_keys(cfgs: Sequence[DictConfig]) -> list[str]:
     """The ``VARYING`` keys whose values differ among ``cfgs`` (resolved), sorted."""
-    flats = [_flatten(OmegaConf.to_container(cfg, resolve=True)) for cfg in cfgs]
+    return _varying([_flatten(OmegaConf.to_container(cfg, resolve=True)) for cfg in cfgs])
+
+
+def _varying(flats: Sequence[dict[str, Any]]) -> list[str]:
     return sorted(k for k in _differing(flats) if k in VARYING)
 
 

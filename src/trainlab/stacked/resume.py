@@ -25,11 +25,13 @@ def resume_member(
     """Continue the member in ``run_dir`` from ``checkpoint``; write its run directory as a
     finished member's and return its result, or, on Ctrl-C again, write it as interrupted and
     raise ``Interrupted``."""
+    from trainlab.stacked.checks import check_stackable
     from trainlab.stacked.output import write_member
     from trainlab.stacked.train import StackInterrupted, train_stack
     from trainlab.summary import print_summary
 
     out = RunDir(run_dir)
+    check_stackable(cfg, resuming=True)
     try:
         member = train_stack([cfg], out.checkpoints, resume_from=checkpoint)[0]
     except StackInterrupted as stop:

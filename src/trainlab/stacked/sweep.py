@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from trainlab.errors import ConfigError, SweepInterrupted
 from trainlab.rundir import RunDir
 from trainlab.stacked.checks import check_stackable
-from trainlab.stacked.grouping import group_jobs, varying_keys
+from trainlab.stacked.grouping import group_jobs
 from trainlab.validate import validate
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def train_jobs(
     log.log(logging.WARNING if alone else logging.INFO, "stacked launcher: %s", grouping.describe())
     results: dict[int, Any] = {}
     for number, stack in enumerate(grouping.stacks, 1):
-        varying = ", ".join(varying_keys(stack.cfgs)) or "nothing"
+        varying = ", ".join(stack.varying) or "nothing"
         log.info("stack %d of %d: jobs %s (varying: %s)", number, len(grouping.stacks), _jobs(stack.jobs), varying)
         checkpoints = None if state_dir is None else state_dir / f"jobs-{stack.jobs[0]}-{stack.jobs[-1]}"
         if checkpoints is not None and start is not None:

@@ -34,7 +34,6 @@ from trainlab.models import from_spec
 from trainlab.progress import CourseProgressBar
 from trainlab.quiet import quiet_lightning
 from trainlab.stacked.checkpoint import STACKED, load_record, member_checkpoint
-from trainlab.stacked.checks import check_stackable
 from trainlab.stacked.data import StackedData
 from trainlab.stacked.members import Record, Rules
 from trainlab.stacked.memory import member_bytes, members_that_fit
@@ -113,9 +112,7 @@ def train_stack(
     ``StackInterrupted`` hands each member with its share of that file. ``resume_from``
     continues from such a file: the whole stack's, or one member's (for a stack of one).
     """
-    first = cfgs[0]
-    for cfg in cfgs:
-        check_stackable(cfg, resuming=resume_from is not None)
+    first = cfgs[0]  # each checked by check_stackable before (sweep.check_jobs, resume.resume_member)
     build.check_trainer(first)
     quiet_lightning()
     trainer = _trainer(first, max(cfg.trainer.max_epochs for cfg in cfgs), checkpoints)
