@@ -3,6 +3,7 @@ Trainer arguments Lightning itself refuses."""
 
 import pytest
 import torch
+from omegaconf import OmegaConf, open_dict
 
 from trainlab.composing import compose, config_dir
 from trainlab.errors import ConfigError
@@ -62,3 +63,39 @@ def test_trainer_arguments_lightning_refuses_stop_the_run_before_anything_is_wri
     with pytest.raises(ConfigError, match=f"trainer: Lightning refuses these Trainer arguments: .*{message}"):
         run([override], output_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+# (values set on the default config, the error validate raises first): the keys in the config's order, a
+# section's own values before its sections'; a value that cannot be resolved raises where the checks reach it.
+FIRST_ERROR = [
+    ({"monitor": "bad", "pictures.every_n_epochs": "${nope}"}, "ConfigError: monitor='bad' is not allowed: a logged"),
+    ({"monitor": "bad", "data.seed": "${nope}"}, "InterpolationKeyError: Interpolation key 'nope' not found"),
+    ({"data.val_fraction": 2, "trainer.max_time": "${nope}"}, "InterpolationKeyError: Interpolation key 'nope'"),
+    ({"model.name": "???", "pictures.every_n_epochs": "${nope}"}, "InterpolationKeyError: Interpolation key 'nope'"),
+    ({"model.name": "???", "monitor": "bad"}, "ConfigError: monitor='bad' is not allowed"),
+    ({"model.name": "???"}, "ConfigError: model.name='???' is not allowed: a value: this key has no default"),
+    ({"monitor": "???"}, "InterpolationToMissingValueError: MissingMandatoryValue while resolving"),  # early_stopping's
+    ({"ckpt_path": "???"}, "ConfigError: ckpt_path='???' is not allowed: a value: this key has no default"),
+    ({"monitor": "${oc.decode:'???'}"}, "ConfigError: monitor='???' is not allowed: a logged metric"),  # not missing
+    ({"seed": -1, "regularization.early_stopping.patience": "${seed}"}, "ConfigError: regularization.early_stopping"),
+]
+
+
+@pytest.mark.parametrize(("values", "first"), FIRST_ERROR)
+def test_the_first_error_in_the_checks_order_is_raised(values, first):
+    cfg, _ = compose([])
+    for key, value in values.items():
+        OmegaConf.update(cfg, key, value)
+    with pytest.raises(Exception) as raised:
+        validate(cfg)
+    assert f"{type(raised.value).__name__}: {raised.value}".startswith(first)
+
+
+def test_a_key_the_schema_lacks_is_named_with_its_value_resolved():
+    cfg, _ = compose(["+extra={a:'${seed}'}", "+optimizer.foo=[1,'${seed}']"])
+    with pytest.raises(ConfigError, match=r"^extra=\{'a': 42\} is not allowed: the config has no key 'extra'; its"):
+        validate(cfg)  # the top level's values come before its sections'
+    with open_dict(cfg):
+        del cfg["extra"]
+    with pytest.raises(ConfigError, match=r"^optimizer\.foo=\[1, 42\] is not allowed: optimizer has no key 'foo'"):
+        validate(cfg)

@@ -2,13 +2,16 @@
 
 import json
 import os
+import random
 
 import pandas as pd
 import pytest
+import yaml
 from omegaconf import OmegaConf
+from omegaconf.errors import GrammarParseError
 
 from trainlab.errors import ConfigError
-from trainlab.rundir import RunDir, atomic_open, write_bytes, write_text
+from trainlab.rundir import RunDir, atomic_open, config_yaml, write_bytes, write_text
 
 
 def test_a_writer_that_fails_halfway_leaves_the_old_file_whole_and_no_temporary(tmp_path):
@@ -84,6 +87,117 @@ def test_save_config_writes_the_resolved_config_and_reads_back(tmp_path):
     assert path == tmp_path / "config.yaml"
     assert "${" not in path.read_text()
     assert OmegaConf.to_container(OmegaConf.load(path)) == OmegaConf.to_container(cfg, resolve=True)
+
+
+# Values whose YAML needs care: quoted because YAML would read them otherwise, folded, escaped,
+# or written differently by libyaml's emitter than by PyYAML's Python one (those fall back).
+AWKWARD = [
+    *("null", "Null", "~", "yes", "no", "on", "off", "y", "n", "true", "False", "1e-3", "1.0", "0x1F", "1_000"),
+    *(".inf", "-.inf", ".nan", "1:20", "2001-12-14", "???", "${first}", "a: b", "- x", "#c", "'q'", '"q"', "", " "),
+    *(" a", "a ", "-", "---", "...", "@x", "`x", "!x", "%x", "&a", "*a", "|", ">", "=", "<<", "val/loss", "\\x"),
+    *("x" * 300, " ".join(["word"] * 40), "a 'b' " * 30, "é", "日本", "a\nb", "a\n", "\t", "\x85", "\u2028"),
+    *("\ufeff", "\x00", "\x7f", "\xa0", "\U0001f600", "'" * 70),
+    *(None, True, False, 0, -7, 10**20, 0.0, -0.0, 1e-8, 1e16, 0.1, float("inf"), float("-inf"), float("nan")),
+    *([], {}, [[]], [None, "null", 1.5], {"a": {"b": [1, {"c": "yes"}]}}),
+]
+AWKWARD_KEYS = ["k", "val/loss", "_target_", "yes", "null", "1", "a b", "#k", "é", ""]
+AWKWARD_KEYS += ["k" * 60, "k" * 130, ("a b " * 40)[:125]]  # 123 to 128 characters: a simple key to libyaml only
+
+
+def omegaconf_texts(cfg, overrides):
+    """What config.yaml and overrides.yaml held before RunDir wrote them itself: OmegaConf.to_yaml's."""
+    return OmegaConf.to_yaml(cfg, resolve=True), OmegaConf.to_yaml(OmegaConf.create(list(overrides)))
+
+
+def saved_texts(run, cfg, overrides):
+    run.save_config(cfg, overrides)
+    return (run / run.CONFIG).read_text(encoding="utf-8"), (run / run.OVERRIDES).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model=perceptron", "optimizer=sgd", "scheduler=plateau", "tune=lr_find", "trainer=cpu", "logger=csv"],
+        ["data=csv", "data.train=my data.csv", "data.target='yes'", "data.drop=[a,'1e-3','null']", "data.id=null"],
+        ["data=wave", "model.hidden=[]", "regularization=[dropout,early_stopping,weight_decay]", "seed=7"],
+        ["experiment=digits", "optimizer.lr=3e-4", "trainer.max_time='00:01:00:00'", "monitor=val/acc", "mode=max"],
+    ],
+)
+def test_save_config_writes_omegaconfs_text_byte_for_byte(tmp_path, overrides):
+    from trainlab.composing import compose
+
+    cfg, _ = compose(overrides)
+    assert saved_texts(RunDir(tmp_path), cfg, overrides) == omegaconf_texts(cfg, overrides)
+    if yaml.__with_libyaml__:  # trainlab's own configs are written by libyaml, not by the fallback
+        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        assert config_yaml(plain, lambda: pytest.fail("fell back")) == OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def test_awkward_values_and_keys_are_written_as_omegaconf_writes_them(tmp_path):
+    run = RunDir(tmp_path)
+    for number, value in enumerate(AWKWARD):
+        for key in AWKWARD_KEYS:
+            cfg = OmegaConf.create({"first": number, key: value, "section": {key: value, "list": [value, key]}})
+            overrides = [f"x={value}", key] if isinstance(value, str) else [value, key]
+            assert saved_texts(run, cfg, overrides) == omegaconf_texts(cfg, overrides), (key, value)
+
+
+def test_random_configs_are_written_as_omegaconf_writes_them():
+    rng = random.Random(0)
+    text = "".join(chr(i) for i in range(32, 127)) + "\n\té日\U0001f600"
+    scalars = [None, True, 1, 1.0, "1", "null", "yes", "a: b", "x" * 130, " ".join(["w"] * 50)]
+
+    def word(length: int) -> str:
+        return "".join(rng.choice(text if rng.random() < 0.2 else "abc _:#'-") for _ in range(length))
+
+    def value(depth: int) -> object:
+        roll = rng.random()
+        if depth < 3 and roll < 0.15:
+            return {word(rng.choice([1, 5, 70])): value(depth + 1) for _ in range(rng.randint(0, 3))}
+        if depth < 3 and roll < 0.3:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return rng.choice(scalars) if roll < 0.6 else word(rng.choice([0, 3, 20, 100]))
+
+    for _ in range(400):  # keys repeat across configs, with other values: kept entries must not leak
+        cfg = OmegaConf.create({rng.choice(["a", "b", "c", word(3)]): value(0) for _ in range(rng.randint(1, 4))})
+        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        assert config_yaml(plain, lambda cfg=cfg: OmegaConf.to_yaml(cfg, resolve=True)) == OmegaConf.to_yaml(
+            cfg, resolve=True
+        )
+
+
+def test_an_override_omegaconf_cannot_read_is_refused_as_before(tmp_path):
+    run = RunDir(tmp_path)
+    with pytest.raises(GrammarParseError):  # OmegaConf.create parses an interpolation, and refuses this one
+        run.save_config(OmegaConf.create({"seed": 1}), ["seed=1", "data.name=${oops"])
+    assert not (run / run.CONFIG).exists()
+    cfg = OmegaConf.create({"seed": 1})
+    overrides = ["data.name=${seed}", "x=\\${y}", "y=???", 3]
+    assert saved_texts(run, cfg, overrides) == omegaconf_texts(cfg, overrides)
+
+
+@pytest.fixture
+def without_libyaml(monkeypatch):
+    from trainlab import rundir
+
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    rundir._libyaml_dumper.cache_clear()
+    yield
+    rundir._libyaml_dumper.cache_clear()
+
+
+def test_without_libyaml_omegaconf_writes_the_config(tmp_path, without_libyaml):
+    cfg = OmegaConf.create({"optimizer": {"lr": 0.01, "name": "1e-3"}, "scheduler": {"base_lr": "${optimizer.lr}"}})
+    fell_back = []
+
+    def to_yaml() -> str:
+        fell_back.append(True)
+        return OmegaConf.to_yaml(cfg, resolve=True)
+
+    assert config_yaml(OmegaConf.to_container(cfg, resolve=True), to_yaml) == OmegaConf.to_yaml(cfg, resolve=True)
+    assert fell_back == [True]
+    assert saved_texts(RunDir(tmp_path), cfg, ["seed=1"]) == omegaconf_texts(cfg, ["seed=1"])
 
 
 def test_a_directory_holding_a_run_is_refused_naming_resume(tmp_path):

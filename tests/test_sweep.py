@@ -5,13 +5,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
+import yaml
 from cli_helpers import train
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 from overrides import QUIET
+from rich.console import Console
 
 import trainlab.sweep
+from trainlab.rundir import RunDir
 from trainlab.sweep import SweepSummary
 
 SMALL = ["data.n_samples=200", "trainer.max_epochs=3", "pictures.enabled=false", *QUIET]
@@ -71,3 +75,34 @@ def test_a_job_that_raised_has_its_error_in_the_summary(tmp_path, monkeypatch):
     assert list(table["status"]) == ["failed"] and list(table["overrides"]) == ["optimizer.lr=0.1"]
     assert table["error"].iloc[0] == "RuntimeError: CUDA error: out of memory (simulated)"
     assert "CUDA error: out of memory" in (tmp_path / "summary.md").read_text()
+
+
+def test_job_rows_read_each_jobs_overrides_and_summary(tmp_path):
+    jobs = [["optimizer.lr=0.1", "data.target='yes'", "x=null", "y='a: b'", "z=[1,'2']"], ["seed=2", "data.name=1e-3"]]
+    for number, overrides in enumerate(jobs):
+        run = RunDir(tmp_path / str(number))
+        run.save_config(OmegaConf.create({"seed": number}), overrides)
+        metrics = {"val/loss": 1.0 - number}
+        run.write_json(run.SUMMARY, {"status": "finished", "monitor": "val/loss", "mode": "min", "metrics": metrics})
+    (tmp_path / "2" / ".hydra").mkdir(parents=True)  # a Hydra job's, without a summary: failed
+    (tmp_path / "2" / ".hydra" / "overrides.yaml").write_text("- seed=3\n- data.name=é\n- 'w=''q'''\n", "utf-8")
+    (tmp_path / "state").mkdir()  # no overrides: not a job
+    rows = trainlab.sweep.job_rows(tmp_path)
+    assert [(r["job"], r["status"], r.get("val/loss")) for r in rows] == [
+        ("1", "finished", 0.0),
+        ("0", "finished", 1.0),
+        ("2", "failed", None),
+    ]
+    for row in rows:
+        files = [tmp_path / row["job"] / "overrides.yaml", tmp_path / row["job"] / ".hydra" / "overrides.yaml"]
+        written = next(f for f in files if f.is_file())
+        assert row["overrides"] == " ".join(yaml.safe_load(written.read_text("utf-8")))
+    assert rows[1]["overrides"] == " ".join(jobs[0])
+
+
+def test_a_quiet_console_gets_no_table_and_none_is_rendered(tmp_path, monkeypatch):
+    rows = [{"job": "0", "overrides": "seed=1", "status": "finished", "monitor": "val/loss", "val/loss": 0.5}]
+    console = Console(quiet=True, record=True)
+    monkeypatch.setattr(trainlab.sweep, "Table", lambda *args, **kwargs: pytest.fail("a table built for nothing"))
+    trainlab.sweep.print_table(tmp_path, rows, console)
+    assert console.export_text() == ""

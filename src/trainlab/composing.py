@@ -9,15 +9,16 @@ choices; ``sweep_jobs`` expands a ``-m`` command line into its jobs' override li
 
 from __future__ import annotations
 
-import copy
 import difflib
 import itertools
+import pickle
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException, ValidationError
@@ -159,36 +160,96 @@ def compose_jobs(jobs: Sequence[Sequence[str]]) -> list[tuple[DictConfig, dict[s
 
     Jobs whose overrides choose the same options (config groups, in order) share one
     composition; each job's plain ``key=value`` overrides are then set on a copy of it with
-    ``OmegaConf.update(..., merge=True)``, as Hydra sets them after composing (``hydra.*``
-    keys are not part of the job's config). A job that adds or deletes keys, or whose
-    overrides this cannot set, is composed in full (which also words its error).
+    ``OmegaConf.update(..., merge=True)``, in the job's order, as Hydra sets them after
+    composing (``hydra.*`` keys are not part of the job's config). A job that adds or
+    deletes keys, or whose overrides this cannot parse or set, is composed in full (which
+    also words its error); jobs are composed in order, so the first job that cannot be
+    composed raises, as ``compose`` of each in turn would.
+
+    The repetition of a grid sweep is done once: each distinct override is parsed once (Hydra's
+    parser takes milliseconds per override), and the values that every job of a composition
+    sets first, in the same order, are set once on the shared composition. A job's copy is
+    that composition unpickled (its node types, flags and struct mode with it; a quarter of
+    ``copy.deepcopy``'s time), on which the job's remaining values are set.
     """
-    parser = OverridesParser.create()
     groups = set(group_options())
-    bases: dict[tuple[str, ...], tuple[DictConfig, dict[str, str]]] = {}
+    plans = [_plan(parsed, groups) for parsed in _parse_each(jobs)]
+    shared = _shared_prefixes([plan for plan in plans if plan is not None])
+    bases: dict[tuple[str, ...], tuple[bytes | None, dict[str, str]]] = {}
     composed = []
-    for job in jobs:
-        try:
-            parsed = parser.parse_overrides(list(job))
-        except HydraException:
-            composed.append(compose(job))  # raises the ConfigError
+    for job, plan in zip(jobs, plans, strict=True):
+        if plan is None:  # unparsable (compose raises the ConfigError), or additions and deletions:
+            composed.append(compose(job))  # Hydra's order of checks, in full
             continue
-        if any(o.is_add() or o.is_force_add() or o.is_delete() for o in parsed):
-            composed.append(compose(job))  # additions and deletions: Hydra's order of checks, in full
-            continue
-        chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
+        chosen, values = plan
+        start = shared[chosen]
         if chosen not in bases:
-            bases[chosen] = compose(chosen)
-        base, choices = bases[chosen]
-        cfg = copy.deepcopy(base)
-        try:
-            for override in parsed:
-                if not chooses_options(override, groups) and not override.key_or_group.startswith("hydra."):
-                    OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
-        except OmegaConfBaseException:
-            cfg, choices = compose(job)  # an unknown key or bad value: the full path words it
+            base, choices = compose(chosen)
+            try:
+                _set_values(base, values[:start])
+                bases[chosen] = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL), choices
+            except OmegaConfBaseException:
+                bases[chosen] = None, choices  # every job of these options fails on a shared value
+        snapshot, choices = bases[chosen]
+        cfg = None
+        if snapshot is not None:
+            cfg = pickle.loads(snapshot)
+            try:
+                _set_values(cfg, values[start:])
+            except OmegaConfBaseException:
+                cfg = None
+        if cfg is None:  # an unknown key or bad value: the full path words it
+            cfg, choices = compose(job)
         composed.append((cfg, dict(choices)))
     return composed
+
+
+def _parse_each(jobs: Sequence[Sequence[str]]) -> list[list[Override] | None]:
+    """Each job's overrides parsed (None for a job Hydra cannot parse), each distinct override
+    once: a grid's jobs repeat the same few. The parsed overrides are shared, and only read."""
+    parser = OverridesParser.create()
+    seen: dict[str, Override] = {}
+    parsed_jobs: list[list[Override] | None] = []
+    for job in jobs:
+        try:
+            for line in job:
+                if line not in seen:
+                    seen[line] = parser.parse_overrides([line])[0]
+        except HydraException:
+            parsed_jobs.append(None)
+            continue
+        parsed_jobs.append([seen[line] for line in job])
+    return parsed_jobs
+
+
+def _plan(parsed: list[Override] | None, groups: set[str]) -> tuple[tuple[str, ...], list[Override]] | None:
+    """(the overrides that choose options, the values set after composing), or None for a job
+    to compose in full: unparsable, or one that adds or deletes keys."""
+    if parsed is None or any(o.is_add() or o.is_force_add() or o.is_delete() for o in parsed):
+        return None
+    chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
+    values = [o for o in parsed if not chooses_options(o, groups) and not o.key_or_group.startswith("hydra.")]
+    return chosen, values
+
+
+def _shared_prefixes(plans: list[tuple[tuple[str, ...], list[Override]]]) -> dict[tuple[str, ...], int]:
+    """For each set of chosen options, how many values every job choosing it sets first, alike."""
+    first: dict[tuple[str, ...], list[str]] = {}
+    shared: dict[tuple[str, ...], int] = {}
+    for chosen, values in plans:
+        lines = [o.input_line for o in values]
+        if chosen not in first:
+            first[chosen], shared[chosen] = lines, len(lines)
+            continue
+        n = min(shared[chosen], len(lines))
+        shared[chosen] = next((i for i in range(n) if lines[i] != first[chosen][i]), n)
+    return shared
+
+
+def _set_values(cfg: DictConfig, values: list[Override]) -> None:
+    """Set each ``key=value`` override on ``cfg`` in order, as Hydra does after composing."""
+    for override in values:
+        OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
 
 
 def chooses_options(override: object, groups: set[str]) -> bool:

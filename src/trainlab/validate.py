@@ -10,12 +10,13 @@ ConfigError naming the key, the value given and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+from functools import cache
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from trainlab.errors import ConfigError
-from trainlab.ranges import allowed_in
+from trainlab.ranges import Allowed, allowed_in
 from trainlab.schema import BATCH_SIZE, SCHEMAS
 
 
@@ -29,7 +30,7 @@ ONE_DEVICE = "one device: training on several devices is not supported yet; use 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first invalid value in ``cfg`` (keys in the config's order,
     then the checks that read several keys)."""
-    _check_keys(cfg)
+    _check_keys(cfg, "", _resolved(cfg))
     _check_option_names(cfg)
     _check_data(cfg.data)
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
@@ -49,34 +50,60 @@ def _cuda_visible() -> bool:
     return torch.cuda.is_available()
 
 
-def _check_keys(node: DictConfig, path: str = "") -> None:
+def _resolved(cfg: DictConfig) -> dict[Any, Any] | None:
+    """``cfg`` with every interpolation resolved, as plain values; None when a value cannot be
+    resolved (``_check_keys`` then resolves each as it reaches it, and raises there)."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except Exception:
+        return None
+
+
+def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None = None) -> None:
     """Each key of ``node`` (and of the nodes below it) against the node's schema.
 
     Hydra lets ``+key=value`` add a key that a structured config lacks; it is refused here by
     the same schema. ``data``'s extra keys are left to ``build.raw_data``, which names the
     data set's own options. A node's own values come before its sections', so a value that
     a section takes by interpolation (``${monitor}``) is refused under the key that was set.
+
+    ``plain`` is ``node`` as ``OmegaConf.to_container(node, resolve=True)`` gives it, so each
+    interpolation is resolved once. Without it (a value that cannot be resolved), each value
+    is resolved as the check reaches it (a section whole, for the keys below), so the first
+    error raised is the one the checks in order meet.
     """
     schema = OmegaConf.get_type(node)
-    keys = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else None
-    allowed = allowed_in(schema) if keys is not None else {}
+    keys, allowed = _schema_keys(schema)
     sections = []
     for key in node:
         name = f"{path}{key}"
         if key == "hydra":
             continue
-        if OmegaConf.is_missing(node, key):
-            _fail(name, "???", "a value: this key has no default")
-        value = node[key]
-        plain = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        if plain is None:
+            if OmegaConf.is_missing(node, key):
+                _fail(name, "???", "a value: this key has no default")
+            value = node[key]
+            resolved = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        else:
+            resolved = plain[key]  # a missing value reads "???" there, as does a value resolved to "???"
+            if resolved == MISSING and OmegaConf.is_missing(node, key):
+                _fail(name, "???", "a value: this key has no default")
         if keys is not None and key not in keys and path != "data.":
-            _fail(name, plain, f"{path[:-1] or 'the config'} has no key {key!r}; its keys: {', '.join(keys)}")
-        if isinstance(value, DictConfig):
-            sections.append((value, f"{name}."))
-        elif key in allowed and not allowed[key].test(plain):
-            _fail(name, plain, allowed[key].words)
-    for section, section_path in sections:
-        _check_keys(section, section_path)
+            _fail(name, resolved, f"{path[:-1] or 'the config'} has no key {key!r}; its keys: {', '.join(keys)}")
+        if isinstance(resolved, dict):  # a DictConfig value, resolved (a None section reads None)
+            sections.append((node[key], f"{name}.", resolved))
+        elif key in allowed and not allowed[key].test(resolved):
+            _fail(name, resolved, allowed[key].words)
+    for section, section_path, section_plain in sections:
+        _check_keys(section, section_path, section_plain)
+
+
+@cache
+def _schema_keys(schema: type[Any] | None) -> tuple[list[str] | None, dict[str, Allowed]]:
+    """The keys of a dataclass schema (None for a node without one) and what each allows."""
+    if not dataclasses.is_dataclass(schema):
+        return None, {}
+    return [f.name for f in dataclasses.fields(schema)], allowed_in(schema)
 
 
 def _check_option_names(cfg: DictConfig) -> None:
