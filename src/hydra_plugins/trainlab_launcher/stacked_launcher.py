@@ -80,24 +80,31 @@ class StackedLauncher(Launcher):
         """Each job's config, as Hydra's ``load_sweep_config`` makes it. That composes from the
         files, a quarter of a second a job; here jobs that choose the same options share one
         composition, and each job's ``key=value`` overrides are set on a copy of it (as
-        ``trainlab.composing.compose_jobs`` does; a job this cannot serve is loaded in full)."""
+        ``trainlab.composing.compose_jobs`` does: each distinct override parsed once, each copy
+        unpickled; a job this cannot serve is loaded in full)."""
+        import pickle
+
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
         from trainlab.composing import chooses_options, group_options
 
         assert self.config is not None and self.hydra_context is not None
         loader, parser, groups = self.hydra_context.config_loader, OverridesParser.create(), set(group_options())
-        bases: dict[tuple[str, ...], DictConfig] = {}
+        bases: dict[tuple[str, ...], bytes] = {}
+        seen: dict[str, Any] = {}
         configs = []
         for number, overrides in enumerate(job_overrides, first):
             log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
-            parsed = parser.parse_overrides(list(overrides))
+            for line in overrides:
+                if line not in seen:
+                    seen[line] = parser.parse_overrides([line])[0]
+            parsed = [seen[line] for line in overrides]
             config = None
             if not any(o.is_hydra_override() or o.is_add() or o.is_force_add() or o.is_delete() for o in parsed):
                 chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
                 if chosen not in bases:
-                    bases[chosen] = loader.load_sweep_config(self.config, list(chosen))
-                config = _with_values(bases[chosen], parsed, groups)
+                    bases[chosen] = pickle.dumps(loader.load_sweep_config(self.config, list(chosen)))
+                config = _with_values(pickle.loads(bases[chosen]), parsed, groups)
             if config is None:
                 config = loader.load_sweep_config(self.config, list(overrides))
             with open_dict(config):
@@ -150,17 +157,15 @@ def _start(config: DictConfig, task_cfg: DictConfig) -> Path:
     return run.path
 
 
-def _with_values(base: DictConfig, parsed: list[Any], groups: set[str]) -> DictConfig | None:
-    """``base`` (a job config composed with the same options) with the job's ``key=value``
-    overrides set, its override list and ``override_dirname``; None where that fails."""
-    import copy
-
+def _with_values(config: DictConfig, parsed: list[Any], groups: set[str]) -> DictConfig | None:
+    """``config`` (a copy of a job config composed with the same options) with the job's
+    ``key=value`` overrides set, its override list and ``override_dirname``; None where that
+    fails."""
     from omegaconf.errors import OmegaConfBaseException
 
     from trainlab.composing import chooses_options
     from trainlab.internals import hydra_override_dirname
 
-    config = copy.deepcopy(base)
     try:
         for override in parsed:
             if not chooses_options(override, groups):
