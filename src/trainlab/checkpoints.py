@@ -45,6 +45,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
+def rng_state() -> dict[str, Any]:
+    """The random state dropout draws from (the CPU's, and each CUDA device's), for a
+    checkpoint's ``rng``, so a resumed run draws the same masks."""
+    rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    """Put back ``rng_state()``'s state (the CUDA part where the same devices are here)."""
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
 def save_atomically(checkpoint: dict[str, Any], path: str | Path) -> None:
     """torch.save to ``<path>.tmp``, fsync, then rename over ``path`` (``rundir.atomic_open``)."""
     with atomic_open(path, "wb") as file:

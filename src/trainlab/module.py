@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from trainlab.checkpoints import restore_rng, rng_state
 from trainlab.data.loader import Chunk
 from trainlab.evaluation import Evaluation, limited_rows
 from trainlab.internals import count_optimizer_steps
@@ -160,14 +161,8 @@ class TrainingModule(L.LightningModule):
         # nested structure would be walked item by item at every save.
         checkpoint["history"] = json.dumps(self.history)
         checkpoint["trainlab"] = json.dumps(self.checkpoint_extra)
-        # The random state dropout draws from, so a resumed run draws the same masks.
-        checkpoint["rng"] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            checkpoint["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["rng"] = rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = json.loads(checkpoint["history"])
-        rng = checkpoint["rng"]
-        torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        restore_rng(checkpoint["rng"])

@@ -25,6 +25,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from trainlab.checkpoints import restore_rng, rng_state
 from trainlab.data.loader import EVAL_BATCH, EpochPermutations, rows_per_epoch
 from trainlab.errors import Diverged
 from trainlab.evaluation import Evaluation
@@ -250,10 +251,7 @@ class StackedModule(L.LightningModule):
             "best": self.best.detach().clone(),
             "records": [record_state(record) for record in self.records],
         }
-        # The random state dropout draws from, so a resumed stack draws the same masks.
-        checkpoint["rng"] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            checkpoint["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["rng"] = rng_state()  # dropout's: a resumed stack draws the same masks
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Take a whole stack's checkpoint, or one member's (its weights in the lone form)."""
@@ -264,11 +262,7 @@ class StackedModule(L.LightningModule):
         for record, saved in zip(self.records, state["records"], strict=True):
             load_record(record, saved)
         self.stack_size, self._restored = state["size"], state
-        rng = checkpoint.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        restore_rng(checkpoint["rng"])
 
     def on_train_end(self) -> None:
         """Each member's final and best weights and the best weights' test values, taken here,
