@@ -26,7 +26,8 @@ loop doing the same work),
 time-to-accuracy on digits against scikit-learn's MLPClassifier, the peak RSS of a default
 `trainlab` run beside a hand loop's process on the same data, the cost of the
 pictures (a default run with and without them), and a sweep trained in stacks beside its
-jobs one after another (--only sweep: scripts/bench_sweep.py).
+jobs one after another (--only sweep: scripts/bench_sweep.py), and an 8-job sweep on two
+cores with Hydra's joblib launcher beside the basic launcher (--only joblib: scripts/bench_parallel.py).
 """
 
 from __future__ import annotations
@@ -629,7 +630,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repeat, 2 epochs (a smoke run)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    sections = ["speed", "overhead", "busy", "startup", "digits", "memory", "pictures", "sweep"]
+    sections = ["speed", "overhead", "busy", "startup", "digits", "memory", "pictures", "sweep", "joblib"]
     parser.add_argument("--only", choices=sections, nargs="*")
     parser.add_argument(
         "--workloads", nargs="*", type=int, help="indices into the workload list (0 tiny, 1, 2 MNIST-size)"
@@ -671,6 +672,10 @@ def main() -> None:
         from bench_sweep import sweep  # scripts/bench_sweep.py
 
         sweep(repeats)
+    if "joblib" in only:
+        from bench_parallel import parallel  # scripts/bench_parallel.py
+
+        parallel(repeats)
 
 
 if __name__ == "__main__":

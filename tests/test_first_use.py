@@ -46,7 +46,7 @@ def test_help_lists_every_group_with_its_options_without_importing_torch(tmp_pat
         ("optimizer.lrr=0.1", "optimizer.lrr=0.1: optimizer=adam has no key lrr; did you mean lr? allowed: lr,"),
         ("seed=abc", "seed=abc: 'abc' is not an integer"),
         ("optimizer.lr=-1", "optimizer.lr=-1.0 is not allowed: a learning rate > 0"),
-        ("trainer.devices=2", "trainer.devices=2 is not allowed: one device: training on several devices"),
+        ("trainer.strategy=ddp_spawn", "trainer.strategy='ddp_spawn' is not allowed: auto or ddp"),
     ],
 )
 def test_a_config_error_is_one_message_exit_2_before_torch(override, message, tmp_path):

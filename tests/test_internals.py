@@ -138,6 +138,18 @@ def test_add_scalar_summaries_writes_scalars_tensorboard_reads(tmp_path):
     assert logged == {"train/loss": [(3, 0.5)], "val/acc": [(3, 0.75)]}, "add_scalar_summaries no longer logs"
 
 
+def test_summaries_on_a_rank_other_than_0_write_nothing(tmp_path, monkeypatch):
+    """Lightning's TensorBoardLogger hands ranks other than 0 a stand-in experiment."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    writer = TensorBoardLogger(save_dir=str(tmp_path), name="", version="").experiment
+    add_scalar_summaries(writer, {"train/loss": 0.5}, step=3)
+    add_png_summary(writer, "pictures/test", png_bytes(torch.zeros(3, 4, 6, dtype=torch.uint8)), 4, 6, step=7)
+    assert not list(tmp_path.rglob("events.out.tfevents.*"))
+
+
 def test_hydra_override_dirname_is_the_one_hydra_sets():
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -155,3 +167,16 @@ def test_hydra_override_dirname_is_the_one_hydra_sets():
     parsed = OverridesParser.create().parse_overrides(overrides)
     expected = "model.hidden=[4,4],optimizer.lr=0.1,seed=3"
     assert hydra_override_dirname(parsed, cfg) == cfg.hydra.job.override_dirname == expected
+
+
+def test_optuna_trial_id_reports_to_the_trial_it_names():
+    optuna = pytest.importorskip("optuna")
+    from trainlab.internals import optuna_trial_id
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    for _ in range(3):
+        study.ask()
+    frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == 2)
+    optuna.trial.Trial(study, optuna_trial_id(frozen)).report(0.25, step=4)
+    assert study.get_trials()[2].intermediate_values == {4: 0.25}

@@ -9,6 +9,7 @@ so a bad value is refused at once.
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from trainlab.composing import compose
+from trainlab.distributed import launched_rank, launcher_dir
 from trainlab.errors import ConfigError, Stopped
 from trainlab.resume import kept_overrides, register_resolvers, resume_overrides, resume_target, unique_dir
 from trainlab.rundir import RunDir
@@ -81,7 +83,10 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None, ver
                 f"output_dir={str(output_dir)!r}: a resumed run continues in its own directory, {run_dir}"
             )
     else:
-        run_dir = Path(output_dir) if output_dir is not None else unique_dir(Path("outputs"))
+        if output_dir is not None:
+            run_dir = Path(output_dir)
+        else:  # under torchrun or SLURM: the same for every rank (trainlab.distributed)
+            run_dir = Path(launcher_dir("outputs") or unique_dir(Path("outputs")))
     with quiet_logs(not verbose):
         console = None if verbose else Console(quiet=True)
         return train(cfg, run_dir.resolve(), choices, console, overrides=[*overrides])
@@ -112,6 +117,7 @@ def train(
     choices: dict[str, str] | None = None,
     console: Any = None,
     overrides: Sequence[str] | None = None,
+    script: bool = False,
 ) -> RunResult:
     """Check, train, restore the best weights, test and summarise one composed config in
     ``run_dir`` (see the module doc). With ``resume``/``ckpt_path`` the run continues from
@@ -119,6 +125,12 @@ def train(
     composed again from the run's own overrides.yaml followed by them, so ``resume=<dir>``
     alone suffices. A diverged or interrupted run raises ``Diverged`` or ``Interrupted``
     after writing its summary.json.
+
+    Several devices (Lightning's DDP, ``trainlab.distributed``): ``script`` says the caller
+    is the command line (``python train.py``), whose command Lightning runs again for the
+    other ranks; elsewhere (a notebook, pytest) only a run whose ranks a launcher started
+    (torchrun, SLURM) may train on several devices. Only global rank 0 writes the run's
+    files and prints; every rank returns the same result.
     """
     given = list(overrides) if overrides is not None else None
     target = resume_target(cfg)
@@ -137,15 +149,19 @@ def train(
     from trainlab.validate import check_monitor
 
     out = RunDir(run_dir)
+    writes = launched_rank() == 0  # global rank 0 writes the run's files; the other ranks only train
     if target is None:
-        out.refuse_existing()
+        if writes:
+            out.refuse_existing()
     elif "stacked" in check_resume(cfg, run_dir, target[1], list(overrides or [])):
         from trainlab.stacked.resume import resume_member  # a member of a stacked sweep, interrupted
 
         kept = kept_overrides(given) if given is not None else []
         return resume_member(cfg, run_dir, choices or {}, target[1], kept, console)
     quiet_lightning()
-    build.check_trainer(cfg)
+    processes = build.check_trainer(cfg)
+    if processes > 1:
+        _check_distributed(cfg, processes, script, run_dir)
     datasets = build.datasets(cfg)
     first = datasets[0]
     loss = resolve_loss(cfg.loss.name, first.task, first.n_classes)
@@ -155,13 +171,14 @@ def train(
     tuned = None
     if cfg.tune.name == "lr_find":
         tuned = lr_find_and_report(cfg, first, Loss(loss, first.task, *first.target_scale), out, console)
-        if not cfg.tune.apply:
+        if not cfg.tune.apply:  # (one device: validate.check_processes)
             out.save_config(cfg, kept_overrides(given) if given is not None else None)
             out.write_json(out.SUMMARY, {"status": "tuned", "run_dir": str(run_dir), "lr_find": tuned.as_dict()})
             from torch import nn
 
             return RunResult(metrics={}, history=[], model=nn.Identity(), run_dir=run_dir, best_checkpoint=None)
-    out.save_config(cfg, kept_overrides(given) if given is not None else None)
+    if writes:
+        out.save_config(cfg, kept_overrides(given) if given is not None else None)
     params = hyperparameters(cfg, choices or {}, loss)
     try:
         if len(datasets) == 1:
@@ -170,7 +187,8 @@ def train(
             folds = enumerate(datasets, 1)
             fits = [fit(cfg, data, loss, out.fold(k).path, {**params, "fold": k}) for k, data in folds]
     except Stopped as stop:
-        write_stop_summary(out, stop, cfg.monitor, cfg.mode)
+        if writes:
+            write_stop_summary(out, stop, cfg.monitor, cfg.mode)
         raise
     pick = min if cfg.mode == "min" else max
     best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
@@ -180,7 +198,7 @@ def train(
     )
 
     submission = None
-    if to_predict is not None:
+    if to_predict is not None and writes:
         from trainlab.predict import Predictor
 
         predictions = Predictor.from_checkpoint(best.best_checkpoint).predict(to_predict, source=str(cfg.data.test))
@@ -210,8 +228,9 @@ def train(
         summary["submission"] = str(submission)
     if tuned is not None:
         summary["lr_find"] = tuned.as_dict()
-    out.write_json(out.SUMMARY, summary)
-    print_summary(summary, console)
+    if writes:
+        out.write_json(out.SUMMARY, summary)
+        print_summary(summary, console)
     return RunResult(
         metrics=metrics,
         history=history,
@@ -229,6 +248,25 @@ def train(
         threads=best.threads,
         config=cfg,
     )
+
+
+def _check_distributed(cfg: DictConfig, processes: int, script: bool, run_dir: Path) -> None:
+    """A run on several devices: refused where no launcher can start its other ranks; else
+    rank 0 exports its run dir for them (``trainlab.distributed``)."""
+    from trainlab.distributed import RUN_DIR_ENV, launched_from_outside
+    from trainlab.validate import check_processes
+
+    check_processes(cfg, processes)
+    if not script and not launched_from_outside():
+        devices = cfg.trainer.get("devices")
+        raise ConfigError(
+            f"trainer.devices={devices} trains in {processes} processes, which trainlab.run() cannot start "
+            "from a Python session (Lightning would run this interpreter's command line again for each): "
+            "run `python train.py trainer.devices=... trainer.strategy=ddp ...` instead, or launch your "
+            "script with torchrun"
+        )
+    if launched_rank() == 0:
+        os.environ[RUN_DIR_ENV] = str(run_dir)
 
 
 def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:

@@ -17,7 +17,8 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from rich.console import Console
 from rich.markup import escape
 
-from trainlab.errors import ConfigError, Diverged, Interrupted
+from trainlab.distributed import launched_rank
+from trainlab.errors import ConfigError, Diverged, Interrupted, Pruned
 from trainlab.resume import register_resolvers
 from trainlab.schema import register as register_schemas
 
@@ -33,12 +34,25 @@ register_schemas()  # the /schema/... entries conf/'s defaults lists name
 def _train(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    rank = launched_rank()  # several devices: rank 0 speaks for the run (trainlab.distributed)
+    # On ranks other than 0 a stop (diverged, Ctrl-C) exits with 0: rank 0 says so and gives the
+    # exit code; another code would make Lightning's launcher kill rank 0 while it writes.
+    quiet_stops: tuple[type[Exception], ...] = (Diverged, Interrupted) if rank else ()
     try:
         from trainlab.api import train  # checks the config before it imports Lightning
         from trainlab.quiet import quiet_lightning
 
         quiet_lightning(propagate_to_root=True)
-        result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices), overrides=list(hydra_cfg.overrides.task))
+        if rank:
+            _quiet_rank()
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            from trainlab.validate import check_one_device
+
+            check_one_device(cfg)
+        overrides = list(hydra_cfg.overrides.task)
+        result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices), overrides=overrides, script=True)
+    except quiet_stops:
+        sys.exit(0)
     except ConfigError as error:
         _print_error(error)
         if hydra_cfg.mode == RunMode.MULTIRUN:  # recorded in the sweep summary; the other jobs go on
@@ -46,17 +60,34 @@ def _train(cfg: DictConfig) -> float | None:
 
             record_failure(run_dir, str(error))
             return None
-        _remove_if_empty_run(run_dir)
+        if not rank:
+            _remove_if_empty_run(run_dir)
         sys.exit(EXIT_CONFIG)
     except Diverged as error:  # summary.json says diverged; a sweep goes on to its other jobs
         _print_error(error)
         if hydra_cfg.mode == RunMode.MULTIRUN:
             return None
         sys.exit(EXIT_DIVERGED)
+    except Pruned as error:  # an Optuna trial its study's pruner stopped: summary.json says pruned; the search goes on
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]pruned:[/] {escape(str(error))}", highlight=False)
+        return None
     except Interrupted as error:  # Ctrl-C stops a sweep too
         _print_error(error)
         sys.exit(EXIT_INTERRUPTED)
     return result.metrics.get(cfg.monitor)
+
+
+def _quiet_rank() -> None:
+    """A rank other than 0 of a run on several devices logs errors only: rank 0, with the same
+    config and the same values, reports (warnings included)."""
+    import logging
+    import warnings
+
+    import lightning.pytorch  # noqa: F401 (first: importing it sets its loggers' levels)
+
+    for name in ("trainlab", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
 
 
 def _print_error(error: Exception) -> None:
@@ -86,6 +117,13 @@ def train() -> None:
 
         print(help_text())
         return
+    from trainlab.extras import check_extras
+
+    try:
+        check_extras(args)
+    except ConfigError as error:
+        _print_error(error)
+        sys.exit(EXIT_CONFIG)
     flags = {a for a in args if a.startswith("-")}
     if flags <= {"-m", "--multirun"}:
         check_before_training([a for a in args if not a.startswith("-")], multirun=bool(flags))
@@ -97,10 +135,16 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
     directory; exit 2 naming every job that cannot run. (``api.train`` checks again what
     only the data can tell.)"""
     from trainlab.composing import compose, compose_jobs, sweep_jobs
-    from trainlab.validate import validate
+    from trainlab.validate import check_one_device, validate
 
     if multirun and any(o.lstrip("+~").startswith("hydra/sweeper") for o in overrides):
-        return  # another sweeper's syntax: it expands its own jobs
+        from trainlab.search.checks import check_search  # optuna: jobs at its space's ends; another sweeper: none
+
+        try:
+            return check_search(overrides)
+        except ConfigError as error:
+            _print_error(error)
+            sys.exit(EXIT_CONFIG)
     try:
         jobs = sweep_jobs(overrides) if multirun else [overrides]
     except ConfigError as error:
@@ -115,6 +159,8 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
         try:
             cfg = composed[number][0] if composed else compose(job)[0]
             validate(cfg)
+            if multirun:
+                check_one_device(cfg)
             if stacked:
                 from trainlab.stacked.checks import check_stackable
 

@@ -38,7 +38,7 @@ def group_options() -> dict[str, list[str]]:
     return {
         d.name: sorted(p.stem for p in d.glob("*.yaml"))
         for d in sorted(root.iterdir())
-        if d.is_dir() and not d.name.startswith(("_", "."))
+        if d.is_dir() and not d.name.startswith(("_", ".")) and d.name != "hydra"  # hydra/: Hydra's groups
     }
 
 

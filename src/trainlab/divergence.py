@@ -6,6 +6,12 @@ gathered on the device into one small tensor, copied to the host asynchronously 
 memory and an event on CUDA; at once on the CPU), and looked at when the copy has landed:
 at the next Lightning step, or at the end of the epoch at the latest. On the CPU, and for
 eager steps, the bad step is named exactly; for graph replays, the stretch of steps.
+
+On several devices (``synchronized``) the probed losses are the global mini-batches' (the
+same on every rank) and each probe is looked at as soon as it is queued, waiting for its
+copy: at the end of each Lightning step, where every rank looks. Every rank then raises
+Diverged at the same step; looking whenever a copy has landed could stop one rank while
+another waits in the next step's all-reduce.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class DivergenceWatch:
 
     def __init__(self, max_loss: float | None = None) -> None:
         self.max_loss = max_loss
+        self.synchronized = False  # several ranks: look only when the caller polls (see the module doc)
         self._pending: list[_Probe] = []
 
     def probe(
@@ -53,7 +60,7 @@ class DivergenceWatch:
             self._pending.append(_Probe(host, steps, epoch, lr, event))
         else:
             self._pending.append(_Probe(values.cpu(), steps, epoch, lr))
-        self.poll()
+        self.poll(wait=self.synchronized)
 
     def poll(self, wait: bool = False) -> None:
         """Look at every probe whose copy has landed (all of them with ``wait``), in order."""

@@ -71,6 +71,15 @@ class Interrupted(Stopped):
         )
 
 
+class Pruned(Stopped):
+    """An Optuna trial (``hydra/sweeper=optuna``) stopped by the study's pruner at the end of
+    ``epoch``, its monitored metric then ``value``; not an error: the sweep goes on."""
+
+    def __init__(self, trial: int, epoch: int, monitor: str, value: float) -> None:
+        self.trial, self.epoch, self.monitor, self.value = trial, epoch, monitor, value
+        super().__init__(f"trial {trial} pruned at epoch {epoch}: {monitor} {value:.4g} is behind the study's trials")
+
+
 class SweepInterrupted(Stopped):
     """A stacked sweep stopped by Ctrl-C: the jobs of ``written`` have finished run
     directories; those of ``interrupted`` (the stack that was training) are written as

@@ -16,6 +16,7 @@ from torch import nn
 from trainlab import build
 from trainlab.callbacks.pictures import tensorboard_writer
 from trainlab.data import TabularData
+from trainlab.distributed import launched_rank
 from trainlab.interrupts import stopping
 from trainlab.loggers import log_final
 from trainlab.losses import Loss
@@ -56,13 +57,17 @@ def fit(
 ) -> Fit:
     """Train one model on ``data`` in ``out_dir`` (from ``resume_from``, a checkpoint, when
     given), restore its best weights, test them, draw the pictures and log ``params`` with
-    the final metrics."""
+    the final metrics. On several devices every rank trains, validates and tests alike
+    (the same seed: the same initial weights and dropout draws); global rank 0 alone writes
+    files (``trainlab.distributed``)."""
+    writes = launched_rank() == 0
     L.seed_everything(cfg.seed, verbose=False)
     loss = Loss(loss_name, data.task, *data.target_scale)  # regression: this split's target scale
     module = build.training_module(cfg, data, loss)
     datamodule = build.datamodule(cfg, data)
     run_dir = RunDir(out_dir)
-    run_dir.write_json(run_dir.PREPROCESSING, module.checkpoint_extra["preprocessing"])
+    if writes:
+        run_dir.write_json(run_dir.PREPROCESSING, module.checkpoint_extra["preprocessing"])
     callbacks = build.callbacks(cfg, data, loss, out_dir)
     if callbacks.early is not None and callbacks.early.patience >= cfg.trainer.max_epochs:
         log.warning(
@@ -72,7 +77,7 @@ def fit(
         )
     logger = build.logger(cfg, out_dir)
     trainer = build.trainer(cfg, out_dir, callbacks.all, logger)
-    if resume_from is not None:
+    if resume_from is not None and writes:
         run_dir.remove_stale_temporaries()
     n_params = sum(p.numel() for p in module.model.parameters())
     device_type = trainer.strategy.root_device.type
@@ -93,7 +98,7 @@ def fit(
             metrics |= module.test_values
         test_seconds = time.perf_counter() - start
         model.eval()
-        if cfg.pictures.enabled:
+        if cfg.pictures.enabled and writes:
             pictures += save_input_pictures(
                 model, loss, data, out_dir, cfg.pictures.size, cfg.pictures.neurons, epoch=best_epoch
             )

@@ -72,11 +72,15 @@ def stops_after_this_epoch(trainer: L.Trainer) -> bool:
 
 def add_scalar_summaries(writer: Any, values: dict[str, float], step: int) -> None:
     """Log ``values`` to a ``SummaryWriter`` as one event at ``step`` (what ``add_scalar``
-    per key writes as one event each: about 0.15 ms a key on a 2-core CPU)."""
+    per key writes as one event each: about 0.15 ms a key on a 2-core CPU). Nothing on a
+    rank other than 0 (see ``add_png_summary``)."""
     from tensorboard.compat.proto.summary_pb2 import Summary
 
+    file_writer = writer._get_file_writer()
+    if file_writer is None:  # Lightning's stand-in experiment on a rank other than 0: no file
+        return
     summary = Summary(value=[Summary.Value(tag=k, simple_value=float(v)) for k, v in values.items()])
-    writer._get_file_writer().add_summary(summary, step)
+    file_writer.add_summary(summary, step)
 
 
 def add_png_summary(writer: Any, tag: str, png: bytes, height: int, width: int, step: int) -> None:
@@ -85,11 +89,16 @@ def add_png_summary(writer: Any, tag: str, png: bytes, height: int, width: int, 
     ``SummaryWriter.add_image`` takes pixels and re-encodes them, resampling with Lanczos
     and compressing at zlib level 6: most of the cost of a picture. The writer's file writer
     (``_get_file_writer``, which also reopens it after ``close``) takes a ready summary.
+    On a rank other than 0 Lightning's logger hands out a stand-in whose every method
+    returns None: nothing is written.
     """
     from tensorboard.compat.proto.summary_pb2 import Summary
 
+    file_writer = writer._get_file_writer()
+    if file_writer is None:  # Lightning's stand-in experiment on a rank other than 0: no file
+        return
     image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
-    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+    file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
 
 def hydra_override_dirname(overrides: list[Any], config: Any) -> str:
@@ -104,3 +113,10 @@ def hydra_override_dirname(overrides: list[Any], config: Any) -> str:
     return get_overrides_dirname(
         overrides=overrides, kv_sep=names.kv_sep, item_sep=names.item_sep, exclude_keys=list(names.exclude_keys)
     )
+
+
+def optuna_trial_id(trial: Any) -> int:
+    """The storage's id of an Optuna trial (a ``FrozenTrial``): what ``optuna.trial.Trial(study,
+    trial_id)`` takes to report to a trial from the job's process (``trainlab.search.link``).
+    Optuna has no public name for it: ``FrozenTrial._trial_id``, as Optuna's own integrations use."""
+    return int(trial._trial_id)

@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 
 from trainlab.callbacks import LastCheckpoint
+from trainlab.distributed import StopRequested
 from trainlab.errors import Diverged, Interrupted
 from trainlab.module import TrainingModule
 
@@ -19,11 +20,12 @@ def stopping(trainer: L.Trainer, module: TrainingModule, out_dir: Path, training
     """Ctrl-C (which Lightning turns into exit(1) after its clean shutdown, or a plain
     KeyboardInterrupt outside it) becomes Interrupted; a Diverged is told where the run
     stopped (``Stopped.at``). Both name the epochs last.ckpt holds, which ``resume=``
-    continues from."""
+    continues from. On several devices, a Ctrl-C press stops every rank at the same step
+    (``distributed.StopRequested``, raised on each): an Interrupted too."""
     kept = next(c for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint))
     try:
         yield
-    except (SystemExit, KeyboardInterrupt) as error:
+    except (SystemExit, KeyboardInterrupt, StopRequested) as error:
         if isinstance(error, SystemExit) and not trainer.interrupted:
             raise
         done = len(module.history)
@@ -33,6 +35,7 @@ def stopping(trainer: L.Trainer, module: TrainingModule, out_dir: Path, training
         diverged.at(module.history, out_dir, kept.epochs_kept)
         raise
     finally:
+        module.end_distributed()
         # Lightning ignores Ctrl-C from its interrupt handling on, even when its teardown
         # then fails (a failed checkpoint write): a sweep's next job must hear it again.
         if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -14,6 +15,7 @@ from torch import nn
 
 from trainlab.checkpoints import restore_rng, rng_state
 from trainlab.data.loader import Chunk
+from trainlab.distributed import CtrlC, GradientSync
 from trainlab.evaluation import Evaluation, limited_rows
 from trainlab.internals import count_optimizer_steps
 from trainlab.losses import Loss
@@ -38,6 +40,14 @@ class TrainingModule(L.LightningModule):
     ``checkpoint_extra`` (plain data: the model spec, the preprocessing) is stored in each
     checkpoint under ``"trainlab"`` as JSON text, so a checkpoint alone can predict; the
     history and the random state that dropout draws from are stored too, for exact resume.
+
+    On several devices (Lightning's DDP), training runs inside the strategy's
+    ``block_backward_sync()`` (DDP's reducer never syncs: it expects one backward per forward
+    of its wrapper, and a Lightning step here runs many) and the step unit averages the
+    gradients itself (``trainlab.distributed``). Every rank validates and tests on the whole
+    split, with the same weights: the same values on every rank by construction, so early
+    stopping, best weights and checkpoints decide alike everywhere. Ctrl-C is agreed on by
+    the ranks (``distributed.CtrlC``) and stops every rank at the same step.
     """
 
     def __init__(
@@ -66,6 +76,8 @@ class TrainingModule(L.LightningModule):
         self.history: list[dict[str, float]] = []
         self.test_values: dict[str, float] = {}
         self.reporter = reporter if reporter is not None else Reporter([monitor])
+        self._no_sync: contextlib.ExitStack | None = None
+        self._ctrl_c: CtrlC | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -76,7 +88,11 @@ class TrainingModule(L.LightningModule):
         if stage == "fit":  # before configure_optimizers: the path decides the optimizer's flags
             data = self.trainer.datamodule
             plan = Plan(
-                self.trainer.strategy.root_device, data.loader, data.steps_per_call, str(self.trainer.precision)
+                self.trainer.strategy.root_device,
+                data.loader,
+                data.steps_per_call,
+                str(self.trainer.precision),
+                self.trainer.world_size,
             )
             self._build_optimizer = self.steps.plan(plan, self.optimizer_factory)
             log.info("training path: %s", self.steps.description)
@@ -96,6 +112,37 @@ class TrainingModule(L.LightningModule):
             self.steps.start(optimizer, None, None)
         else:  # Lightning's wrapper: precision plugins, and it counts the steps
             self.steps.start(optimizer, self.manual_backward, self.optimizers().step)
+        self._start_distributed()
+
+    def _start_distributed(self) -> None:
+        """DDP (even of one process): its reducer off for the fit; several ranks: gradients
+        averaged by the step unit, Ctrl-C agreed on (see the class doc)."""
+        self.end_distributed()
+        block = getattr(self.trainer.strategy, "block_backward_sync", None)  # Lightning's parallel strategies
+        if block is not None:
+            self._no_sync = contextlib.ExitStack()
+            self._no_sync.enter_context(block())
+        if self.trainer.world_size == 1:
+            return
+        self._ctrl_c = CtrlC()
+        self._ctrl_c.install()
+        distribute = getattr(self.steps, "distribute", None)
+        if distribute is None:
+            raise RuntimeError(f"{type(self.steps).__name__} cannot train on several devices")
+        trainer = self.trainer
+        distribute(GradientSync(list(self.model.parameters()), trainer.global_rank, trainer.world_size, self._ctrl_c))
+
+    def on_train_end(self) -> None:
+        self.end_distributed()
+
+    def end_distributed(self) -> None:
+        """Leave what ``_start_distributed`` set up (at the end of training, or after an error)."""
+        if self._no_sync is not None:
+            self._no_sync.close()
+            self._no_sync = None
+        if self._ctrl_c is not None:
+            self._ctrl_c.uninstall()
+            self._ctrl_c = None
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()

@@ -146,7 +146,8 @@ class CourseProgressBar(RichProgressBar):
         sampler = getattr(loader, "sampler", None)
         if not (per_call and batch_size and hasattr(sampler, "__len__") and math.isfinite(chunks)):
             return chunks
-        return min(math.ceil(len(sampler) / batch_size), int(chunks) * per_call)
+        world = trainer.world_size  # on several devices a step trains a global batch of world x batch_size rows
+        return min(math.ceil(len(sampler) / (batch_size * world)), int(chunks) * per_call)
 
     def epoch_description(self, trainer: L.Trainer) -> str:
         """``Epoch e/max_epochs``, e counted from 1 (``Epoch e`` without a finite max_epochs)."""
@@ -255,7 +256,7 @@ class CourseProgressBar(RichProgressBar):
         if not isinstance(batch, Chunk):
             return None
         ran, self._steps_seen = steps - self._steps_seen, steps
-        self._rows += min(len(batch.indices), max(ran, 0) * batch.batch_size)
+        self._rows += min(len(batch.indices), max(ran, 0) * batch.batch_size * batch.world)  # every rank's rows
         now = time.perf_counter()
         points = self._points
         points.append((now, self._rows))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,19 +53,38 @@ def _fresh(root: str) -> str:
 
 
 def hydra_run_dir(resume: Any, ckpt_path: Any, root: str = "outputs") -> str:
-    """Resolver behind ``hydra.run.dir``: the run to resume, else a fresh ``root/<date>/<time>``."""
+    """Resolver behind ``hydra.run.dir``: the run to resume, else a fresh ``root/<date>/<time>``.
+
+    On several devices, one directory for every rank (``trainlab.distributed``): the one
+    that rank 0 decided and exported (``TRAINLAB_RUN_DIR``, which the ranks Lightning starts
+    inherit), else the one a launcher names for every rank (``distributed.launcher_dir``)."""
+    from trainlab.distributed import RUN_DIR_ENV, launcher_dir
+
+    if os.environ.get(RUN_DIR_ENV):
+        return os.environ[RUN_DIR_ENV]
     if resume:
         return str(resume)
     if ckpt_path:
         return str(run_dir_of_checkpoint(Path(str(ckpt_path))))
-    return _fresh(root)
+    return launcher_dir(root) or _fresh(root)
+
+
+SWEEP_DIR_ENV = "TRAINLAB_SWEEP_DIR"
+
+
+def hydra_sweep_dir(root: str) -> str:
+    """Resolver behind ``hydra.sweep.dir``: a fresh ``root/<date>/<time>``, or, in a launcher's
+    worker process (joblib, submitit), the sweep's own: the sweep's process names it in
+    ``TRAINLAB_SWEEP_DIR`` before its workers start (``trainlab.sweep.SweepSummary``), since
+    each worker resolves Hydra's config again and would otherwise make a directory of its own."""
+    return os.environ.get(SWEEP_DIR_ENV) or _fresh(root)
 
 
 def register_resolvers() -> None:
-    """``${trainlab_run_dir:${resume},${ckpt_path}}`` and ``${trainlab_fresh_dir:root}`` for conf/train.yaml."""
+    """``${trainlab_run_dir:${resume},${ckpt_path}}`` and ``${trainlab_sweep_dir:root}`` for conf/train.yaml."""
     if not OmegaConf.has_resolver("trainlab_run_dir"):
         OmegaConf.register_new_resolver("trainlab_run_dir", hydra_run_dir)
-        OmegaConf.register_new_resolver("trainlab_fresh_dir", _fresh)
+        OmegaConf.register_new_resolver("trainlab_sweep_dir", hydra_sweep_dir)
 
 
 def run_dir_of_checkpoint(path: Path) -> Path:

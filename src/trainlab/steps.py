@@ -13,6 +13,14 @@ on the device (by the graph into static accumulators, or from the eager steps' d
 outputs at the end of the epoch), and read once per epoch. The losses are also probed for
 divergence, asynchronously (``trainlab.divergence``), and with ``log_every_n_steps`` = N
 every N-th step's loss is kept on the device for the epoch's log.
+
+On several devices (Lightning's DDP; ``distribute``), each step trains on this rank's
+slice of the global mini-batch (``Chunk.shards``), and ``trainlab.distributed.GradientSync``
+averages the gradients and the step's loss over the ranks after the backward, so every
+rank steps alike, probes the global loss (the divergence decision is every rank's) and
+sums the epoch over all rows. The steps then run eagerly: the all-reduce sits between the
+backward and the optimizer step, outside what a CUDA graph captures here. Ctrl-C is agreed
+on at each Lightning step (``StopRequested`` on every rank at once).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from torch import nn
 
 from trainlab.cuda_graph import StepGraph, capturable, optimizer_class
 from trainlab.data.loader import Chunk
+from trainlab.distributed import GradientSync, StopRequested
 from trainlab.divergence import DivergenceWatch
 from trainlab.losses import Loss
 
@@ -53,6 +62,7 @@ class Plan:
     loader: str  # "memory" or "dataloader"
     steps_per_call: int
     precision: str
+    world_size: int = 1  # processes training together (Lightning's DDP)
 
 
 class StepUnit(Protocol):
@@ -103,6 +113,12 @@ class SingleModelSteps:
         self._eager: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss, output, target)
         self._step_log: list[tuple[int, torch.Tensor]] = []
         self._rows = 0
+        self.sync: GradientSync | None = None
+
+    def distribute(self, sync: GradientSync | None) -> None:
+        """Train as one rank of several: gradients and losses averaged by ``sync`` (None: alone)."""
+        self.sync = sync
+        self.watch.synchronized = sync is not None
 
     # ----- the path -----
 
@@ -119,6 +135,8 @@ class SingleModelSteps:
             reasons.append("speed.loader is not memory")
         if plan.precision not in map(str, FAST_PRECISION):
             reasons.append(f"precision {plan.precision}")
+        if plan.world_size > 1:
+            reasons.append("DDP averages the gradients between the processes after each backward")
         if capturable(optimizer) is None:
             cls = optimizer_class(optimizer)
             reasons.append(f"optimizer {cls.__name__ if cls else optimizer} cannot be captured")
@@ -149,13 +167,15 @@ class SingleModelSteps:
             self._graph = None  # a scheduler changed the learning rate: capture again
 
     def run(self, chunk: Chunk, done: int, limit: int | None, epoch: int, schedulers: Sequence) -> int:
-        x, y, indices, size = chunk
-        pieces = indices.split(size)[:limit]
+        x, y, size = chunk.x, chunk.y, chunk.batch_size
+        pieces = chunk.shards(limit)
         self.watch.poll()  # earlier chunks' losses, where their copy to the host has landed
+        if self.sync is not None and self.sync.stop_requested(x.device):  # Ctrl-C on any rank: every rank stops here
+            raise StopRequested
         probes: list[torch.Tensor] = []
         probe_steps: list[tuple[int, int | None]] = []
         graph_before, graph_rows, graph_first, graph_last = None, 0, 0, 0
-        for step, rows in enumerate(pieces, done + 1):
+        for step, (rows, global_rows) in enumerate(pieces, done + 1):
             if self._graph_wanted and len(rows) == size:
                 if self._graph is None:
                     self._capture(x, y, size)
@@ -168,8 +188,7 @@ class SingleModelSteps:
                 if kept:
                     self._step_log.append((step, (self._loss_sum - before) / len(rows)))
             else:
-                self._step(x.index_select(0, rows), y.index_select(0, rows))
-                loss = self._eager[-1][0]
+                loss = self._step(x.index_select(0, rows), y.index_select(0, rows), global_rows)
                 probes.append(loss)
                 probe_steps.append((step, None))
                 if self._keeps(step):
@@ -192,9 +211,19 @@ class SingleModelSteps:
                 sizes = torch.tensor([len(t) for t in targets], device=loss_sum.device, dtype=loss_sum.dtype)
                 loss_sum += (torch.stack(losses) * sizes).sum()
                 metric_sum += self.loss.train_metric_sum(torch.cat(outputs), torch.cat(targets))
+        rows_read = self._rows
+        if self.sync is not None:  # the sums over every rank's rows, and a Ctrl-C press on any rank
+            pressed = float(self.sync.ctrl_c is not None and self.sync.ctrl_c.pressed)
+            extra = torch.tensor([self._rows, pressed], device=loss_sum.device, dtype=torch.float64)  # exact counts
+            totals = self.sync.sum(torch.cat([loss_sum.reshape(1).double(), metric_sum.reshape(1).double(), extra]))
+            loss_sum, metric_sum = totals[0], totals[1]
+            rows_read, pressed = (int(v) for v in totals[2:].tolist())
+            if pressed:
+                self._eager, self._step_log = [], []
+                raise StopRequested
         read = [loss_sum, metric_sum, *(loss for _, loss in self._step_log)]
         values = torch.stack([t.to(torch.float32) for t in read]).tolist()  # one wait for the device
-        rows = max(self._rows, 1)
+        rows = max(rows_read, 1)
         kept = list(zip((step for step, _ in self._step_log), values[2:], strict=True))
         self._eager, self._step_log = [], []
         return EpochTotals(values[0] / rows, values[1] / rows, kept)
@@ -206,12 +235,21 @@ class SingleModelSteps:
 
     # ----- one optimizer step -----
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """One optimizer step on one mini-batch; adds its loss and metric to the sums."""
-        output = self.model(x)
-        loss = self.loss(output, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        self._backward(loss)
+    def _step(self, x: torch.Tensor, y: torch.Tensor, global_rows: int | None = None) -> torch.Tensor:
+        """One optimizer step on one mini-batch; adds its loss and metric to the sums.
+        Returns the step's loss (on several devices: the global mini-batch's, of
+        ``global_rows`` rows, all ranks' gradients averaged)."""
+        if len(x) or self.sync is None:
+            output = self.model(x)
+            loss = self.loss(output, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            self._backward(loss)
+        else:  # no rows of the epoch's last, partial mini-batch: zero gradients, weighed 0
+            self.optimizer.zero_grad(set_to_none=True)
+            output, loss = None, torch.zeros((), device=x.device)
+        step_loss = loss
+        if self.sync is not None:
+            step_loss = self.sync.average(loss, len(x), global_rows or len(x))
         if self.gradient_clip_val:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
         self._optimizer_step()
@@ -219,8 +257,9 @@ class SingleModelSteps:
             with torch.no_grad():  # static accumulators, updated by every replay
                 self._loss_sum.add_(loss.detach() * len(x))
                 self._metric_sum.add_(self.loss.train_metric_sum(output.detach(), y))
-        else:  # no kernels per step: the sums are taken once, at the end of the epoch
+        elif output is not None:  # no kernels per step: the sums are taken once, at the end of the epoch
             self._eager.append((loss.detach(), output.detach(), y))
+        return step_loss.detach()
 
     def _capture(self, x: torch.Tensor, y: torch.Tensor, size: int) -> None:
         self._capturing = True

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from trainlab.errors import Diverged, Stopped
+from trainlab.errors import Diverged, Pruned, Stopped
 from trainlab.rundir import RunDir
 
 
@@ -108,8 +108,9 @@ def _fmt(value: float | None, std: float | None = None) -> str:
 def write_stop_summary(
     run_dir: str | os.PathLike[str], stop: Stopped, monitor: str, mode: str, extra: dict[str, Any] | None = None
 ) -> Path:
-    """summary.json of a run that diverged or was interrupted: why, where, and the
-    checkpoint it keeps, with the number of finished epochs in it (``stop.history``,
+    """summary.json of a run that diverged, was interrupted or pruned (an Optuna trial: the
+    epoch it was pruned at, its monitored value then and the trial's number): why, where,
+    and the checkpoint it keeps, with the number of finished epochs in it (``stop.history``,
     ``stop.out_dir`` and ``stop.epochs_kept`` are set by the fit); ``extra`` keys added."""
     out = RunDir(run_dir)
     last = RunDir(stop.out_dir or out.path).last_checkpoint
@@ -126,4 +127,7 @@ def write_stop_summary(
     }
     if isinstance(stop, Diverged):
         summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
+    if isinstance(stop, Pruned):  # not an error: the sweep's table says pruned, and the epoch
+        del summary["error"]
+        summary |= {"status": "pruned", "epoch": stop.epoch, "trial": stop.trial, "value": stop.value}
     return out.write_json(out.SUMMARY, summary | (extra or {}))

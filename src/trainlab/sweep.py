@@ -11,6 +11,7 @@ without it (failed, diverged early) come last, in job order.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from trainlab.resume import SWEEP_DIR_ENV
 from trainlab.rundir import RunDir, write_csv, write_text
+from trainlab.search.results import best_lines, read_trial
 
 FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
 # yaml.safe_load's loader on libyaml's parser where PyYAML has it: the same constructors build
@@ -54,6 +57,9 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
             "mode": summary.get("mode", "min"),
         }
         row |= summary.get("metrics", {})
+        trial = read_trial(job.path)  # a search's job (hydra/sweeper=optuna): its trial's state
+        if trial is not None:
+            row |= {"trial": trial["trial"], "state": trial["state"]}
         if summary.get("error"):
             row["error"] = summary["error"]
         rows.append(row)
@@ -88,7 +94,8 @@ def columns(rows: list[dict[str, Any]]) -> list[str]:
     monitors = _monitors(rows)
     metrics = sorted({k for r in rows for k in r if k.startswith(("val/", "test/"))} - set(monitors))
     error = ["error"] if any("error" in r for r in rows) else []
-    return [*FIXED, *monitors, *metrics, *error]
+    search = ["trial", "state"] if any("state" in r for r in rows) else []
+    return [*FIXED, *search, *monitors, *metrics, *error]
 
 
 def _cell(value: Any) -> str:
@@ -129,14 +136,17 @@ def print_table(
     present = {k for r in rows for k in r}
     tests = [k for k in ("test/loss", "test/acc", "test/r2") if k in present and k not in monitors]
     table = Table(title=f"sweep: {len(rows)} jobs, best first", title_justify="left")
-    for name in ["job", "overrides", "status", "best", *monitors, *tests]:
+    state = ["state"] if any("state" in r for r in rows) else []  # a search: complete, pruned, failed
+    for name in ["job", "overrides", "status", *state, "best", *monitors, *tests]:
         right = "/" in name or name in ("job", "best")
         # Folded, not cut, on a narrow console (80 columns where no terminal is attached): the overrides
         # wrap between overrides, and a name longer than its column continues on the next line.
         table.add_column(name, justify="right" if right else "left", overflow="fold")
     for r in rows:
         varying = " ".join(o for o in r["overrides"].split() if o not in common)
-        cells = [r["job"], varying, r["status"], r.get("best_epoch"), *(r.get(m) for m in [*monitors, *tests])]
+        status = f"pruned (epoch {r.get('epochs')})" if r["status"] == "pruned" else r["status"]  # an Optuna trial
+        cells = [r["job"], varying, status, *(r.get(s) for s in state), r.get("best_epoch")]
+        cells += [r.get(m) for m in [*monitors, *tests]]
         table.add_row(*(_cell(c) for c in cells))
     console.print(table)
     if common:
@@ -145,12 +155,18 @@ def print_table(
     if picture is not None:
         console.print(f"picture        {picture}")
     console.print(f"tensorboard    tensorboard --logdir {sweep_dir}   (HPARAMS compares the jobs)")
+    for line in best_lines(sweep_dir):  # a search: its best trial and the command that reruns it
+        console.print(line)
 
 
 class SweepSummary(Callback):
-    """Hydra callback (conf/train.yaml, ``hydra.callbacks``): rewrites the sweep's tables
-    after every job (so they exist even when a later job crashes the sweep) and prints the
-    table at the end."""
+    """Hydra callback (conf/train.yaml, ``hydra.callbacks``): names the sweep dir for the
+    launcher's worker processes, rewrites the sweep's tables after every job (so they exist
+    even when a later job crashes the sweep) and prints the table at the end."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Workers (joblib's, submitit's) inherit the variable and resolve hydra.sweep.dir to it.
+        os.environ[SWEEP_DIR_ENV] = str(config.hydra.sweep.dir)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         hydra_cfg = HydraConfig.get()
@@ -167,6 +183,7 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        os.environ.pop(SWEEP_DIR_ENV, None)
         rows = job_rows(sweep_dir)
         if rows:
             finish(sweep_dir, rows)

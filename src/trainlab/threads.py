@@ -7,7 +7,8 @@ CPU, trainlab uses one thread when the model's parameters times the batch size (
 one step, in multiply-adds) is below ``SMALL_STEP``, and leaves torch's own choice (one per
 core) above it. ``trainer.threads`` sets the count instead; so do the usual environment
 variables (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``), which trainlab then leaves alone.
-Training on a GPU leaves the CPU threads alone.
+Training on a GPU leaves the CPU threads alone. A sweep job that a parallel launcher runs
+beside others (joblib, submitit) gets its share of the cores at most, so jobs don't fight.
 """
 
 from __future__ import annotations
@@ -28,9 +29,18 @@ ENVIRONMENT = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def choose(setting: int | None, n_params: int, batch_size: int, device_type: str) -> tuple[int | None, str]:
-    """The thread count for training (None: leave torch's) and why, in words for the log."""
+    """The thread count for training (None: leave torch's) and why, in words for the log.
+
+    Order: ``trainer.threads``; then a parallel launcher's share of the cores (``share``),
+    which caps what the rules below would give; then the environment variables; then the
+    device and the size of a step."""
     if setting is not None:
         return setting, f"trainer.threads={setting}"
+    given = share()
+    if given is not None and device_type == "cpu":
+        threads, why = given
+        small = n_params * batch_size < SMALL_STEP
+        return (1, f"{why}; a small model uses 1") if small else (threads, why)
     for name in ENVIRONMENT:
         if os.environ.get(name):
             return None, f"{name}={os.environ[name]} is set"
@@ -40,6 +50,28 @@ def choose(setting: int | None, n_params: int, batch_size: int, device_type: str
     if work < SMALL_STEP:
         return 1, f"a small model: {n_params:,} parameters x batch {batch_size} < 2^24 a step"
     return None, f"{n_params:,} parameters x batch {batch_size} >= 2^24 a step"
+
+
+def share() -> tuple[int, str] | None:
+    """This job's share of the CPU cores when a launcher runs sweep jobs side by side, and why:
+    ``hydra/launcher=joblib`` runs ``n_jobs`` at once on this machine's cores (-1: one per core,
+    -2: all but one, as joblib counts), ``hydra/launcher=submitit_*`` gives each job
+    ``cpus_per_task``. None outside such a job (one run, the basic or stacked launcher)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    launcher = HydraConfig.get().get("launcher") or {}
+    target = str(launcher.get("_target_", ""))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if target.endswith("JoblibLauncher"):
+        n_jobs = int(launcher.get("n_jobs") or 1)
+        at_once = max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
+        return max(1, cores // at_once), f"joblib runs {at_once} jobs at once on {cores} cores"
+    if "submitit" in target and launcher.get("cpus_per_task"):
+        cpus = int(launcher.cpus_per_task)
+        return cpus, f"hydra.launcher.cpus_per_task={cpus}"
+    return None
 
 
 @contextmanager

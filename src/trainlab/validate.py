@@ -24,7 +24,46 @@ def _fail(key: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
 
 
-ONE_DEVICE = "one device: training on several devices is not supported yet; use trainer.devices=1"
+def processes(cfg: DictConfig) -> int:
+    """The processes a run trains in, as its config says: trainer.devices (a count, or a
+    list's length; ``auto`` counts 1 here, ``build.check_trainer`` asks Lightning) times
+    trainer.num_nodes. More than one: Lightning's DDP (``trainlab.distributed``)."""
+    devices = cfg.trainer.get("devices", 1)
+    count = len(devices) if OmegaConf.is_list(devices) else devices if isinstance(devices, int) else 1
+    return count * int(cfg.trainer.get("num_nodes", 1) or 1)
+
+
+def check_one_device(cfg: DictConfig) -> None:
+    """A sweep's job trains in one process: ``ConfigError`` for several devices (whose extra
+    processes Lightning would start by running the whole sweep command again)."""
+    if processes(cfg) > 1:
+        raise ConfigError(
+            f"trainer.devices={cfg.trainer.devices}: a sweep (-m) trains each job on one device; "
+            "run a job on several devices alone (without -m)"
+        )
+
+
+def check_processes(cfg: DictConfig, count: int) -> None:
+    """What trainlab cannot do on several devices (``count`` processes) yet: the lr finder,
+    and cross-validation (each fold would start the other ranks again)."""
+    if count <= 1:
+        return
+    devices = cfg.trainer.get("devices", 1)
+    shown = OmegaConf.to_container(devices) if OmegaConf.is_list(devices) else devices
+    if cfg.tune.name != "none":
+        _fail(
+            "tune",
+            cfg.tune.name,
+            f"none with trainer.devices={shown} ({count} processes): find the learning rate on one device "
+            "(trainer.devices=1), then train on several",
+        )
+    if cfg.data.get("folds", 1) > 1:
+        _fail(
+            "data.folds",
+            cfg.data.folds,
+            f"1 with trainer.devices={shown} ({count} processes): cross-validation trains on one device "
+            "(trainer.devices=1)",
+        )
 
 
 def validate(cfg: DictConfig) -> None:
@@ -36,9 +75,7 @@ def validate(cfg: DictConfig) -> None:
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda") and not _cuda_visible():
         _fail("trainer.accelerator", accelerator, "no CUDA GPU is visible here; use trainer=default or trainer=cpu")
-    devices = cfg.trainer.get("devices", 1)
-    if (isinstance(devices, int) and devices > 1) or (OmegaConf.is_list(devices) and len(devices) > 1):
-        _fail("trainer.devices", OmegaConf.to_container(devices) if OmegaConf.is_list(devices) else devices, ONE_DEVICE)
+    check_processes(cfg, processes(cfg))
     if cfg.tune.name == "lr_find" and cfg.tune.max_lr <= cfg.tune.min_lr:
         _fail("tune.max_lr", cfg.tune.max_lr, f"a learning rate > tune.min_lr={cfg.tune.min_lr}")
     _check_weight_decay(cfg)

@@ -25,7 +25,7 @@ from trainlab.loggers import TensorBoard
 from trainlab.losses import Loss
 from trainlab.progress import CourseModelSummary, CourseProgressBar
 from trainlab.rundir import RunDir
-from trainlab.validate import ONE_DEVICE, selected_regularization
+from trainlab.validate import check_processes, selected_regularization
 
 
 @dataclass
@@ -81,6 +81,9 @@ def callbacks(cfg: DictConfig, data: TabularData, loss: Loss, out_dir: Path) -> 
         )
         result.append(early)
     result += picture_callbacks(cfg, data, loss)
+    from trainlab.callbacks.pruning import optuna_pruning  # an Optuna trial's job: report, stop when pruned
+
+    result += optuna_pruning(cfg)
     if cfg.trainer.get("enable_progress_bar", True):
         result.append(CourseProgressBar())
     if cfg.trainer.get("enable_model_summary", True):
@@ -149,12 +152,17 @@ def trainer(
         callbacks=callbacks,
         plugins=[io or AtomicCheckpointIO()],
         default_root_dir=str(out_dir),
+        # On several devices trainlab's loaders serve every rank the same global mini-batches
+        # (each rank takes its slice: data.loader.Chunk) and the whole val/test split.
+        use_distributed_sampler=False,
     )
 
 
-def check_trainer(cfg: DictConfig) -> None:
+def check_trainer(cfg: DictConfig) -> int:
     """ConfigError, before anything is written, for Trainer arguments Lightning refuses
-    (a throwaway Trainer is built from them, quietly: the fit's Trainer says the same)."""
+    (a throwaway Trainer is built from them, quietly: the fit's Trainer says the same).
+    Returns the number of processes the run trains in (devices times nodes: Lightning's
+    count, ``trainer.devices=auto`` resolved)."""
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     level = rank_zero.level
     rank_zero.setLevel(logging.WARNING)
@@ -165,6 +173,6 @@ def check_trainer(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer: Lightning refuses these Trainer arguments: {first}") from None
     finally:
         rank_zero.setLevel(level)
-    if probe.num_devices > 1 or probe.num_nodes > 1:  # trainer.devices=auto on a machine with several GPUs
-        devices = cfg.trainer.get("devices")
-        raise ConfigError(f"trainer.devices={devices} means {probe.num_devices} devices here; allowed: {ONE_DEVICE}")
+    count = probe.num_devices * probe.num_nodes
+    check_processes(cfg, count)  # trainer.devices=auto on a machine with several GPUs: known only now
+    return count

@@ -47,7 +47,10 @@ class LastCheckpoint(ModelCheckpoint):
             trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if time.monotonic() - self._written_at < self.every_seconds and not stops_after_this_epoch(trainer):
+        wait = time.monotonic() - self._written_at < self.every_seconds and not stops_after_this_epoch(trainer)
+        if trainer.world_size > 1:  # rank 0's clock decides for every rank: a save is a collective step
+            wait = trainer.strategy.broadcast(wait, src=0)
+        if wait:
             return
         # Set before the write: the file's own state says how many epochs it holds.
         self.epochs_kept, self._stopped = trainer.current_epoch + 1, trainer.should_stop

@@ -27,7 +27,10 @@ def log_image(writer: SummaryWriter, tag: str, image: torch.Tensor, step: int) -
 
 
 def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
-    """The run's TensorBoard SummaryWriter, or None when it logs elsewhere (csv, none)."""
+    """The run's TensorBoard SummaryWriter, or None when it logs elsewhere (csv, none) or
+    this process is not global rank 0 (on several devices rank 0 alone draws and writes)."""
+    if not trainer.is_global_zero:
+        return None
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             return logger.experiment

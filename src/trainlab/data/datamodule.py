@@ -29,6 +29,10 @@ class DataModule(L.LightningDataModule):
     for data that should not sit on the device; each of its batches holds the rows of
     ``steps_per_call`` mini-batches, in the same order as the in-memory path.
     Test batches are large (``eval_batch_size``) since no gradients are kept.
+
+    On several devices (Lightning's DDP) every rank is served the same global mini-batches
+    of ``world_size * batch_size`` rows and trains on its slice of each (``loader.Chunk``);
+    validation and test give every rank the whole split (``TrainingModule.validate``).
     """
 
     def __init__(
@@ -59,21 +63,31 @@ class DataModule(L.LightningDataModule):
             self._device_splits[stage] = (x.to(device), y.to(device))
         return self._device_splits[stage]
 
+    @property
+    def world(self) -> tuple[int, int]:
+        """(this process's global rank, the number of processes) of the trainer's run."""
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
     def train_dataloader(self) -> ChunkLoader | DataLoader:
+        rank, world = self.world
         if self.loader == "dataloader":
             dataset = TensorDataset(self.data.x_train, self.data.y_train)
             pin = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
-            rows = rows_per_epoch(len(dataset), self.batch_size, self.drop_last)
+            rows = rows_per_epoch(len(dataset), self.batch_size * world, self.drop_last)
             order = EpochPermutations(len(dataset), self.seed, keep=rows)
-            collate = partial(chunk_collate, batch_size=self.batch_size)
-            per_call = self.steps_per_call * self.batch_size
+            collate = partial(chunk_collate, batch_size=self.batch_size, world=world, rank=rank)
+            per_call = self.steps_per_call * self.batch_size * world
             # Its own generator: the loader's per-epoch seed is then not drawn from the global
             # random state, which dropout draws from (the same masks as the in-memory path).
             return DataLoader(
                 dataset, per_call, sampler=order, collate_fn=collate, pin_memory=pin, generator=torch.Generator()
             )
         x, y = self.split_on_device("train")
-        return ChunkLoader(x, y, self.batch_size, self.steps_per_call, seed=self.seed, drop_last=self.drop_last)
+        return ChunkLoader(
+            x, y, self.batch_size, self.steps_per_call, seed=self.seed, drop_last=self.drop_last, world=world, rank=rank
+        )
 
     def test_dataloader(self) -> InMemoryLoader:
         x, y = self.split_on_device("test")

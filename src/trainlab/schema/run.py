@@ -30,6 +30,12 @@ DEVICES = either(
 class Trainer:
     accelerator: str = "auto"  # gpu or cuda without a GPU: refused by trainlab.validate
     devices: Any = key(1, DEVICES)
+    # Several devices: one process each, Lightning's DDP (trainlab averages the gradients:
+    # trainlab.distributed). auto: DDP when devices (or num_nodes) > 1, as in Lightning.
+    strategy: str = key(
+        "auto", one_of("auto", "ddp", words="auto or ddp (ddp_spawn, fsdp, deepspeed: not supported by trainlab)")
+    )
+    num_nodes: int = key(1, at_least(1, integer=True, note="machines, each with trainer.devices processes"))
     max_epochs: int = key(100, at_least(1, integer=True))
     min_epochs: int | None = key(None, at_least(0, integer=True, null="no minimum"))
     max_steps: int = key(-1, either(one_of(-1), at_least(1, integer=True), words="-1 (no limit) or an integer >= 1"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.errors import ConfigError
+from trainlab.validate import check_one_device
 
 # What the stacked path cannot serve yet: (key, value that is fine, why). Checked per job
 # before anything trains; hydra/launcher=basic serves them all.
@@ -44,6 +45,7 @@ def check_stackable(cfg: DictConfig, resuming: bool = False) -> None:
                 f"{key}={value} is not served by hydra/launcher=stacked ({why}); "
                 f"use {key}={'null' if fine is None else fine} or hydra/launcher=basic"
             )
+    check_one_device(cfg)
     if cfg.scheduler and "_target_" in cfg.scheduler:
         raise ConfigError(
             "scheduler is not served by hydra/launcher=stacked (members keep their lr); "

@@ -1,0 +1,1 @@
+"""trainlab's Hydra sweeper plugin: ``hydra/sweeper=optuna`` (see ``optuna_sweeper``)."""

@@ -1,0 +1,82 @@
+"""What a search leaves in the sweep dir, besides the sweep's own tables (``trainlab.sweep``):
+
+- ``<job dir>/trial.json``: the job's trial: number, state (complete, pruned, failed),
+  value and params, as the sweeper told the study (``trainlab.sweep`` adds trial and
+  state columns from it);
+- ``optuna.csv``: the study's trials (``study.trials_dataframe()``: every worker's);
+- ``best_trial.json``: the study's best trial and the ``python train.py ...`` command that
+  reruns it, which the sweep's table prints under it (``best_lines``).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+TRIAL_FILE = "trial.json"
+BEST_FILE = "best_trial.json"
+TRIALS_CSV = "optuna.csv"
+
+
+def write_trial(job_dir: Path, number: int, state: str, value: float | None, params: dict[str, Any]) -> None:
+    from trainlab.rundir import RunDir
+
+    RunDir(job_dir).write_json(TRIAL_FILE, {"trial": number, "state": state, "value": value, "params": params})
+
+
+def read_trial(job_dir: Path) -> dict[str, Any] | None:
+    path = job_dir / TRIAL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def rerun_command(overrides: list[str]) -> str:
+    return " ".join(["python train.py", *(shlex.quote(o) for o in overrides)])
+
+
+def write_study(sweep_dir: Path, study: Any, overrides_of: Any, monitor: str, storage: str) -> dict[str, Any] | None:
+    """optuna.csv, and best_trial.json (None when no trial completed). ``overrides_of(params)``:
+    a trial's overrides."""
+    from trainlab.rundir import RunDir, write_csv
+
+    out = RunDir(sweep_dir)
+    frame = study.trials_dataframe()
+    if len(frame):
+        write_csv(sweep_dir / TRIALS_CSV, frame)
+    try:
+        best = study.best_trial
+    except ValueError:  # no trial completed
+        return None
+    record = {
+        "trial": best.number,
+        "value": best.value,
+        "monitor": monitor,
+        "params": best.params,
+        "command": rerun_command(overrides_of(best.params)),
+        "study": study.study_name,
+        "storage": storage,
+    }
+    out.write_json(BEST_FILE, record)
+    return record
+
+
+def best_lines(sweep_dir: Path) -> list[str]:
+    """The lines the sweep's table ends with after a search: the best trial, the command
+    that reruns it, and optuna-dashboard on the storage; none for other sweeps."""
+    path = sweep_dir / BEST_FILE
+    if not path.is_file():
+        return []
+    best = json.loads(path.read_text())
+    lines = [
+        f"best trial     {best['trial']} ({best['monitor']} {best['value']:.4g}) of study {best['study']}",
+        f"rerun it       {best['command']}",
+    ]
+    storage = str(best["storage"]).removeprefix("journal:")  # optuna-dashboard opens a journal file by its path
+    lines.append(f"dashboard      optuna-dashboard {shlex.quote(storage)}")
+    return lines
