@@ -1,8 +1,8 @@
 """The sweep picture: the monitored metric against each swept value, one line per seed.
 
 Drawn from the sweep table's rows (``trainlab.sweep.job_rows``) with matplotlib's Agg canvas
-(imported only when drawing, as torch is only when saving), written as sweep.png in the sweep
-dir and logged to TensorBoard there as the image ``sweep``.
+(imported only when drawing), written as sweep.png in the sweep dir and logged to TensorBoard
+there as the image ``sweep`` (through tensorboard's event writer: no torch).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,13 +144,23 @@ def save_sweep_picture(sweep_dir: Path, rows: list[dict[str, Any]]) -> Path | No
     png = buffer.getvalue()
     width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
     path = write_bytes(Path(sweep_dir) / "sweep.png", png)
-    from torch.utils.tensorboard import SummaryWriter
+    write_png_event(Path(sweep_dir), "sweep", png, height, width, step=len(rows))
+    return path
 
-    from trainlab.internals import add_png_summary
 
-    writer = SummaryWriter(log_dir=str(sweep_dir))
+def write_png_event(log_dir: Path, tag: str, png: bytes, height: int, width: int, step: int) -> None:
+    """One TensorBoard event file in ``log_dir`` holding an encoded PNG as the image ``tag``,
+    written by tensorboard's own event writer (what torch's ``SummaryWriter`` wraps) without
+    importing torch or Lightning: a sweep launched to worker processes (joblib, submitit)
+    ends in a process that never imported them, where they would take seconds to load."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
+    writer = EventFileWriter(str(log_dir))
     try:
-        add_png_summary(writer, "sweep", png, height, width, step=len(rows))
+        summary = Summary(value=[Summary.Value(tag=tag, image=image)])
+        writer.add_event(Event(wall_time=time.time(), step=step, summary=summary))
     finally:
         writer.close()
-    return path
