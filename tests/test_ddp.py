@@ -234,14 +234,17 @@ def test_each_rank_takes_its_slice_of_the_same_global_mini_batches():
 def test_every_rank_resolves_one_run_dir(monkeypatch):
     from trainlab.resume import hydra_run_dir
 
-    for name in ("TRAINLAB_RUN_DIR", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SLURM_NTASKS"):
+    for name in ("TRAINLAB_RUN_DIR", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc123")  # torchrun: every rank of one launch alike
     assert hydra_run_dir(None, None) == os.path.join("outputs", "torchrun-abc123")
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")  # torchrun's default id names no launch
     monkeypatch.setenv("SLURM_JOB_ID", "77")
-    monkeypatch.setenv("SLURM_NTASKS", "4")
-    assert hydra_run_dir(None, None) == os.path.join("outputs", "slurm-77-0")
+    monkeypatch.setenv("SLURM_NTASKS", "4")  # an allocation of 4: a plain run in it gets a fresh dir of its own
+    assert "slurm" not in hydra_run_dir(None, None)
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "4")  # srun's 4 tasks of step 3: one run on 4 ranks
+    monkeypatch.setenv("SLURM_STEP_ID", "3")
+    assert hydra_run_dir(None, None) == os.path.join("outputs", "slurm-77-3")
     monkeypatch.setenv("TRAINLAB_RUN_DIR", "/runs/decided-by-rank-0")  # what Lightning's children inherit
     assert hydra_run_dir(None, None) == hydra_run_dir("/runs/other", None) == "/runs/decided-by-rank-0"
 

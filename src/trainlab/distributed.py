@@ -57,11 +57,13 @@ def launched_from_outside() -> bool:
 def launcher_dir(root: str) -> str | None:
     """The run dir every rank started from outside names alike: ``root/torchrun-<run id>``
     under torchrun with a run id, ``root/slurm-<job id>-<step id>`` for a SLURM job step of
-    several tasks; else None (see the module doc)."""
+    several tasks (``srun``); else None (see the module doc)."""
     run_id = os.environ.get("TORCHELASTIC_RUN_ID", "")
     if run_id and run_id != "none":
         return os.path.join(root, f"torchrun-{run_id}")
-    job, tasks = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_NTASKS", "1")
+    # An srun job step of several tasks (not the allocation's size: a batch script's plain
+    # `python train.py` runs alone, and each of several such runs needs a directory of its own).
+    job, tasks = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_NUM_TASKS", "1")
     if job and tasks.isdigit() and int(tasks) > 1:
         return os.path.join(root, f"slurm-{job}-{os.environ.get('SLURM_STEP_ID', '0')}")
     return None
