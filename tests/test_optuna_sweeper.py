@@ -229,32 +229,11 @@ def search(sweep_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProces
     return train("-m", "hydra/sweeper=optuna", *args, *SMALL, f"hydra.sweep.dir={sweep_dir}", cwd=cwd)
 
 
-def test_a_search_lists_its_trials_and_prints_the_best_ones_command(tmp_path):
-    sweep_dir = tmp_path / "sweep"
-    out = search(
-        sweep_dir,
-        "hydra.sweeper.n_trials=4",
-        "optimizer.lr=tag(log,interval(1e-4,1e-1))",
-        "trainer.max_epochs=3",
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    table = pd.read_csv(sweep_dir / "summary.csv")
-    assert sorted(table["trial"]) == [0, 1, 2, 3] and list(table["job"]) == list(table["trial"])
-    assert set(table["state"]) <= {"complete", "pruned", "failed"} and "complete" in set(table["state"])
-    assert (sweep_dir / "optuna.db").is_file() and len(pd.read_csv(sweep_dir / "optuna.csv")) == 4
-    best = json.loads((sweep_dir / "best_trial.json").read_text())
-    assert best["trial"] == int(table["trial"].iloc[0])  # the table is best first
-    lr = best["params"]["optimizer.lr"]
-    assert f"rerun it       {best['command']}" in out.stdout and "python train.py trainer.max_epochs=3" in out.stdout
-    assert f"optimizer.lr={lr!r}" in best["command"]
-    assert f"optuna-dashboard sqlite:///{sweep_dir.resolve()}/optuna.db" in out.stdout
-    job = yaml.safe_load((sweep_dir / "0" / ".hydra" / "overrides.yaml").read_text())
-    assert not any("hydra" in o for o in job)  # the job's link to its trial is Hydra's, not the job's
-
-
-def test_a_trial_behind_the_others_is_pruned_with_its_epoch(tmp_path):
-    sweep_dir = tmp_path / "sweep"
+@pytest.fixture(scope="module")
+def pruning_search(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A 4-trial search in which the trials with the tiny lr fall behind: (sweep dir, its output)."""
+    cwd = tmp_path_factory.mktemp("search")
+    sweep_dir = cwd / "sweep"
     out = search(
         sweep_dir,
         "hydra.sweeper.n_trials=4",
@@ -262,9 +241,30 @@ def test_a_trial_behind_the_others_is_pruned_with_its_epoch(tmp_path):
         "hydra.sweeper.pruner_args={n_startup_trials:1,n_warmup_steps:0}",
         "optimizer.lr=choice(0.05,0.0001)",
         "trainer.max_epochs=4",
-        cwd=tmp_path,
+        cwd=cwd,
     )
     assert out.returncode == 0, out.stderr
+    return sweep_dir, out
+
+
+def test_a_search_lists_its_trials_and_prints_the_best_ones_command(pruning_search):
+    sweep_dir, out = pruning_search
+    table = pd.read_csv(sweep_dir / "summary.csv")
+    assert sorted(table["trial"]) == [0, 1, 2, 3] and list(table["job"]) == list(table["trial"])
+    assert set(table["state"]) <= {"complete", "pruned", "failed"} and "complete" in set(table["state"])
+    assert (sweep_dir / "optuna.db").is_file() and len(pd.read_csv(sweep_dir / "optuna.csv")) == 4
+    best = json.loads((sweep_dir / "best_trial.json").read_text())
+    assert best["trial"] == int(table["trial"].iloc[0])  # the table is best first
+    lr = best["params"]["optimizer.lr"]
+    assert f"rerun it       {best['command']}" in out.stdout and "python train.py trainer.max_epochs=4" in out.stdout
+    assert f"optimizer.lr={lr!r}" in best["command"]
+    assert f"optuna-dashboard sqlite:///{sweep_dir.resolve()}/optuna.db" in out.stdout
+    job = yaml.safe_load((sweep_dir / "0" / ".hydra" / "overrides.yaml").read_text())
+    assert not any("hydra" in o for o in job)  # the job's link to its trial is Hydra's, not the job's
+
+
+def test_a_trial_behind_the_others_is_pruned_with_its_epoch(pruning_search):
+    sweep_dir, _ = pruning_search
     table = pd.read_csv(sweep_dir / "summary.csv")
     pruned = table[table["state"] == "pruned"]
     assert len(pruned) >= 1 and set(pruned["status"]) == {"pruned"}
