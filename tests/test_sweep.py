@@ -98,6 +98,8 @@ def test_job_rows_read_each_jobs_overrides_and_summary(tmp_path):
         written = next(f for f in files if f.is_file())
         assert row["overrides"] == " ".join(yaml.safe_load(written.read_text("utf-8")))
     assert rows[1]["overrides"] == " ".join(jobs[0])
+    # While a parallel launcher's sweep goes on (tables rewritten after each job), a job without a summary runs
+    assert [r["status"] for r in trainlab.sweep.job_rows(tmp_path, unfinished="running")][-1] == "running"
 
 
 def test_a_quiet_console_gets_no_table_and_none_is_rendered(tmp_path, monkeypatch):

@@ -34,9 +34,11 @@ FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
+def job_rows(sweep_dir: Path, unfinished: str = "failed") -> list[dict[str, Any]]:
     """One dict per job directory of ``sweep_dir``: those holding Hydra's
-    ``.hydra/overrides.yaml``, or else a run's own overrides.yaml (``run_sweep``'s jobs)."""
+    ``.hydra/overrides.yaml``, or else a run's own overrides.yaml (``run_sweep``'s jobs). A job
+    without summary.json has the status ``unfinished``: failed once the sweep is over, running
+    while it goes on (a parallel launcher's other jobs)."""
     rows = []
     for job_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
         job = RunDir(job_dir)
@@ -46,7 +48,7 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
         if overrides_file is None:
             continue
         overrides = yaml.load(overrides_file.read_text(), Loader=_SAFE_LOADER) or []
-        summary = job.read_json(job.SUMMARY) or {"status": "failed"}
+        summary = job.read_json(job.SUMMARY) or {"status": unfinished}
         row: dict[str, Any] = {
             "job": job.path.name,
             "overrides": " ".join(overrides),
@@ -179,7 +181,7 @@ class SweepSummary(Callback):
             except Exception as error:
                 record_failure(job.path, f"{type(error).__name__}: {error}")
         sweep_dir = Path(hydra_cfg.sweep.dir)
-        write_tables(sweep_dir, job_rows(sweep_dir))
+        write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))  # joblib's, submitit's: side by side
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
