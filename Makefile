@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # on a CUDA machine: make TORCH="torch" (or any torch>=2.2 build you prefer).
 TORCH ?= torch==2.13.0
 
-.PHONY: all setup train test lint format clean
+.PHONY: all setup train test lint format clean course browser
 
 all: train
 
@@ -21,8 +21,18 @@ $(VENV)/.installed: pyproject.toml
 train: setup
 	$(BIN)/python train.py
 
-test: setup lint
+test: setup lint browser
 	$(BIN)/python -m pytest
+
+# The course page's browser check (tests/course/test_course_browser.py) needs Chromium: in CI (root,
+# Debian) it is installed here; elsewhere the check is skipped without it (apt-get install chromium).
+browser:
+	@if [ "$$CI" = "true" ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+# The lecture's claims, measured: outputs/course/index.html (README, "The course, reproduced").
+course: setup
+	$(BIN)/python -m trainlab.course --out outputs/course
 
 lint: setup
 	$(BIN)/ruff check .
