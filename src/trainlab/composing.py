@@ -36,7 +36,7 @@ def group_options() -> dict[str, list[str]]:
     """Each config group (a folder of conf/) and its options (the YAML files in it), sorted."""
     root = config_dir()
     return {
-        d.name: sorted(p.stem for p in d.glob("*.yaml"))
+        d.name: sorted(p.relative_to(d).with_suffix("").as_posix() for p in d.rglob("*.yaml"))  # course/depth too
         for d in sorted(root.iterdir())
         if d.is_dir() and not d.name.startswith(("_", ".")) and d.name != "hydra"  # hydra/: Hydra's groups
     }

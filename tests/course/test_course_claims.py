@@ -64,3 +64,12 @@ def test_page_holds_every_section_and_its_images(course):
         assert (page.parent / src).is_file()
     assert "python train.py experiment=course/linearity" in text
     assert "cores" in text
+
+
+def test_the_course_experiments_are_options_a_typo_is_told_about():
+    from trainlab.composing import compose
+    from trainlab.errors import ConfigError
+
+    compose(["experiment=course/linearity"])  # a nested option composes
+    with pytest.raises(ConfigError, match="experiment has no option course/dept; did you mean course/depth"):
+        compose(["experiment=course/dept"])

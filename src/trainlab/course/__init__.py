@@ -12,14 +12,26 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from trainlab.course import activations, learning_rate, linearity, perceptron, will_i_pass
+from trainlab.course import (
+    activations,
+    depth,
+    gradient_descent,
+    learning_rate,
+    linearity,
+    loss_choice,
+    perceptron,
+    will_i_pass,
+)
 from trainlab.course.common import Course, Section
 
 CLAIMS: tuple[Callable[[Course], Section], ...] = (
     perceptron.section,
     activations.section,
     linearity.section,
+    depth.section,
     will_i_pass.section,
+    loss_choice.section,
+    gradient_descent.section,
     learning_rate.section,
 )
 
