@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.build.network import val_every_n_epochs
 from trainlab.callbacks import LastCheckpoint, RestoreBestWeights
 from trainlab.callbacks.pictures import Histograms, Pictures
+from trainlab.callbacks.pruning import optuna_pruning
 from trainlab.checkpoints import AtomicCheckpointIO, BackgroundCheckpointIO
 from trainlab.data import TabularData
 from trainlab.errors import ConfigError
@@ -81,9 +82,7 @@ def callbacks(cfg: DictConfig, data: TabularData, loss: Loss, out_dir: Path) -> 
         )
         result.append(early)
     result += picture_callbacks(cfg, data, loss)
-    from trainlab.callbacks.pruning import optuna_pruning  # an Optuna trial's job: report, stop when pruned
-
-    result += optuna_pruning(cfg)
+    result += optuna_pruning(cfg)  # an Optuna trial's job: report each epoch, stop when pruned
     if cfg.trainer.get("enable_progress_bar", True):
         result.append(CourseProgressBar())
     if cfg.trainer.get("enable_model_summary", True):
