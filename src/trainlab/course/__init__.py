@@ -15,11 +15,15 @@ from pathlib import Path
 from trainlab.course import (
     activations,
     depth,
+    fitting,
     gradient_descent,
     learning_rate,
     linearity,
     loss_choice,
+    minibatches,
+    optimizers,
     perceptron,
+    regularization,
     will_i_pass,
 )
 from trainlab.course.common import Course, Section
@@ -33,6 +37,10 @@ CLAIMS: tuple[Callable[[Course], Section], ...] = (
     loss_choice.section,
     gradient_descent.section,
     learning_rate.section,
+    optimizers.section,
+    minibatches.section,
+    fitting.section,
+    regularization.section,
 )
 
 
