@@ -16,7 +16,7 @@ CSS = """
 body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0; color: #222; }
 main { max-width: 980px; margin: 0 auto; padding: 1em; }
 img { width: 100%; height: auto; border: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 1em 0; }
+table { border-collapse: collapse; margin: 1em 0; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 pre { background: #f4f4f4; padding: 0.6em; overflow-x: auto; white-space: pre-wrap; }
 .claim { font-size: 1.1em; font-style: italic; }
