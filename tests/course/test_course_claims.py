@@ -73,3 +73,13 @@ def test_the_course_experiments_are_options_a_typo_is_told_about():
     compose(["experiment=course/linearity"])  # a nested option composes
     with pytest.raises(ConfigError, match="experiment has no option course/dept; did you mean course/depth"):
         compose(["experiment=course/dept"])
+
+
+def test_the_claims_are_every_lecture_topic_in_the_lectures_order(course):
+    from trainlab.course import CLAIMS
+
+    assert list(course[1]) == [
+        "perceptron", "activations", "linearity", "depth", "will_i_pass", "losses",
+        "gradient_descent", "learning_rate", "optimizers", "minibatches", "fitting", "regularization",
+    ]  # fmt: skip
+    assert len(CLAIMS) == 12

@@ -5,14 +5,6 @@ import pytest
 from trainlab.course import fitting, minibatches, optimizers, regularization
 
 
-def test_late_claims_follow_the_learning_rate(course):
-    keys = list(course[1])
-    assert keys.index("learning_rate") + 1 == keys.index("optimizers")
-    assert keys.index("optimizers") + 1 == keys.index("minibatches")
-    assert keys.index("minibatches") + 1 == keys.index("fitting")
-    assert keys.index("fitting") + 1 == keys.index("regularization")
-
-
 def test_adam_reaches_the_target_in_fewer_epochs_than_sgd(course):
     numbers = course[1]["optimizers"].numbers
     assert set(numbers) == set(optimizers.OPTIMIZERS)

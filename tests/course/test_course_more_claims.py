@@ -4,17 +4,8 @@ import itertools
 
 import pytest
 
-from trainlab.course import CLAIMS, depth, gradient_descent, loss_choice
+from trainlab.course import depth, gradient_descent, loss_choice
 from trainlab.course.common import Course
-
-
-def test_claims_are_in_the_lectures_order(course):
-    keys = list(course[1])
-    assert keys.index("linearity") + 1 == keys.index("depth")
-    assert keys.index("will_i_pass") + 1 == keys.index("losses")
-    assert keys.index("losses") + 1 == keys.index("gradient_descent")
-    assert keys.index("gradient_descent") + 1 == keys.index("learning_rate")
-    assert len(CLAIMS) == len(keys)
 
 
 def test_a_deep_network_beats_the_perceptron(course):
