@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 from overrides import QUIET
+from release import assert_numbers, recorded, rows
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from trainlab import build, run
@@ -160,3 +161,16 @@ def test_the_summary_says_what_stopped_the_run(tmp_path):
     result = run([*QUIET, "data.n_samples=200", "trainer.max_epochs=2"], output_dir=tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert result.stopped_by == summary["stopped_by"] == "max_epochs" and summary["status"] == "finished"
+
+
+def test_the_default_run_gives_the_numbers_of_the_release_before_the_layout_change(default_run):
+    """Bit for bit on the machine they were recorded on (tests/release.py)."""
+    record = recorded("default_run.json")
+    summary = json.loads((default_run.run_dir / "summary.json").read_text())
+    assert (summary["best_epoch"], summary["epochs"], summary["stopped_by"]) == (
+        record["best_epoch"],
+        record["epochs"],
+        record["stopped_by"],
+    )
+    assert_numbers(summary["metrics"], record["metrics"], record, rel=1e-5)
+    assert_numbers(rows(default_run.history), record["history"], record, rel=1e-5)

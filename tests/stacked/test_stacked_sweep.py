@@ -8,6 +8,7 @@ import pytest
 import yaml
 from cli_helpers import train
 from omegaconf import OmegaConf
+from release import recorded, rows
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import trainlab
@@ -247,3 +248,14 @@ def test_a_diverged_member_writes_a_lone_diverged_runs_summary(tmp_path):
     assert "diverged at epoch 1, optimizer step" in summary["error"] and summary["metrics"] == {}
     assert summary["epochs"] == 0 and summary["last_checkpoint"] is None
     assert list(pd.read_csv(tmp_path / "summary.csv")["status"]) == ["finished", "diverged"]
+
+
+def test_the_members_give_the_numbers_of_the_release_before_the_layout_change(swept):
+    """Each member's history and metrics as recorded (tests/release.py), to 1e-6."""
+    _, results, _ = swept
+    record = recorded("stacked_members.json")
+    assert record["overrides"] == ["seed=0,1", "optimizer.lr=0.001,0.01", *SMALL]
+    for result, member in zip(results, record["members"], strict=True):
+        assert result.best_epoch == member["best_epoch"]
+        assert rows(result.history) == [pytest.approx(row, rel=1e-6, abs=1e-7) for row in member["history"]]
+        assert result.metrics == pytest.approx(member["metrics"], rel=1e-6, abs=1e-7)

@@ -110,8 +110,12 @@ def test_a_stack_too_big_for_the_memory_is_cut_into_stacks_that_fit(monkeypatch,
         cut = stack(*jobs)
     assert "a stack of 4 needs about" in caplog.text and "trained as stacks of at most 2" in caplog.text
     assert [m.stack_size for m in cut] == [2, 2, 2, 2]
+    # Batched matrix products need not give the same bits at another stack width: the promise is
+    # each member's own numbers to float32 noise (1e-5), as for a member against its lone run.
     for ours, theirs in zip(cut, whole, strict=True):
-        assert [r["val/loss"] for r in ours.record.history] == [r["val/loss"] for r in theirs.record.history]
+        assert [r["val/loss"] for r in ours.record.history] == pytest.approx(
+            [r["val/loss"] for r in theirs.record.history], rel=1e-5
+        )
 
 
 def test_the_memory_estimate_counts_weights_optimizer_state_activations_and_data():
