@@ -87,8 +87,8 @@ def overrides(w: dict, epochs: int) -> list[str]:
 
 def prepared(w: dict, epochs: int):
     """trainlab's own data and model spec for the workload (the same for every route)."""
-    from trainlab import build
     from trainlab.api import compose
+    from trainlab.training import build
 
     cfg, _ = compose(overrides(w, epochs))
     data = build.data(cfg)
@@ -125,7 +125,7 @@ def timed_fit(module_class: type):
 
 def route_trainlab(w: dict, epochs: int, device: str) -> float:
     from trainlab import run
-    from trainlab.module import TrainingModule
+    from trainlab.training.module import TrainingModule
 
     extra = [] if device == "cuda" else ["trainer=cpu"]
     quiet = contextlib.redirect_stdout(io.StringIO())
@@ -366,7 +366,7 @@ def overhead(repeats: int, device: str, epochs: int = 20) -> None:
     what it adds to each epoch beyond that work. On a GPU an epoch of a small model costs about this plus its
     graph replays, so this is what keeps it from the hand-written loop."""
     from trainlab import run
-    from trainlab.module import TrainingModule
+    from trainlab.training.module import TrainingModule
 
     w = dict(n_samples=60000, n_features=2, n_classes=2, hidden=[16, 16], batch=1024)
     data, spec = prepared(w, epochs)
@@ -412,7 +412,7 @@ def overhead(repeats: int, device: str, epochs: int = 20) -> None:
 def busy(repeats: int) -> None:
     """The default run's fit time with one core kept busy by another process (a spinning
     Python), against the quiet machine's, alternating: what a student sees with a browser,
-    a parallel sweep or CI beside the run (the thread policy, trainlab.threads)."""
+    a parallel sweep or CI beside the run (the thread policy, trainlab.training.threads)."""
     from trainlab import run
 
     def fit_seconds() -> float:
@@ -476,8 +476,8 @@ def startup(repeats: int) -> None:
     option, and the default run (its wall time split into imports, set-up, fit, test and
     pictures, from ``python -X importtime`` and summary.json), beside a scikit-learn
     MLPClassifier script on the same data (read from CSV, same split sizes and network)."""
-    from trainlab import build
     from trainlab.api import compose
+    from trainlab.training import build
 
     train_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train.py")
     py = sys.executable
@@ -548,7 +548,7 @@ def pictures(repeats: int) -> None:
     reading), and the fit time against the same run with pictures.enabled=false (a
     difference of two noisy timings)."""
     from trainlab import run
-    from trainlab.callbacks import pictures as callbacks
+    from trainlab.training.callbacks import pictures as callbacks
 
     spent = [0.0]
 

@@ -5,7 +5,7 @@
 The same 8-job sweep of the default run (``seed=0..7``, everything else as ``python train.py``)
 is run from the shell by the basic launcher (one job after another, in one process) and by
 ``hydra/launcher=joblib hydra.launcher.n_jobs=2`` (two worker processes, each job with its
-share of the cores: ``trainlab.threads``). Whole wall times, from the shell, alternating,
+share of the cores: ``trainlab.training.threads``). Whole wall times, from the shell, alternating,
 ``repeats`` times each; the ratio of medians is the figure (target: at most 0.6 on 2 cores).
 """
 

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from trainlab.checkpoints import load_checkpoint
+from trainlab.files.checkpoints import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 
 from trainlab.errors import Interrupted
-from trainlab.module import TrainingModule
+from trainlab.training.module import TrainingModule
 
 
 @contextlib.contextmanager

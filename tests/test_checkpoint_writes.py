@@ -7,9 +7,9 @@ import pytest
 import torch
 from overrides import SILENT
 
-import trainlab.checkpoints
+import trainlab.files.checkpoints
 from trainlab import run
-from trainlab.checkpoints import BackgroundCheckpointIO, load_checkpoint, snapshot
+from trainlab.files.checkpoints import BackgroundCheckpointIO, load_checkpoint, snapshot
 
 SMALL = ["data.n_samples=300", "regularization=[]", "pictures.enabled=false", *SILENT]
 
@@ -18,13 +18,13 @@ SMALL = ["data.n_samples=300", "regularization=[]", "pictures.enabled=false", *S
 def writes(monkeypatch):
     """(file name, epoch index) of every checkpoint written, in order."""
     written = []
-    real = trainlab.checkpoints.save_atomically
+    real = trainlab.files.checkpoints.save_atomically
 
     def recording(checkpoint, path):
         written.append((Path(path).name, checkpoint["epoch"]))
         real(checkpoint, path)
 
-    monkeypatch.setattr(trainlab.checkpoints, "save_atomically", recording)
+    monkeypatch.setattr(trainlab.files.checkpoints, "save_atomically", recording)
     return written
 
 
@@ -93,7 +93,7 @@ def test_min_epochs_holds_off_the_final_write_until_training_can_stop(tmp_path, 
 def test_a_file_saved_faster_than_the_disk_writes_keeps_one_queued_copy_the_newest(tmp_path, monkeypatch):
     import threading
 
-    real = trainlab.checkpoints.save_atomically
+    real = trainlab.files.checkpoints.save_atomically
     written = []
     disk = threading.Event()  # the disk is stuck until the test sets it
 
@@ -102,7 +102,7 @@ def test_a_file_saved_faster_than_the_disk_writes_keeps_one_queued_copy_the_newe
         written.append(checkpoint["epoch"])
         real(checkpoint, path)
 
-    monkeypatch.setattr(trainlab.checkpoints, "save_atomically", stuck)
+    monkeypatch.setattr(trainlab.files.checkpoints, "save_atomically", stuck)
     io = BackgroundCheckpointIO()
     for epoch in range(5):
         io.save_checkpoint({"epoch": epoch}, tmp_path / "last.ckpt")
@@ -119,7 +119,7 @@ def test_best_weights_are_not_taken_from_a_best_ckpt_of_a_lost_epoch(tmp_path, c
 
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from trainlab.callbacks import RestoreBestWeights
+    from trainlab.training.callbacks import RestoreBestWeights
 
     best = ModelCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss")
     best.best_model_path = str(tmp_path / "best.ckpt")

@@ -94,7 +94,7 @@ def test_a_cli_run_checks_its_config_once_before_lightning_is_imported(tmp_path)
     # In a fresh interpreter: validate() is counted, and Lightning must not be loaded yet when it runs.
     script = f"""
 import sys
-import trainlab.validate as v
+import trainlab.config.validate as v
 calls = []
 real = v.validate
 def counting(cfg):

@@ -5,14 +5,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from trainlab.composing import compose, config_dir
+from trainlab.config.composing import compose, config_dir
+from trainlab.config.validate import validate
 from trainlab.errors import ConfigError
-from trainlab.validate import validate
 
 
 def built_weight_decay(overrides: list[str]) -> float:
     """The weight decay of the optimizer trainlab builds for ``overrides``."""
-    from trainlab import build
+    from trainlab.training import build
 
     cfg, _ = compose(overrides)
     validate(cfg)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from omegaconf import MISSING, OmegaConf
 
-from trainlab.composing import compose, config_dir
-from trainlab.losses import LOSSES
+from trainlab.config.composing import compose, config_dir
+from trainlab.config.schema import SCHEMAS, Regularization, Train
 from trainlab.models import ACTIVATIONS, MODELS
-from trainlab.schema import SCHEMAS, Regularization, Train
+from trainlab.training.losses import LOSSES
 
 IDENTITY = ("name", "_target_")  # what names an option: its YAML sets it
 
@@ -129,8 +129,8 @@ def test_each_registry_name_is_an_option_and_each_option_a_registry_name():
 
 
 def test_the_allowed_names_come_from_the_registries():
-    from trainlab.ranges import allowed_in
-    from trainlab.schema import Activation, Loss, Model
+    from trainlab.config.ranges import allowed_in
+    from trainlab.config.schema import Activation, Loss, Model
 
     for schema, registry in ((Model, MODELS), (Activation, ACTIVATIONS), (Loss, LOSSES)):
         name = allowed_in(schema)["name"]

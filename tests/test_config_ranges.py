@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from trainlab.api import compose
+from trainlab.config.composing import compose
+from trainlab.config.validate import validate
 from trainlab.errors import ConfigError
-from trainlab.validate import validate
 
 # (overrides, the start of trainlab's message: the key, the value and what is allowed)
 REFUSED = [
@@ -117,14 +117,15 @@ def test_the_precision_list_is_lightnings():
 
     from lightning.fabric.plugins.precision import precision as lightning
 
-    from trainlab.schema import PRECISIONS
+    from trainlab.config.schema import PRECISIONS
 
     literals = (lightning._PRECISION_INPUT_INT, lightning._PRECISION_INPUT_STR, lightning._PRECISION_INPUT_STR_ALIAS)
     assert set(PRECISIONS) == {value for literal in literals for value in get_args(literal)}
 
 
 def test_a_refusal_comes_before_any_data_is_built(tmp_path, monkeypatch):
-    from trainlab import build, run
+    from trainlab import run
+    from trainlab.training import build
 
     def no_data(*args, **kwargs):
         raise AssertionError("data was built")

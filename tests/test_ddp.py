@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlab.checkpoints import load_checkpoint
 from trainlab.data.loader import ChunkLoader
 from trainlab.errors import ConfigError
+from trainlab.files.checkpoints import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 # Small and dropout-free (dropout draws differ between one process and two), last.ckpt every epoch.
@@ -64,7 +64,7 @@ def history(run_dir: Path) -> list[dict]:
 
 PRESS_CTRL_C = """
 import os, signal
-from trainlab.module import TrainingModule
+from trainlab.training.module import TrainingModule
 
 original = TrainingModule.on_train_epoch_end
 
@@ -207,8 +207,8 @@ def test_the_python_api_refuses_several_devices_with_one_message(tmp_path):
     ],
 )
 def test_what_several_devices_cannot_do_is_refused(overrides, message):
-    from trainlab.composing import compose
-    from trainlab.validate import validate
+    from trainlab.config.composing import compose
+    from trainlab.config.validate import validate
 
     with pytest.raises(ConfigError) as error:
         validate(compose(overrides)[0])
@@ -232,7 +232,7 @@ def test_each_rank_takes_its_slice_of_the_same_global_mini_batches():
 
 
 def test_every_rank_resolves_one_run_dir(monkeypatch):
-    from trainlab.resume import hydra_run_dir
+    from trainlab.config.launch import hydra_run_dir
 
     for name in ("TRAINLAB_RUN_DIR", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_ID"):
         monkeypatch.delenv(name, raising=False)
@@ -250,9 +250,9 @@ def test_every_rank_resolves_one_run_dir(monkeypatch):
 
 
 def test_a_sweep_trains_each_job_on_one_device_and_says_so_before_any_job(tmp_path, monkeypatch, capsys):
-    from trainlab import cli
-    from trainlab.composing import compose
-    from trainlab.stacked.checks import check_stackable
+    from trainlab.cli import main as cli
+    from trainlab.config.composing import compose
+    from trainlab.config.stackable import check_stackable
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:

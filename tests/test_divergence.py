@@ -10,8 +10,8 @@ from cli_helpers import train
 from overrides import QUIET
 
 from trainlab import run
-from trainlab.divergence import DivergenceWatch
 from trainlab.errors import Diverged
+from trainlab.training.divergence import DivergenceWatch
 
 SMALL = ["data.n_samples=300", "trainer.max_epochs=4", "pictures.enabled=false", *QUIET]
 

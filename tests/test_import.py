@@ -25,8 +25,8 @@ def test_trainlab_and_its_config_load_without_torch():
     code = (
         "import sys\n"
         "import trainlab, trainlab.cli\n"
-        "from trainlab.composing import compose\n"
-        "from trainlab.validate import validate\n"
+        "from trainlab.config.composing import compose\n"
+        "from trainlab.config.validate import validate\n"
         "validate(compose(['optimizer=sgd'])[0])\n"
         "heavy = ('torch', 'lightning', 'torchmetrics', 'tensorboard', 'sklearn', 'matplotlib')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
@@ -46,8 +46,8 @@ def test_the_default_data_set_is_split_without_scikit_learn():
     installed, and Lightning imports torchmetrics.)"""
     code = (
         "import sys\n"
-        "from trainlab import build\n"
-        "from trainlab.composing import compose\n"
+        "from trainlab.training import build\n"
+        "from trainlab.config.composing import compose\n"
         "cfg = compose([])[0]\n"
         "build.datasets(cfg, build.raw_data(cfg))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"

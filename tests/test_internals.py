@@ -154,10 +154,10 @@ def test_hydra_override_dirname_is_the_one_hydra_sets():
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from trainlab.composing import config_dir
+    from trainlab.config.composing import config_dir
+    from trainlab.config.launch import register_resolvers
+    from trainlab.config.schema import register
     from trainlab.internals import hydra_override_dirname
-    from trainlab.resume import register_resolvers
-    from trainlab.schema import register
 
     register_resolvers()
     register()

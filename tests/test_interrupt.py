@@ -6,7 +6,7 @@ import signal
 from cli_helpers import start, train, wait_for_epoch
 from overrides import QUIET
 
-from trainlab.checkpoints import load_checkpoint
+from trainlab.files.checkpoints import load_checkpoint
 
 # last.ckpt every epoch, so the interrupt lands after a known one (the interval: test_checkpoint_writes.py).
 LONG = ["data.n_samples=20000", "trainer.max_epochs=4", "pictures.enabled=false", *QUIET]
@@ -39,7 +39,7 @@ def test_ctrl_c_while_testing_is_an_interruption_that_resume_finishes(tmp_path, 
 
     from trainlab import run
     from trainlab.errors import Interrupted
-    from trainlab.module import TrainingModule
+    from trainlab.training.module import TrainingModule
 
     overrides = ["data.n_samples=300", "trainer.max_epochs=3", "pictures.enabled=false", *QUIET]
 
@@ -63,7 +63,7 @@ def test_resume_after_an_early_stop_interrupted_in_test_trains_no_further(tmp_pa
 
     from trainlab import run
     from trainlab.errors import Interrupted
-    from trainlab.module import TrainingModule
+    from trainlab.training.module import TrainingModule
 
     overrides = ["data.n_samples=300", "trainer.max_epochs=200", "pictures.enabled=false", *QUIET]
     overrides += ["regularization=[early_stopping]", "regularization.early_stopping.patience=2"]

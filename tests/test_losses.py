@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from trainlab.errors import ConfigError
-from trainlab.losses import Loss, n_outputs, resolve_loss
+from trainlab.training.losses import Loss, n_outputs, resolve_loss
 
 
 def test_auto_picks_the_loss_of_the_task():

@@ -13,9 +13,10 @@ from torchmetrics.classification import (
 )
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
-from trainlab.evaluation import Evaluation
-from trainlab.losses import Loss
-from trainlab.metrics import METRICS, metric_names, task_metrics
+from trainlab.config.options import METRICS, metric_names
+from trainlab.training.evaluation import Evaluation
+from trainlab.training.losses import Loss
+from trainlab.training.metrics import task_metrics
 
 
 def values(task, scores, targets, n_classes=None):

@@ -7,7 +7,7 @@ import pytest
 from overrides import SILENT
 
 from trainlab import run
-from trainlab.composing import config_dir
+from trainlab.config.composing import config_dir
 
 GROUPS = ["model", "activation", "loss", "optimizer", "regularization", "scheduler", "trainer", "logger"]
 
@@ -63,7 +63,7 @@ def test_option_trains(override, quick, tmp_path):
 
 
 def test_default_patience_is_below_max_epochs():
-    from trainlab.api import compose
+    from trainlab.config.composing import compose
 
     cfg, _ = compose()
     assert cfg.regularization.early_stopping.patience < cfg.trainer.max_epochs

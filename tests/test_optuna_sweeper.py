@@ -174,12 +174,12 @@ def test_two_workers_on_one_study_run_n_trials_between_them_each_once(tmp_path):
                 assert number not in ran_by
                 ran_by[number] = name
             if name == "a" and first == 0:  # the other worker runs while a's first trial trains
-                loop.run(loop.Search(study, space, 6, 1, lambda first: None), worker("b", 1), tmp_path)
+                loop.run(loop.Search(study, space, 6, 1, lambda first: None), worker("b", 1), lambda: None)
             return [loop.Ended(False, float(o[-1].split("=")[1]), None) for o in batch]
 
         return launch
 
-    ran = loop.run(loop.Search(study, space, 6, 2, lambda first: None), worker("a", 2), tmp_path)
+    ran = loop.run(loop.Search(study, space, 6, 2, lambda first: None), worker("a", 2), lambda: None)
     assert sorted(ran_by) == list(range(6)) and len(study.trials) == 6
     assert ran == list(ran_by.values()).count("a") == 2  # its first batch of two; b ran the other four
     assert all(t.state == TrialState.COMPLETE for t in study.trials)

@@ -53,7 +53,7 @@ def test_without_log_every_n_steps_no_step_values_are_logged(tmp_path):
 
 
 def test_the_progress_bar_shows_the_epochs_losses(tmp_path, monkeypatch):
-    from trainlab.module import TrainingModule
+    from trainlab.training.module import TrainingModule
 
     shown = {}
     monkeypatch.setattr(TrainingModule, "on_train_end", lambda self: shown.update(self.trainer.progress_bar_metrics))

@@ -10,8 +10,8 @@ from interrupting import ctrl_c_in_epoch
 from overrides import QUIET
 
 from trainlab import run
-from trainlab.checkpoints import load_checkpoint
 from trainlab.errors import ConfigError
+from trainlab.files.checkpoints import load_checkpoint
 
 # ~375 optimizer steps per epoch (will_i_pass, 12k training rows, batch 32), dropout on.
 # last.ckpt every epoch, so the kill lands after a known one (the interval is tested elsewhere).
@@ -132,7 +132,7 @@ def test_a_new_run_never_writes_into_a_finished_run(tmp_path):
 def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path):
     import datetime as dt
 
-    from trainlab.resume import unique_dir
+    from trainlab.config.launch import unique_dir
 
     now = dt.datetime(2026, 1, 2, 3, 4, 5)
     first = unique_dir(tmp_path, now)

@@ -11,7 +11,9 @@ from omegaconf import OmegaConf
 from omegaconf.errors import GrammarParseError
 
 from trainlab.errors import ConfigError
-from trainlab.rundir import RunDir, atomic_open, config_yaml, write_bytes, write_text
+from trainlab.files.atomic import atomic_open, write_bytes, write_text
+from trainlab.files.config_text import config_yaml
+from trainlab.files.rundir import RunDir
 
 
 def test_a_writer_that_fails_halfway_leaves_the_old_file_whole_and_no_temporary(tmp_path):
@@ -125,7 +127,7 @@ def saved_texts(run, cfg, overrides):
     ],
 )
 def test_save_config_writes_omegaconfs_text_byte_for_byte(tmp_path, overrides):
-    from trainlab.composing import compose
+    from trainlab.config.composing import compose
 
     cfg, _ = compose(overrides)
     assert saved_texts(RunDir(tmp_path), cfg, overrides) == omegaconf_texts(cfg, overrides)
@@ -179,12 +181,12 @@ def test_an_override_omegaconf_cannot_read_is_refused_as_before(tmp_path):
 
 @pytest.fixture
 def without_libyaml(monkeypatch):
-    from trainlab import rundir
+    from trainlab.files import config_text
 
     monkeypatch.setattr(yaml, "__with_libyaml__", False)
-    rundir._libyaml_dumper.cache_clear()
+    config_text._libyaml_dumper.cache_clear()
     yield
-    rundir._libyaml_dumper.cache_clear()
+    config_text._libyaml_dumper.cache_clear()
 
 
 def test_without_libyaml_omegaconf_writes_the_config(tmp_path, without_libyaml):

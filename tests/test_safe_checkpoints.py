@@ -9,8 +9,8 @@ from cli_helpers import command
 from overrides import QUIET
 
 from trainlab import run
-from trainlab.checkpoints import load_checkpoint, save_atomically
 from trainlab.errors import ConfigError
+from trainlab.files.checkpoints import load_checkpoint, save_atomically
 from trainlab.predict import Predictor
 
 
@@ -91,7 +91,7 @@ def test_checkpoints_hold_only_tensors_and_plain_data(finished_run):
 
 
 def test_atomic_save_keeps_the_previous_file_when_a_write_fails(tmp_path, monkeypatch):
-    import trainlab.checkpoints
+    import trainlab.files.checkpoints
 
     path = tmp_path / "last.ckpt"
     save_atomically({"epoch": 1}, path)
@@ -100,7 +100,7 @@ def test_atomic_save_keeps_the_previous_file_when_a_write_fails(tmp_path, monkey
         file.write(b"\x80 half")
         raise OSError("killed mid-write (simulated)")
 
-    monkeypatch.setattr(trainlab.checkpoints.torch, "save", broken)
+    monkeypatch.setattr(trainlab.files.checkpoints.torch, "save", broken)
     with pytest.raises(OSError):
         save_atomically({"epoch": 2}, path)
     assert load_checkpoint(path) == {"epoch": 1}

@@ -15,9 +15,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from overrides import QUICK
 
-from trainlab import cli, threads
-from trainlab.composing import config_dir
-from trainlab.resume import SWEEP_DIR_ENV, hydra_sweep_dir, register_resolvers
+from trainlab.cli import main as cli
+from trainlab.config.composing import config_dir
+from trainlab.config.launch import SWEEP_DIR_ENV, hydra_sweep_dir, register_resolvers
+from trainlab.training import threads
 
 pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="needs trainlab[scale]")
 QUICK_NO_PICTURES = [*QUICK, "pictures.enabled=false", "logger=csv"]

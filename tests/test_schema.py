@@ -4,7 +4,7 @@ import pytest
 from cli_helpers import train
 
 from trainlab import run
-from trainlab.api import compose
+from trainlab.config.composing import compose
 from trainlab.errors import ConfigError
 
 # One wrong key or wrong type per group (and the top-level sections): Hydra's message names it.
@@ -55,7 +55,7 @@ def test_out_of_range_values_are_refused_before_training(overrides, message, tmp
 
 
 def test_every_shipped_option_composes_against_its_schema():
-    from trainlab.composing import config_dir
+    from trainlab.config.composing import config_dir
 
     for group_dir in sorted(p for p in config_dir().iterdir() if p.is_dir()):
         for option in sorted(group_dir.glob("*.yaml")):

@@ -75,7 +75,7 @@ def test_trainlab_reads_nothing_back_inside_training_steps(tmp_path, monkeypatch
     from pathlib import Path
 
     import trainlab
-    from trainlab.module import TrainingModule
+    from trainlab.training.module import TrainingModule
 
     package = str(Path(trainlab.__file__).resolve().parent)  # trainlab's own files, wherever installed
     reads = []
@@ -107,7 +107,7 @@ def test_trainlab_reads_nothing_back_inside_training_steps(tmp_path, monkeypatch
 
 @pytest.mark.gpu
 def test_no_device_synchronisation_inside_training_steps(tmp_path, monkeypatch):
-    from trainlab.module import TrainingModule
+    from trainlab.training.module import TrainingModule
 
     original = TrainingModule.training_step
 
@@ -125,7 +125,7 @@ def test_no_device_synchronisation_inside_training_steps(tmp_path, monkeypatch):
 
 
 def test_the_training_path_is_logged(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="trainlab.module"):
+    with caplog.at_level(logging.INFO, logger="trainlab.training.module"):
         run([*SMALL, "speed.steps_per_call=8"], output_dir=tmp_path)
     expected = "training path: in-memory tensors on cpu, 8 mini-batch(es) per Lightning step"
     if not torch.cuda.is_available():
@@ -135,7 +135,7 @@ def test_the_training_path_is_logged(tmp_path, caplog):
 
 @pytest.mark.gpu
 def test_cuda_graph_path_trains_and_is_logged(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="trainlab.module"):
+    with caplog.at_level(logging.INFO, logger="trainlab.training.module"):
         result = run(["trainer=gpu", "trainer.max_epochs=30", *SILENT], output_dir=tmp_path)
     assert "each full mini-batch one CUDA graph replay" in caplog.text
     assert result.metrics["test/acc"] >= 0.9
@@ -153,7 +153,7 @@ def test_cuda_graph_follows_the_eager_arithmetic_closely(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "rmsprop", "adadelta", "adagrad"])
 def test_every_optimizer_on_cuda_with_a_scheduler(optimizer, tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="trainlab.module"):
+    with caplog.at_level(logging.INFO, logger="trainlab.training.module"):
         result = run(
             [
                 "trainer=gpu",
@@ -175,7 +175,7 @@ def test_every_optimizer_on_cuda_with_a_scheduler(optimizer, tmp_path, caplog):
 
 
 def test_dataloader_path_follows_steps_per_call_with_the_same_arithmetic(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="trainlab.module"):
+    with caplog.at_level(logging.INFO, logger="trainlab.training.module"):
         loaded = run([*SMALL, "speed.loader=dataloader", "speed.steps_per_call=8"], output_dir=tmp_path / "d")
     assert "torch DataLoader, 8 mini-batch(es) per Lightning step" in caplog.text
     memory = run([*SMALL, "speed.steps_per_call=8"], output_dir=tmp_path / "m")

@@ -14,9 +14,9 @@ from omegaconf import OmegaConf
 from overrides import QUIET
 from rich.console import Console
 
-import trainlab.sweep
-from trainlab.rundir import RunDir
-from trainlab.sweep import SweepSummary
+import trainlab.sweeps.tables
+from trainlab.files.rundir import RunDir
+from trainlab.sweeps.tables import SweepSummary
 
 SMALL = ["data.n_samples=200", "trainer.max_epochs=3", "pictures.enabled=false", *QUIET]
 
@@ -66,7 +66,7 @@ def test_a_job_that_raised_has_its_error_in_the_summary(tmp_path, monkeypatch):
         runtime=SimpleNamespace(output_dir=str(job_dir)),
         sweep=SimpleNamespace(dir=str(tmp_path)),
     )
-    monkeypatch.setattr(trainlab.sweep, "HydraConfig", SimpleNamespace(get=lambda: hydra_cfg))
+    monkeypatch.setattr(trainlab.sweeps.tables, "HydraConfig", SimpleNamespace(get=lambda: hydra_cfg))
     job_return = JobReturn(overrides=["optimizer.lr=0.1"])
     job_return.return_value = RuntimeError("CUDA error: out of memory (simulated)")
     job_return.status = JobStatus.FAILED
@@ -87,7 +87,7 @@ def test_job_rows_read_each_jobs_overrides_and_summary(tmp_path):
     (tmp_path / "2" / ".hydra").mkdir(parents=True)  # a Hydra job's, without a summary: failed
     (tmp_path / "2" / ".hydra" / "overrides.yaml").write_text("- seed=3\n- data.name=é\n- 'w=''q'''\n", "utf-8")
     (tmp_path / "state").mkdir()  # no overrides: not a job
-    rows = trainlab.sweep.job_rows(tmp_path)
+    rows = trainlab.sweeps.tables.job_rows(tmp_path)
     assert [(r["job"], r["status"], r.get("val/loss")) for r in rows] == [
         ("1", "finished", 0.0),
         ("0", "finished", 1.0),
@@ -99,12 +99,14 @@ def test_job_rows_read_each_jobs_overrides_and_summary(tmp_path):
         assert row["overrides"] == " ".join(yaml.safe_load(written.read_text("utf-8")))
     assert rows[1]["overrides"] == " ".join(jobs[0])
     # While a parallel launcher's sweep goes on (tables rewritten after each job), a job without a summary runs
-    assert [r["status"] for r in trainlab.sweep.job_rows(tmp_path, unfinished="running")][-1] == "running"
+    assert [r["status"] for r in trainlab.sweeps.tables.job_rows(tmp_path, unfinished="running")][-1] == "running"
 
 
 def test_a_quiet_console_gets_no_table_and_none_is_rendered(tmp_path, monkeypatch):
     rows = [{"job": "0", "overrides": "seed=1", "status": "finished", "monitor": "val/loss", "val/loss": 0.5}]
     console = Console(quiet=True, record=True)
-    monkeypatch.setattr(trainlab.sweep, "Table", lambda *args, **kwargs: pytest.fail("a table built for nothing"))
-    trainlab.sweep.print_table(tmp_path, rows, console)
+    monkeypatch.setattr(
+        trainlab.sweeps.tables, "Table", lambda *args, **kwargs: pytest.fail("a table built for nothing")
+    )
+    trainlab.sweeps.tables.print_table(tmp_path, rows, console)
     assert console.export_text() == ""

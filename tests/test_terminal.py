@@ -14,9 +14,9 @@ from overrides import QUIET
 from rich.console import Console
 
 from trainlab import run
-from trainlab.checkpoints import load_checkpoint
-from trainlab.summary import print_summary
-from trainlab.sweep import print_table
+from trainlab.files.checkpoints import load_checkpoint
+from trainlab.lifecycle.summary import print_summary
+from trainlab.sweeps.tables import print_table
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # will_i_pass, 240 rows: 144 training rows, 5 mini-batches of 32 per epoch, in one chunk.

@@ -7,8 +7,8 @@ import torch
 from overrides import QUICK
 
 from trainlab import run
-from trainlab.module import TrainingModule
-from trainlab.threads import SMALL_STEP, choose, thread_policy
+from trainlab.training.module import TrainingModule
+from trainlab.training.threads import SMALL_STEP, choose, thread_policy
 
 
 @pytest.fixture

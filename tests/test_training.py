@@ -8,8 +8,9 @@ from overrides import QUIET
 from release import assert_numbers, recorded, rows
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from trainlab import build, run
-from trainlab.losses import Loss
+from trainlab import run
+from trainlab.training import build
+from trainlab.training.losses import Loss
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from overrides import QUIET
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from trainlab import run
-from trainlab.tune import smooth, suggest
+from trainlab.lifecycle.tune import smooth, suggest
 
 
 def test_lr_find_writes_the_plot_and_a_suggestion_inside_the_searched_range(tmp_path):

@@ -14,23 +14,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trainlab.api import RunResult, run
+    from trainlab.api import RunResult, run, run_sweep
     from trainlab.models import MLP, Dense, Perceptron
-    from trainlab.stacked.sweep import run_sweep
 
 __all__ = ["MLP", "Dense", "Perceptron", "RunResult", "run", "run_sweep"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("run", "RunResult"):
+    if name in ("run", "run_sweep", "RunResult"):
         from trainlab import api
 
         return getattr(api, name)
-    if name == "run_sweep":
-        from trainlab.stacked.sweep import run_sweep
-
-        return run_sweep
     if name in ("MLP", "Dense", "Perceptron"):
         from trainlab import models
 

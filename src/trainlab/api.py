@@ -1,68 +1,21 @@
-"""run(): compose the configs, check them, train (one model, or one per fold), summarise.
-
-Every check (config values, data files and columns, loss against task, monitored metric,
-Trainer arguments, the run to resume or a fresh directory) runs before the run directory is
-written or anything trains. Lightning is imported only after the config values have passed,
-so a bad value is refused at once.
-"""
+"""The public face: ``run()`` trains once, ``run_sweep()`` trains a sweep's jobs in stacks,
+each as ``python train.py`` would (``RunResult``: what each gives back)."""
 
 from __future__ import annotations
 
-import logging
-import os
-import statistics
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from omegaconf import DictConfig
-from rich.console import Console
+from trainlab.config.composing import compose, compose_jobs, sweep_jobs
+from trainlab.config.launch import launcher_dir, register_resolvers, unique_dir
+from trainlab.errors import ConfigError
+from trainlab.lifecycle.result import RunResult
+from trainlab.lifecycle.resume import resume_target
+from trainlab.training.quiet import SILENT, quiet_logs
 
-from trainlab.composing import compose
-from trainlab.distributed import launched_rank, launcher_dir
-from trainlab.errors import ConfigError, Stopped
-from trainlab.resume import kept_overrides, register_resolvers, resume_overrides, resume_target, unique_dir
-from trainlab.rundir import RunDir
-from trainlab.validate import validate
+__all__ = ["RunResult", "run", "run_sweep"]
 
 register_resolvers()  # conf/train.yaml's hydra.run.dir
-
-
-@dataclass
-class RunResult:
-    """What a finished run gives back.
-
-    ``metrics``: final ``val/*`` and ``test/*`` metrics, both of the best weights (with
-    cross-validation: their mean over the folds, ``metrics_std`` their standard deviation
-    and ``folds`` each fold's).
-    ``history``: one dict per epoch (epoch from 1, train/loss, val/loss, val metrics, lr;
-    ``fold`` with cross-validation).
-    ``model``: the trained ``nn.Module`` holding the best weights (of the best fold).
-    ``best_checkpoint``: the Lightning checkpoint of those weights.
-    ``stopped_by``: what ended training (early stopping, max_epochs, max_steps, max_time).
-    ``device``: where it trained (``cpu``, ``cuda:0``); Lightning hands the model back on the CPU.
-    ``submission``: the predictions for ``data.test``, when given.
-    ``fit_seconds``: wall time of training (all folds), validation included, test excluded.
-    ``threads``: torch's CPU threads while training (``trainlab.threads``: the thread policy).
-    """
-
-    metrics: dict[str, float]
-    history: list[dict[str, float]]
-    model: Any  # torch.nn.Module (torch is imported only once a run is certain)
-    run_dir: Path
-    best_checkpoint: Path | None
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    stopped_by: str | None = None
-    device: str = "cpu"
-    metrics_std: dict[str, float] = field(default_factory=dict)
-    folds: list[dict[str, float]] = field(default_factory=list)
-    submission: Path | None = None
-    fit_seconds: float = 0.0
-    threads: int = 1
-    config: DictConfig | None = field(default=None, repr=False)
 
 
 def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None, verbose: bool = True) -> RunResult:
@@ -74,6 +27,10 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None, ver
     ``verbose=False`` nothing is printed: no progress bar, model summary, result table or
     Lightning messages (warnings still are).
     """
+    from rich.console import Console
+
+    from trainlab.lifecycle.train import train
+
     cfg, choices = compose([*overrides, *(() if verbose else SILENT)])
     target = resume_target(cfg)
     if target is not None:
@@ -85,195 +42,34 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path | None = None, ver
     else:
         if output_dir is not None:
             run_dir = Path(output_dir)
-        else:  # under torchrun or SLURM: the same for every rank (trainlab.distributed)
+        else:  # under torchrun or SLURM: the same for every rank (trainlab.config.launch)
             run_dir = Path(launcher_dir("outputs") or unique_dir(Path("outputs")))
     with quiet_logs(not verbose):
         console = None if verbose else Console(quiet=True)
         return train(cfg, run_dir.resolve(), choices, console, overrides=[*overrides])
 
 
-SILENT = ("trainer.enable_progress_bar=false", "trainer.enable_model_summary=false")
+def run_sweep(
+    overrides: Sequence[str] = (),
+    output_dir: str | Path | None = None,
+    max_stack: int | None = None,
+    verbose: bool = True,
+) -> list[RunResult | ConfigError]:
+    """Train every job of a grid sweep as ``python train.py -m hydra/launcher=stacked ...``
+    would: ``overrides`` as on that command line (``seed=range(0,8)``, ``optimizer.lr=0.001,0.01``).
 
-
-@contextmanager
-def quiet_logs(quiet: bool) -> Iterator[None]:
-    """Lightning's and trainlab's info messages off within the block, with ``quiet``."""
-    lightning = [f"lightning.{p}{s}" for p in ("pytorch", "fabric") for s in ("", ".utilities.rank_zero")]
-    names = (*lightning, "trainlab") if quiet else ()
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-def train(
-    cfg: DictConfig,
-    run_dir: Path,
-    choices: dict[str, str] | None = None,
-    console: Any = None,
-    overrides: Sequence[str] | None = None,
-    script: bool = False,
-) -> RunResult:
-    """Check, train, restore the best weights, test and summarise one composed config in
-    ``run_dir`` (see the module doc). With ``resume``/``ckpt_path`` the run continues from
-    its checkpoint in ``run_dir``: given ``overrides`` (the command line's), the config is
-    composed again from the run's own overrides.yaml followed by them, so ``resume=<dir>``
-    alone suffices. A diverged or interrupted run raises ``Diverged`` or ``Interrupted``
-    after writing its summary.json.
-
-    Several devices (Lightning's DDP, ``trainlab.distributed``): ``script`` says the caller
-    is the command line (``python train.py``), whose command Lightning runs again for the
-    other ranks; elsewhere (a notebook, pytest) only a run whose ranks a launcher started
-    (torchrun, SLURM) may train on several devices. Only global rank 0 writes the run's
-    files and prints; every rank returns the same result.
+    Job n writes its run directory to ``output_dir/<n>`` (default: a new
+    ``outputs/multirun/<date>/<time>``), in the same form as a lone run's; the sweep's
+    summary.csv and summary.md go to ``output_dir``. Returns one ``RunResult`` per job, in
+    job order (a diverged job's has empty metrics and its summary.json says diverged; a job
+    that failed on something only its data shows gives its ConfigError, and its summary.json
+    says failed).
+    Raises ConfigError, before anything trains, naming every job that cannot run, and
+    ``SweepInterrupted`` on Ctrl-C (naming the jobs written and those that were not).
     """
-    given = list(overrides) if overrides is not None else None
-    target = resume_target(cfg)
-    if target is not None and given is not None:
-        given = resume_overrides(target[0], given)
-        cfg, choices = compose(given)
-    validate(cfg)
-    from trainlab import build
-    from trainlab.fit import fit
-    from trainlab.loggers import hyperparameters
-    from trainlab.losses import Loss, resolve_loss
-    from trainlab.quiet import quiet_lightning
-    from trainlab.resume import check_resume
-    from trainlab.summary import finished_summary, print_summary, write_stop_summary
-    from trainlab.tune import lr_find_and_report
-    from trainlab.validate import check_monitor
+    from trainlab.sweeps.stacked import train_sweep
 
-    out = RunDir(run_dir)
-    writes = launched_rank() == 0  # global rank 0 writes the run's files; the other ranks only train
-    if target is None:
-        if writes:
-            out.refuse_existing()
-    elif "stacked" in check_resume(cfg, run_dir, target[1], list(overrides or [])):
-        from trainlab.stacked.resume import resume_member  # a member of a stacked sweep, interrupted
-
-        kept = kept_overrides(given) if given is not None else []
-        return resume_member(cfg, run_dir, choices or {}, target[1], kept, console)
-    quiet_lightning()
-    processes = build.check_trainer(cfg)
-    if processes > 1:
-        _check_distributed(cfg, processes, script, run_dir)
-    datasets = build.datasets(cfg)
-    first = datasets[0]
-    loss = resolve_loss(cfg.loss.name, first.task, first.n_classes)
-    check_monitor(cfg, first.task)
-    to_predict = build.submission_input(cfg, first)
-
-    tuned = None
-    if cfg.tune.name == "lr_find":
-        tuned = lr_find_and_report(cfg, first, Loss(loss, first.task, *first.target_scale), out, console)
-        if not cfg.tune.apply:  # (one device: validate.check_processes)
-            out.save_config(cfg, kept_overrides(given) if given is not None else None)
-            out.write_json(out.SUMMARY, {"status": "tuned", "run_dir": str(run_dir), "lr_find": tuned.as_dict()})
-            from torch import nn
-
-            return RunResult(metrics={}, history=[], model=nn.Identity(), run_dir=run_dir, best_checkpoint=None)
-    if writes:
-        out.save_config(cfg, kept_overrides(given) if given is not None else None)
-    params = hyperparameters(cfg, choices or {}, loss)
-    try:
-        if len(datasets) == 1:
-            fits = [fit(cfg, first, loss, run_dir, params, target[1] if target else None)]
-        else:
-            folds = enumerate(datasets, 1)
-            fits = [fit(cfg, data, loss, out.fold(k).path, {**params, "fold": k}) for k, data in folds]
-    except Stopped as stop:
-        if writes:
-            write_stop_summary(out, stop, cfg.monitor, cfg.mode)
-        raise
-    pick = min if cfg.mode == "min" else max
-    best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
-    metrics, std = _mean_and_std([f.metrics for f in fits])
-    history = (
-        fits[0].history if len(fits) == 1 else [{"fold": k, **row} for k, f in enumerate(fits, 1) for row in f.history]
-    )
-
-    submission = None
-    if to_predict is not None and writes:
-        from trainlab.predict import Predictor
-
-        predictions = Predictor.from_checkpoint(best.best_checkpoint).predict(to_predict, source=str(cfg.data.test))
-        submission = out.write_csv(out.SUBMISSION, predictions)
-
-    summary = finished_summary(
-        stopped_by=best.stopped_by,
-        best_epoch=best.best_epoch,
-        epochs=len(best.history),
-        monitor=cfg.monitor,
-        mode=cfg.mode,
-        task=first.task,
-        loss=loss,
-        metrics=metrics,
-        device=best.device,
-        seconds=tuple(sum(getattr(f, k) for f in fits) for k in ("fit_seconds", "test_seconds", "pictures_seconds")),
-        threads=best.threads,
-        optimizer_steps=sum(f.optimizer_steps for f in fits),
-        run_dir=run_dir,
-        best_checkpoint=best.best_checkpoint,
-        logger=cfg.logger.name,
-        pictures=[p for f in fits for p in f.pictures],
-    )
-    if len(fits) > 1:
-        summary |= {"folds": [f.metrics for f in fits], "metrics_std": std, "best_fold": fits.index(best) + 1}
-    if submission is not None:
-        summary["submission"] = str(submission)
-    if tuned is not None:
-        summary["lr_find"] = tuned.as_dict()
-    if writes:
-        out.write_json(out.SUMMARY, summary)
-        print_summary(summary, console)
-    return RunResult(
-        metrics=metrics,
-        history=history,
-        model=best.model,
-        run_dir=run_dir,
-        best_checkpoint=best.best_checkpoint,
-        best_epoch=best.best_epoch,
-        stopped_early=summary["stopped_early"],
-        stopped_by=best.stopped_by,
-        device=best.device,
-        metrics_std=std,
-        folds=summary.get("folds", []),
-        submission=submission,
-        fit_seconds=summary["fit_seconds"],
-        threads=best.threads,
-        config=cfg,
-    )
-
-
-def _check_distributed(cfg: DictConfig, processes: int, script: bool, run_dir: Path) -> None:
-    """A run on several devices: refused where no launcher can start its other ranks; else
-    rank 0 exports its run dir for them (``trainlab.distributed``)."""
-    from trainlab.distributed import RUN_DIR_ENV, launched_from_outside
-    from trainlab.validate import check_processes
-
-    check_processes(cfg, processes)
-    if not script and not launched_from_outside():
-        devices = cfg.trainer.get("devices")
-        raise ConfigError(
-            f"trainer.devices={devices} trains in {processes} processes, which trainlab.run() cannot start "
-            "from a Python session (Lightning would run this interpreter's command line again for each): "
-            "run `python train.py trainer.devices=... trainer.strategy=ddp ...` instead, or launch your "
-            "script with torchrun"
-        )
-    if launched_rank() == 0:
-        os.environ[RUN_DIR_ENV] = str(run_dir)
-
-
-def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Each metric's mean over folds, and its (sample) standard deviation; no std for one fold."""
-    if len(per_fold) == 1:
-        return dict(per_fold[0]), {}
-    keys = [k for k in per_fold[0] if all(k in m for m in per_fold)]
-    mean = {k: statistics.fmean(m[k] for m in per_fold) for k in keys}
-    std = {k: statistics.stdev(m[k] for m in per_fold) for k in keys}
-    return mean, std
+    jobs = sweep_jobs(overrides)
+    composed = compose_jobs([[*job, *(() if verbose else SILENT)] for job in jobs])
+    sweep_dir = (Path(output_dir) if output_dir is not None else unique_dir(Path("outputs/multirun"))).resolve()
+    return train_sweep(composed, jobs, sweep_dir, max_stack, verbose)

@@ -54,20 +54,20 @@ class Diverged(Stopped):
 
 class Interrupted(Stopped):
     """Training stopped by Ctrl-C (SIGINT) after ``epochs_done`` epochs (during training, or
-    after it with ``training=False``); ``epochs_kept`` of them are in ``out_dir``'s last.ckpt."""
+    after it with ``training=False``); ``epochs_kept`` of them are in ``last_checkpoint``, which
+    ``resume=<out_dir>`` continues from."""
 
-    def __init__(self, epochs_done: int, epochs_kept: int, out_dir: Path, training: bool = True) -> None:
+    def __init__(
+        self, epochs_done: int, epochs_kept: int, out_dir: Path, last_checkpoint: Path, training: bool = True
+    ) -> None:
         self.epochs_done, self.training = epochs_done, training
         where = (
             f"in epoch {epochs_done + 1}; {epochs_done} epoch(s) finished"
             if training
             else f"after {epochs_done} epoch(s) of training"
         )
-        from trainlab.rundir import RunDir  # here: rundir imports this module
-
         super().__init__(
-            f"interrupted {where}, {epochs_kept} kept in {RunDir(out_dir).last_checkpoint}; "
-            f"continue with resume={out_dir}"
+            f"interrupted {where}, {epochs_kept} kept in {last_checkpoint}; continue with resume={out_dir}"
         )
 
 

@@ -2,17 +2,18 @@
 
 trainlab takes over parts of Lightning's training loop for speed (see README, "Speed"),
 and a few of those parts have no public API. Each function below says what it needs and
-why no public API serves. Tested with lightning 2.6.6, tensorboard 2.20 and torch 2.13;
+why no public API serves. Tested with lightning 2.6.6, tensorboard 2.20, torch 2.13,
+hydra-core 1.3, omegaconf 2.3 and optuna 4;
 tests/test_internals.py checks each one against the installed versions and fails loudly,
 naming the function, when an upgrade breaks it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightning as L
-import torch
+if TYPE_CHECKING:  # imported where used: the config's modules read this file before torch is imported
+    import lightning as L
 
 
 def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
@@ -36,6 +37,8 @@ def publish_to_callbacks(trainer: L.Trainer, values: dict[str, float]) -> None:
     and epoch end (about 1 ms per key per epoch on a 2-core CPU): more than a small model's
     epoch on a GPU.
     """
+    import torch
+
     trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
 
 
@@ -120,3 +123,13 @@ def optuna_trial_id(trial: Any) -> int:
     trial_id)`` takes to report to a trial from the job's process (``trainlab.search.link``).
     Optuna has no public name for it: ``FrozenTrial._trial_id``, as Optuna's own integrations use."""
     return int(trial._trial_id)
+
+
+def omegaconf_dumper() -> Any:
+    """OmegaConf's YAML dumper class (PyYAML's, with OmegaConf's representers: its ``str``
+    representer quotes a string YAML would read as a bool or a number). ``OmegaConf.to_yaml``
+    uses it; no public API hands it out, and ``trainlab.files.config_text`` gives its
+    representers to libyaml's faster emitter."""
+    from omegaconf._utils import get_omega_conf_dumper
+
+    return get_omega_conf_dumper()

@@ -16,12 +16,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from trainlab.checkpoints import load_checkpoint
 from trainlab.data.csv_file import check_ids, read_table
 from trainlab.data.preprocess import Preprocessor, TargetEncoder
 from trainlab.errors import ConfigError
+from trainlab.files.atomic import write_csv
+from trainlab.files.checkpoints import load_checkpoint
+from trainlab.files.rundir import RunDir
 from trainlab.models import from_spec, logits_to_proba
-from trainlab.rundir import RunDir, write_csv
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Predictor:
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` to ``path`` (without the index) atomically: a failure never leaves
-    half a file (``rundir.write_csv``)."""
+    half a file (``trainlab.files.atomic``)."""
     return write_csv(path, frame)
 
 

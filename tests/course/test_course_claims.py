@@ -67,7 +67,7 @@ def test_page_holds_every_section_and_its_images(course):
 
 
 def test_the_course_experiments_are_options_a_typo_is_told_about():
-    from trainlab.composing import compose
+    from trainlab.config.composing import compose
     from trainlab.errors import ConfigError
 
     compose(["experiment=course/linearity"])  # a nested option composes

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from trainlab.losses import Loss
 from trainlab.models import MLP
 from trainlab.pictures import draw, framed
 from trainlab.pictures.plane import DEAD_GREY, Plane, decision_boundary, fitted_curve, neuron_tiles
+from trainlab.training.losses import Loss
 
 
 def _isolated(rows, cols, distance=6):

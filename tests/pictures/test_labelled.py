@@ -8,14 +8,14 @@ import pytest
 import torch
 from overrides import QUIET
 
-from trainlab import build
-from trainlab.api import compose
-from trainlab.losses import Loss
+from trainlab.config.composing import compose
 from trainlab.models import MLP
 from trainlab.pictures import report
 from trainlab.pictures.inputs import InputPictures
 from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.plane import DEAD_GREY, decision_boundary, score
+from trainlab.training import build
+from trainlab.training.losses import Loss
 
 
 def _data(*overrides, n_samples=240):

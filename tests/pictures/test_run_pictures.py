@@ -11,14 +11,15 @@ from overrides import QUIET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from trainlab import build, run
-from trainlab.api import compose
-from trainlab.callbacks import pictures as callbacks
+from trainlab import run
+from trainlab.config.composing import compose
 from trainlab.errors import ConfigError
-from trainlab.losses import Loss
 from trainlab.pictures.inputs import InputPictures
 from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.plane import decision_boundary
+from trainlab.training import build
+from trainlab.training.callbacks import pictures as callbacks
+from trainlab.training.losses import Loss
 
 CIRCLES = ["data=circles", "data.n_samples=300", "trainer.max_epochs=6", "regularization=[]", *QUIET]
 

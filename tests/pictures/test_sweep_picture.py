@@ -1,11 +1,11 @@
-"""The sweep picture (trainlab.pictures.sweep) from hand-built sweep rows: no training."""
+"""The sweep picture (trainlab.pictures.sweep_figure) from hand-built sweep rows: no training."""
 
 import math
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from trainlab.pictures.sweep import save_sweep_picture, sweep_figure, swept_values
+from trainlab.pictures.sweep_figure import save_sweep_picture, sweep_figure, swept_values
 
 LRS = ["0.001", "0.01", "0.1"]
 

@@ -1,4 +1,4 @@
-"""Which jobs of a sweep share a stack (trainlab.stacked.grouping), on real composed configs."""
+"""Which jobs of a sweep share a stack (trainlab.sweeps.grouping), on real composed configs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from functools import cache
 import pytest
 from omegaconf import OmegaConf
 
-from trainlab.composing import compose, sweep_jobs
-from trainlab.stacked.grouping import VARYING, group_jobs, varying_keys
+from trainlab.config.composing import compose, sweep_jobs
+from trainlab.sweeps.grouping import VARYING, group_jobs, varying_keys
 
 
 @cache
@@ -134,7 +134,7 @@ def _walk(node, prefix=""):
 
 def test_import_loads_no_heavy_module():
     code = (
-        "import sys, trainlab.stacked.grouping; "
+        "import sys, trainlab.sweeps.grouping; "
         "print(sorted(m for m in ('torch', 'lightning', 'sklearn', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from trainlab.evaluation import Evaluation
-from trainlab.losses import Loss
-from trainlab.metrics import METRICS
-from trainlab.stacked.metrics import member_values
+from trainlab.config.options import METRICS
+from trainlab.training.evaluation import Evaluation
+from trainlab.training.losses import Loss
+from trainlab.training.stack.metrics import member_values
 
 CASES = [  # loss, task, outputs, classes, rows
     ("bce", "binary", 1, 2, 60),

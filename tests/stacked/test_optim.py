@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from trainlab.stacked.optim import SUPPORTED, StackedOptimizer
+from trainlab.training.stack.optim import SUPPORTED, StackedOptimizer
 
 M = 3
 CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {

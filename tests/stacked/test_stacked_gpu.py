@@ -4,9 +4,9 @@ run there, and an interrupted member resumes there."""
 import pytest
 
 import trainlab
+from trainlab.api import run_sweep
 from trainlab.errors import SweepInterrupted
-from trainlab.stacked.module import StackedModule
-from trainlab.stacked.sweep import run_sweep
+from trainlab.training.stack.module import StackedModule
 
 SMALL = [
     "data.n_samples=400",

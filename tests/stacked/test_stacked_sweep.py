@@ -12,10 +12,10 @@ from release import recorded, rows
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import trainlab
-from trainlab.composing import compose
+from trainlab.api import run_sweep
+from trainlab.config.composing import compose
 from trainlab.errors import ConfigError
 from trainlab.predict import Predictor
-from trainlab.stacked.sweep import run_sweep
 
 SMALL = [
     "data.n_samples=300",
@@ -55,7 +55,7 @@ def test_a_members_metrics_summary_and_tensorboard_are_its_lone_runs(swept):
     member = results[1]  # seed=0, optimizer.lr=0.01
     assert member.best_epoch == lone.best_epoch
     assert member.metrics == pytest.approx(lone.metrics, rel=1e-4)
-    summary = trainlab.rundir.RunDir(member.run_dir).read_json("summary.json")
+    summary = trainlab.files.rundir.RunDir(member.run_dir).read_json("summary.json")
     assert summary["stack"] == {"size": 4} and summary["status"] == "finished"
     events = EventAccumulator(str(member.run_dir)).Reload()
     assert [e.step for e in events.Scalars("val/loss")] == [1, 2, 3]
@@ -115,7 +115,7 @@ def test_the_command_line_refuses_an_unserved_option_with_exit_2_and_leaves_noth
 
 def _interrupt_in_epoch(monkeypatch, stack: int, epoch: int) -> None:
     """Ctrl-C in the given epoch (from 1) of the given stack (from 1) of the sweep."""
-    from trainlab.stacked.module import StackedModule
+    from trainlab.training.stack.module import StackedModule
 
     original, stacks = StackedModule.on_train_epoch_end, []
 
@@ -142,7 +142,7 @@ def test_ctrl_c_keeps_the_finished_stacks_and_writes_the_interrupted_ones_member
         run_sweep(["seed=0,1,2,3", *SMALL], output_dir=tmp_path, max_stack=2, verbose=False)
     assert (stop.value.written, stop.value.interrupted, stop.value.lost) == ([0, 1], [2, 3], [])
     assert sorted(p.name for p in tmp_path.iterdir()) == [".stacks", "0", "1", "2", "3"]
-    summary = trainlab.rundir.RunDir(tmp_path / "3").read_json("summary.json")
+    summary = trainlab.files.rundir.RunDir(tmp_path / "3").read_json("summary.json")
     assert summary["status"] == "interrupted" and summary["epochs_kept"] == 0
     assert summary["last_checkpoint"] is None and "interrupted in epoch 1" in summary["error"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -159,7 +159,7 @@ def test_an_interrupted_member_resumes_alone_to_the_numbers_of_the_uninterrupted
     with pytest.raises(SweepInterrupted, match=r"no job finished; jobs 0, 1, 2, 3 were interrupted"):
         run_sweep(sweep, output_dir=tmp_path, verbose=False)
     monkeypatch.undo()
-    summary = trainlab.rundir.RunDir(tmp_path / "1").read_json("summary.json")
+    summary = trainlab.files.rundir.RunDir(tmp_path / "1").read_json("summary.json")
     assert summary["status"] == "interrupted" and summary["epochs_kept"] == 2
     assert summary["stack"] == {"size": 4}
     with pytest.raises(ConfigError, match=r"best.ckpt of a run trained in a stack .* holds its weights"):
@@ -174,19 +174,19 @@ def test_an_interrupted_member_resumes_alone_to_the_numbers_of_the_uninterrupted
             assert [row[key] for row in resumed.history] == pytest.approx([row[key] for row in whole.history], rel=1e-5)
         assert resumed.best_epoch == whole.best_epoch
         assert resumed.metrics == pytest.approx(whole.metrics, rel=1e-5)
-        summary = trainlab.rundir.RunDir(tmp_path / str(job)).read_json("summary.json")
+        summary = trainlab.files.rundir.RunDir(tmp_path / str(job)).read_json("summary.json")
         assert summary["status"] == "finished" and summary["stack"] == {"size": 4}
 
 
 KILLED_IN_EPOCH_3 = """
 import os, sys
-import trainlab.stacked.train
-from trainlab.stacked.module import StackedModule
-from trainlab.stacked.sweep import run_sweep
+import trainlab.lifecycle.stack
+from trainlab.training.stack.module import StackedModule
+from trainlab.api import run_sweep
 
 cut = sys.argv[2] == "cut"
 if cut:  # the device fits 2 members: the stack of 4 trains as 2 pieces
-    trainlab.stacked.train.members_that_fit = lambda per_member, device: 2
+    trainlab.lifecycle.stack.members_that_fit = lambda per_member, device: 2
 original, modules = StackedModule.on_train_epoch_end, []
 
 
@@ -226,7 +226,7 @@ def test_a_member_of_a_sweep_killed_outright_resumes_from_the_stacks_checkpoint(
         assert [row["val/loss"] for row in resumed.history] == pytest.approx(expected, rel=1e-5)
         assert resumed.metrics == pytest.approx(whole.metrics, rel=1e-5)
         assert not (member / "checkpoints" / "in_stack.json").exists()
-        assert trainlab.rundir.RunDir(member).read_json("summary.json")["status"] == "finished"
+        assert trainlab.files.rundir.RunDir(member).read_json("summary.json")["status"] == "finished"
 
 
 def test_a_stack_that_fails_on_what_only_its_data_shows_is_recorded_and_the_others_go_on(tmp_path):
@@ -243,7 +243,7 @@ def test_a_stack_that_fails_on_what_only_its_data_shows_is_recorded_and_the_othe
 def test_a_diverged_member_writes_a_lone_diverged_runs_summary(tmp_path):
     results = run_sweep(["optimizer.lr=0.01,1e12", *SMALL], output_dir=tmp_path, verbose=False)
     assert results[1].stopped_by == "diverged" and results[1].metrics == {}
-    summary = trainlab.rundir.RunDir(tmp_path / "1").read_json("summary.json")
+    summary = trainlab.files.rundir.RunDir(tmp_path / "1").read_json("summary.json")
     assert summary["status"] == "diverged" and summary["stack"] == {"size": 2}
     assert "diverged at epoch 1, optimizer step" in summary["error"] and summary["metrics"] == {}
     assert summary["epochs"] == 0 and summary["last_checkpoint"] is None

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import trainlab
-from trainlab.composing import compose
-from trainlab.stacked.train import train_stack
+from trainlab.config.composing import compose
+from trainlab.lifecycle.stack import train_stack
 
 # will_i_pass, 600 rows: 360 training rows, 12 mini-batches of 32 per epoch.
 SMALL = [
@@ -99,14 +99,14 @@ def test_dropout_draws_each_members_own_masks():
 
 
 def test_a_stack_too_big_for_the_memory_is_cut_into_stacks_that_fit(monkeypatch, caplog):
-    from trainlab.stacked import memory
+    from trainlab.training.stack import memory
 
     jobs = [[f"seed={seed}"] for seed in range(4)]
     whole = stack(*jobs)
     sizes = [2, 32, 32, 1]  # will_i_pass: 2 inputs, the default hidden sizes, one logit
     per_member = memory.member_bytes(sizes, 32, 128, (360, 120, 120), "Adam", 1.0)
     monkeypatch.setattr(memory, "free_bytes", lambda device: int(2.5 * per_member / memory.FILL))
-    with caplog.at_level("INFO", logger="trainlab.stacked"):
+    with caplog.at_level("INFO", logger="trainlab"):
         cut = stack(*jobs)
     assert "a stack of 4 needs about" in caplog.text and "trained as stacks of at most 2" in caplog.text
     assert [m.stack_size for m in cut] == [2, 2, 2, 2]
@@ -119,7 +119,7 @@ def test_a_stack_too_big_for_the_memory_is_cut_into_stacks_that_fit(monkeypatch,
 
 
 def test_the_memory_estimate_counts_weights_optimizer_state_activations_and_data():
-    from trainlab.stacked.memory import FLOAT, member_bytes
+    from trainlab.training.stack.memory import FLOAT, member_bytes
 
     sizes, rows = [784, 512, 512, 10], (48000, 6000, 6000)
     weights = 785 * 512 + 513 * 512 + 513 * 10

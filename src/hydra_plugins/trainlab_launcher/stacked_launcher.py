@@ -51,8 +51,8 @@ class StackedLauncher(Launcher):
         from rich.markup import escape
 
         from trainlab.errors import SweepInterrupted
-        from trainlab.quiet import quiet_lightning
-        from trainlab.stacked.sweep import STATE_DIR, check_jobs, train_jobs
+        from trainlab.sweeps.stacked import STATE_DIR, check_jobs, train_jobs
+        from trainlab.training.quiet import quiet_lightning
 
         setup_globals()
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
@@ -80,13 +80,13 @@ class StackedLauncher(Launcher):
         """Each job's config, as Hydra's ``load_sweep_config`` makes it. That composes from the
         files, a quarter of a second a job; here jobs that choose the same options share one
         composition, and each job's ``key=value`` overrides are set on a copy of it (as
-        ``trainlab.composing.compose_jobs`` does: each distinct override parsed once, each copy
+        ``trainlab.config.composing.compose_jobs`` does: each distinct override parsed once, each copy
         unpickled; a job this cannot serve is loaded in full)."""
         import pickle
 
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
-        from trainlab.composing import chooses_options, group_options
+        from trainlab.config.composing import chooses_options, group_options
 
         assert self.config is not None and self.hydra_context is not None
         loader, parser, groups = self.hydra_context.config_loader, OverridesParser.create(), set(group_options())
@@ -117,11 +117,11 @@ class StackedLauncher(Launcher):
         task that writes the member's run directory there."""
 
         def task(cfg: DictConfig) -> float | None:
-            from trainlab.stacked.output import write_member
+            from trainlab.lifecycle.member_dir import write_member
 
             hydra_cfg = HydraConfig.get()
             if isinstance(member, Exception):  # its stack failed on what only the data shows
-                from trainlab.sweep import record_failure
+                from trainlab.sweeps.tables import record_failure
 
                 record_failure(Path(hydra_cfg.runtime.output_dir), str(member))
                 return None
@@ -149,7 +149,7 @@ class StackedLauncher(Launcher):
 def _start(config: DictConfig, task_cfg: DictConfig) -> Path:
     """A job's directory with its config.yaml and overrides.yaml, before its stack trains
     (Hydra's job files come when it is written)."""
-    from trainlab.rundir import RunDir
+    from trainlab.files.rundir import RunDir
 
     run = RunDir(Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir))
     run.path.mkdir(parents=True, exist_ok=True)
@@ -163,7 +163,7 @@ def _with_values(config: DictConfig, parsed: list[Any], groups: set[str]) -> Dic
     fails."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from trainlab.composing import chooses_options
+    from trainlab.config.composing import chooses_options
     from trainlab.internals import hydra_override_dirname
 
     try:

@@ -128,7 +128,7 @@ class OptunaSweeper(Sweeper):
             reseed=reseed,
         )
         log.info("Optuna study %s in %s: %d trials, %d at a time", name, url, search.n_trials, search.n_jobs)
-        ran = loop.run(search, self._launch, sweep_dir)
+        ran = loop.run(search, self._launch, lambda: _rewrite_tables(sweep_dir))
         write_study(sweep_dir, study, space.overrides, str(self.config.get("monitor")), url)
         return ran
 
@@ -138,6 +138,15 @@ class OptunaSweeper(Sweeper):
         assert self.launcher is not None
         returns = self.launcher.launch(batch, initial_job_idx=first)
         return [Ended(r.status == JobStatus.FAILED, _value(r), _job_dir(r)) for r in returns]
+
+
+def _rewrite_tables(sweep_dir: Path) -> None:
+    """summary.csv and summary.md with the trials' states (the jobs wrote them without)."""
+    from trainlab.sweeps.tables import job_rows, write_tables
+
+    rows = job_rows(sweep_dir)
+    if rows:
+        write_tables(sweep_dir, rows)
 
 
 def _value(job: JobReturn) -> Any:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import statistics
 
+from trainlab.api import run_sweep
 from trainlab.course.common import QUIET, Course, Section, fmt, train_command
 from trainlab.course.plots import pyplot, save
-from trainlab.stacked.sweep import run_sweep
 
 EXPERIMENT = "experiment=course/learning_rate"
 RATES: dict[float, str] = {0.001: "too small", 0.3: "good", 10.0: "too large", 300.0: "far too large"}

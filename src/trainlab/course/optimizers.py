@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import statistics
 
+from trainlab.api import run_sweep
 from trainlab.course.common import QUIET, Course, Section, fmt, train_command
 from trainlab.course.plots import pyplot, save
-from trainlab.stacked.sweep import run_sweep
 
 EXPERIMENT = "experiment=course/optimizers"
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adadelta", "adagrad", "rmsprop")

@@ -13,9 +13,9 @@ import json
 import statistics
 
 import trainlab
+from trainlab.api import run_sweep
 from trainlab.course.common import QUIET, Course, Section, fmt, train_command
 from trainlab.course.plots import pyplot, save
-from trainlab.stacked.sweep import run_sweep
 
 EXPERIMENT = "experiment=course/regularization"
 SEEDS = 3

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trainlab.course.common import Section
-from trainlab.rundir import write_text
+from trainlab.files.atomic import write_text
 
 CSS = """
 body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0; color: #222; }

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from trainlab.config.options import TASKS
 from trainlab.data.preprocess import Preprocessor, TargetEncoder, infer_task
 from trainlab.data.split import folds, train_val_test
-from trainlab.losses import TASKS
 
 
 @dataclass

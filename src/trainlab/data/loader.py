@@ -40,7 +40,7 @@ class Chunk(NamedTuple):
     its slice ``[r * batch_size, (r + 1) * batch_size)`` of each (``shards``). A partial last
     global mini-batch is cut the same way: the first ranks take full slices, the next one
     the rest, the others none (its gradient is then the whole mini-batch's mean all the same:
-    ``trainlab.distributed.GradientSync`` weighs each rank by its rows).
+    ``trainlab.training.distributed.GradientSync`` weighs each rank by its rows).
     """
 
     x: torch.Tensor

@@ -21,7 +21,7 @@ from typing import Any
 
 from torch import nn
 
-from trainlab import options
+from trainlab.config import options
 
 ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
     "sigmoid": nn.Sigmoid,

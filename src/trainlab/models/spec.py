@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from trainlab import options
+from trainlab.config import options
 from trainlab.models.activations import activation
 from trainlab.models.dense import Perceptron
 from trainlab.models.mlp import MLP

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from trainlab.rundir import write_bytes
+from trainlab.files.atomic import write_bytes
 
 WHITE = (255, 255, 255)
 DARK = (40, 40, 40)
@@ -158,7 +158,7 @@ def tile(images: list[torch.Tensor], columns: int, gap: int = 2) -> torch.Tensor
 
 
 def save_png(image: torch.Tensor, path: Path) -> Path:
-    """Write a uint8 [3, H, W] image as a PNG, atomically (``rundir.write_bytes``)."""
+    """Write a uint8 [3, H, W] image as a PNG, atomically (``trainlab.files.atomic``)."""
     return write_bytes(path, png_bytes(image, compress_level=6))
 
 

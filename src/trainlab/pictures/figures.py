@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from trainlab.rundir import atomic_open
+from trainlab.files.atomic import atomic_open
 
 
 def _pyplot() -> Any:
@@ -104,7 +104,7 @@ def to_image(fig: Any) -> torch.Tensor:
 
 
 def save(fig: Any, path: Path) -> Path:
-    """Write the figure as a PNG, atomically (``rundir.atomic_open``), and keep it open."""
+    """Write the figure as a PNG, atomically (``trainlab.files.atomic``), and keep it open."""
     with atomic_open(path, "wb") as file:
         fig.savefig(file, format="png")
     return Path(path)

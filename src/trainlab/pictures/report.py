@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -10,17 +11,27 @@ from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.functional import confusion_matrix
 
 from trainlab.data import TabularData
-from trainlab.losses import Loss
+from trainlab.files.rundir import RunDir
 from trainlab.pictures import figures
+from trainlab.pictures.draw import save_png
 from trainlab.pictures.inputs import InputPictures
 from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.plane import score
-from trainlab.rundir import RunDir
+
+
+class Scoring(Protocol):
+    """How a network's outputs are read (``trainlab.training.losses.Loss`` is one)."""
+
+    def scores(self, output: torch.Tensor) -> torch.Tensor:
+        """P(y=1) [N] for binary, class probabilities [N, C] for multiclass, values for regression."""
+
+    def targets(self, target: torch.Tensor) -> torch.Tensor:
+        """The targets as ``scores`` are compared with (regression: in the target's units)."""
 
 
 def save_input_pictures(
     model: nn.Module,
-    loss: Loss,
+    loss: Scoring,
     data: TabularData,
     out_dir: Path,
     size: int = 256,
@@ -47,12 +58,12 @@ def save_input_pictures(
         model.train(was_training)
     images = pictures.draw(model, epoch, best, validation)
     out = RunDir(out_dir)
-    return [out.save_png(f"{name}.png", image) for name, image in images.items()]
+    return [save_png(image, out / f"{name}.png") for name, image in images.items()]
 
 
 @torch.no_grad()
 def save_test_pictures(
-    model: nn.Module, loss: Loss, data: TabularData, out_dir: Path, writer: SummaryWriter | None, step: int
+    model: nn.Module, loss: Scoring, data: TabularData, out_dir: Path, writer: SummaryWriter | None, step: int
 ) -> list[Path]:
     """At test: for classification, confusion_matrix.csv (counts; row: true class, column:
     predicted) and confusion_matrix.png; for regression, predicted_vs_true.png (in the
@@ -77,7 +88,7 @@ def save_test_pictures(
         names = [str(c) for c in (data.class_names or range(n_classes))]
         paths = [_write_counts(counts, names, out)]
         fig = figures.confusion_matrix_figure(counts, names)
-    paths.append(out.save_figure(f"{name}.png", fig))
+    paths.append(figures.save(fig, out / f"{name}.png"))
     image = figures.to_image(fig)
     if writer is not None:
         writer.add_image(f"test/{name}", image, global_step=step, dataformats="CHW")

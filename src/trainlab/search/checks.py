@@ -24,10 +24,10 @@ def check_search(overrides: Sequence[str]) -> None:
     """ConfigError when the search's settings, or one of its jobs at the space's ends, cannot run."""
     if not any(o.lstrip("+") == SWEEPER for o in overrides):
         return  # another sweeper's syntax: it expands its own jobs
-    from trainlab.composing import compose_jobs
+    from trainlab.config.composing import compose_jobs
+    from trainlab.config.validate import validate
     from trainlab.search.settings import check_settings
     from trainlab.search.space import search_space
-    from trainlab.validate import validate
 
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
@@ -56,7 +56,7 @@ def check_search(overrides: Sequence[str]) -> None:
         try:
             validate(cfg)
             if stacked:
-                from trainlab.stacked.checks import check_stackable
+                from trainlab.config.stackable import check_stackable
 
                 check_stackable(cfg)
         except ConfigError as error:

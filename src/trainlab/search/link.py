@@ -6,7 +6,7 @@ names the storage URL, the study, the pruner with its arguments, and the trial's
 ``${hydra.job.num}``: the sweeper numbers each job by its trial (``trainlab.search.loop``).
 Hydra's ``run_job`` sets that environment variable while the job runs (basic launcher: in
 the sweep's process; joblib, submitit: in the worker) and restores it after; the job's
-pruning callback (``trainlab.callbacks.pruning``) opens the study from the storage and
+pruning callback (``trainlab.training.callbacks.pruning``) opens the study from the storage and
 reports to the trial. A ``hydra.*`` override: not in a job's overrides.yaml, nor in the
 launcher's log of each job, nor in the sweep's tables.
 """

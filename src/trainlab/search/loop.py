@@ -51,7 +51,7 @@ class Search:
 def state_of(ended: Ended) -> tuple[str, float | None]:
     """(complete | pruned | failed, the value to tell): a pruned job's summary.json says
     ``pruned``; a job that raised, diverged or has no finite monitored value failed."""
-    from trainlab.rundir import RunDir
+    from trainlab.files.rundir import RunDir
 
     if ended.failed:
         return "failed", None
@@ -65,9 +65,12 @@ def state_of(ended: Ended) -> tuple[str, float | None]:
     return "failed", None
 
 
-def run(search: Search, launch: Callable[[list[list[str]], int], Sequence[Ended]], sweep_dir: Path) -> int:
-    """Ask, launch and tell until the study holds ``n_trials`` trials; the number of trials
-    this process ran."""
+def run(
+    search: Search, launch: Callable[[list[list[str]], int], Sequence[Ended]], after_batch: Callable[[], None]
+) -> int:
+    """Ask, launch and tell until the study holds ``n_trials`` trials, calling ``after_batch``
+    once each batch is told (the sweeper rewrites the sweep's tables there, with the trials'
+    states); the number of trials this process ran."""
     from optuna.trial import TrialState
 
     study, ran, first = search.study, 0, True
@@ -99,7 +102,7 @@ def run(search: Search, launch: Callable[[list[list[str]], int], Sequence[Ended]
                 if study.get_trials(deepcopy=False)[trial.number].state == TrialState.RUNNING:
                     study.tell(trial, state=TrialState.FAIL)
             raise
-        _rewrite_tables(sweep_dir)
+        after_batch()
     return ran
 
 
@@ -126,12 +129,3 @@ def _tell(study: Any, trial: Any, params: dict[str, Any], ended: Ended, space: S
         write_trial(ended.job_dir, trial.number, state, value, params)
     shown = f"{value:.4g}" if value is not None else ""
     log.info("trial %d: %s %s (%s)", trial.number, state, shown, " ".join(space.overrides(params)[len(space.fixed) :]))
-
-
-def _rewrite_tables(sweep_dir: Path) -> None:
-    """summary.csv and summary.md with the trials' states (the jobs wrote them without)."""
-    from trainlab.sweep import job_rows, write_tables
-
-    rows = job_rows(sweep_dir)
-    if rows:
-        write_tables(sweep_dir, rows)

@@ -1,7 +1,7 @@
-"""What a search leaves in the sweep dir, besides the sweep's own tables (``trainlab.sweep``):
+"""What a search leaves in the sweep dir, besides the sweep's own tables (``trainlab.sweeps.tables``):
 
 - ``<job dir>/trial.json``: the job's trial: number, state (complete, pruned, failed),
-  value and params, as the sweeper told the study (``trainlab.sweep`` adds trial and
+  value and params, as the sweeper told the study (``trainlab.sweeps.tables`` adds trial and
   state columns from it);
 - ``optuna.csv``: the study's trials (``study.trials_dataframe()``: every worker's);
 - ``best_trial.json``: the study's best trial and the ``python train.py ...`` command that
@@ -21,7 +21,7 @@ TRIALS_CSV = "optuna.csv"
 
 
 def write_trial(job_dir: Path, number: int, state: str, value: float | None, params: dict[str, Any]) -> None:
-    from trainlab.rundir import RunDir
+    from trainlab.files.rundir import RunDir
 
     RunDir(job_dir).write_json(TRIAL_FILE, {"trial": number, "state": state, "value": value, "params": params})
 
@@ -43,7 +43,8 @@ def rerun_command(overrides: list[str]) -> str:
 def write_study(sweep_dir: Path, study: Any, overrides_of: Any, monitor: str, storage: str) -> dict[str, Any] | None:
     """optuna.csv, and best_trial.json (None when no trial completed). ``overrides_of(params)``:
     a trial's overrides."""
-    from trainlab.rundir import RunDir, write_csv
+    from trainlab.files.atomic import write_csv
+    from trainlab.files.rundir import RunDir
 
     out = RunDir(sweep_dir)
     frame = study.trials_dataframe()

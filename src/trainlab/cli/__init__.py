@@ -1,0 +1,6 @@
+"""The command line: ``python train.py`` (``trainlab-train``, ``python -m trainlab``) and
+``python predict.py`` (``trainlab-predict``); ``--help``; the optional extras' checks."""
+
+from trainlab.cli.main import predict, train
+
+__all__ = ["predict", "train"]

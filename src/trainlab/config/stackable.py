@@ -1,0 +1,57 @@
+"""What the stacked launcher cannot serve yet, refused per job before anything trains (torch-free)."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.config.validate import check_one_device
+from trainlab.errors import ConfigError
+
+# What the stacked path cannot serve yet: (key, value that is fine, why). Checked per job
+# before anything trains; hydra/launcher=basic serves them all.
+UNSERVED = (
+    ("speed.loader", "memory", "it slices every member's mini-batches from memory"),
+    ("tune.name", "none", "the LR finder tunes one model"),
+    ("data.folds", 1, "cross-validation trains one model per fold"),
+    ("resume", None, "a sweep's jobs start fresh; resume one member with python train.py resume=<its run dir>"),
+    ("ckpt_path", None, "a sweep's jobs start fresh; resume one member with python train.py resume=<its run dir>"),
+    ("data.test", None, "it writes no submission yet"),
+    ("trainer.precision", "32-true", "members train in float32"),
+    ("trainer.gradient_clip_val", None, "it clips no gradients"),
+    ("trainer.max_steps", -1, "members stop by epochs"),
+    ("trainer.max_time", None, "members stop by epochs"),
+    ("trainer.min_epochs", None, "members stop by their own rules"),
+    ("trainer.check_val_every_n_epoch", 1, "members validate every epoch"),
+    ("trainer.log_every_n_steps", None, "it logs per epoch"),
+    ("trainer.limit_train_batches", None, "members train on every mini-batch"),
+    ("trainer.limit_val_batches", None, "members validate on every row"),
+    ("trainer.limit_test_batches", None, "members test on every row"),
+    ("trainer.overfit_batches", 0.0, "members train on every mini-batch"),
+    ("trainer.fast_dev_run", False, "it runs whole epochs"),
+)
+
+
+def check_stackable(cfg: DictConfig, resuming: bool = False) -> None:
+    """Raise ConfigError naming the first key whose value the stacked path cannot serve
+    (``resume`` and ``ckpt_path`` are its own when ``resuming`` a member)."""
+    for key, fine, why in UNSERVED:
+        if resuming and key in ("resume", "ckpt_path"):
+            continue
+        value = OmegaConf.select(cfg, key, default=fine)
+        if key == "trainer.precision" and str(value) in ("32", "32-true"):
+            continue
+        if value != fine and not (fine is None and value in ("", None)):
+            raise ConfigError(
+                f"{key}={value} is not served by hydra/launcher=stacked ({why}); "
+                f"use {key}={'null' if fine is None else fine} or hydra/launcher=basic"
+            )
+    check_one_device(cfg)
+    if cfg.scheduler and "_target_" in cfg.scheduler:
+        raise ConfigError(
+            "scheduler is not served by hydra/launcher=stacked (members keep their lr); "
+            "use scheduler=none or hydra/launcher=basic"
+        )
+    if cfg.logger.name not in ("tensorboard", "none"):
+        raise ConfigError(
+            f"logger={cfg.logger.name} is not served by hydra/launcher=stacked; use logger=tensorboard or logger=none"
+        )

@@ -1,0 +1,209 @@
+"""Checks of a composed config, run before any data is built or any training starts.
+
+Every key is checked against its schema (trainlab/schema/): a key the schema lacks, and a
+value outside what the key's ``allowed`` says (trainlab/ranges.py). What one key cannot say
+alone is checked here by hand: the data fractions' sum, the lr finder's range, a GPU that is
+not there, an option renamed to another's name, two weight decays. Each failure raises
+ConfigError naming the key, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from trainlab.config.ranges import Allowed, allowed_in
+from trainlab.config.schema import BATCH_SIZE, SCHEMAS
+from trainlab.errors import ConfigError
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def processes(cfg: DictConfig) -> int:
+    """The processes a run trains in, as its config says: trainer.devices (a count, or a
+    list's length; ``auto`` counts 1 here, ``build.check_trainer`` asks Lightning) times
+    trainer.num_nodes. More than one: Lightning's DDP (``trainlab.training.distributed``)."""
+    devices = cfg.trainer.get("devices", 1)
+    count = len(devices) if OmegaConf.is_list(devices) else devices if isinstance(devices, int) else 1
+    return count * int(cfg.trainer.get("num_nodes", 1) or 1)
+
+
+def check_one_device(cfg: DictConfig) -> None:
+    """A sweep's job trains in one process: ``ConfigError`` for several devices (whose extra
+    processes Lightning would start by running the whole sweep command again)."""
+    if processes(cfg) > 1:
+        raise ConfigError(
+            f"trainer.devices={cfg.trainer.devices}: a sweep (-m) trains each job on one device; "
+            "run a job on several devices alone (without -m)"
+        )
+
+
+def check_processes(cfg: DictConfig, count: int) -> None:
+    """What trainlab cannot do on several devices (``count`` processes) yet: the lr finder,
+    and cross-validation (each fold would start the other ranks again)."""
+    if count <= 1:
+        return
+    devices = cfg.trainer.get("devices", 1)
+    shown = OmegaConf.to_container(devices) if OmegaConf.is_list(devices) else devices
+    if cfg.tune.name != "none":
+        _fail(
+            "tune",
+            cfg.tune.name,
+            f"none with trainer.devices={shown} ({count} processes): find the learning rate on one device "
+            "(trainer.devices=1), then train on several",
+        )
+    if cfg.data.get("folds", 1) > 1:
+        _fail(
+            "data.folds",
+            cfg.data.folds,
+            f"1 with trainer.devices={shown} ({count} processes): cross-validation trains on one device "
+            "(trainer.devices=1)",
+        )
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first invalid value in ``cfg`` (keys in the config's order,
+    then the checks that read several keys)."""
+    _check_keys(cfg, "", _resolved(cfg))
+    _check_option_names(cfg)
+    _check_data(cfg.data)
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda") and not _cuda_visible():
+        _fail("trainer.accelerator", accelerator, "no CUDA GPU is visible here; use trainer=default or trainer=cpu")
+    check_processes(cfg, processes(cfg))
+    if cfg.tune.name == "lr_find" and cfg.tune.max_lr <= cfg.tune.min_lr:
+        _fail("tune.max_lr", cfg.tune.max_lr, f"a learning rate > tune.min_lr={cfg.tune.min_lr}")
+    _check_weight_decay(cfg)
+
+
+def _cuda_visible() -> bool:
+    import torch  # only when a GPU is asked for: config checks otherwise answer without torch
+
+    return torch.cuda.is_available()
+
+
+def _resolved(cfg: DictConfig) -> dict[Any, Any] | None:
+    """``cfg`` with every interpolation resolved, as plain values; None when a value cannot be
+    resolved (``_check_keys`` then resolves each as it reaches it, and raises there)."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except Exception:
+        return None
+
+
+def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None = None) -> None:
+    """Each key of ``node`` (and of the nodes below it) against the node's schema.
+
+    Hydra lets ``+key=value`` add a key that a structured config lacks; it is refused here by
+    the same schema. ``data``'s extra keys are left to ``build.raw_data``, which names the
+    data set's own options. A node's own values come before its sections', so a value that
+    a section takes by interpolation (``${monitor}``) is refused under the key that was set.
+
+    ``plain`` is ``node`` as ``OmegaConf.to_container(node, resolve=True)`` gives it, so each
+    interpolation is resolved once. Without it (a value that cannot be resolved), each value
+    is resolved as the check reaches it (a section whole, for the keys below), so the first
+    error raised is the one the checks in order meet.
+    """
+    schema = OmegaConf.get_type(node)
+    keys, allowed = _schema_keys(schema)
+    sections = []
+    for key in node:
+        name = f"{path}{key}"
+        if key == "hydra":
+            continue
+        if plain is None:
+            if OmegaConf.is_missing(node, key):
+                _fail(name, "???", "a value: this key has no default")
+            value = node[key]
+            resolved = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        else:
+            resolved = plain[key]  # a missing value reads "???" there, as does a value resolved to "???"
+            if resolved == MISSING and OmegaConf.is_missing(node, key):
+                _fail(name, "???", "a value: this key has no default")
+        if keys is not None and key not in keys and path != "data.":
+            _fail(name, resolved, f"{path[:-1] or 'the config'} has no key {key!r}; its keys: {', '.join(keys)}")
+        if isinstance(resolved, dict):  # a DictConfig value, resolved (a None section reads None)
+            sections.append((node[key], f"{name}.", resolved))
+        elif key in allowed and not allowed[key].test(resolved):
+            _fail(name, resolved, allowed[key].words)
+    for section, section_path, section_plain in sections:
+        _check_keys(section, section_path, section_plain)
+
+
+@cache
+def _schema_keys(schema: type[Any] | None) -> tuple[list[str] | None, dict[str, Allowed]]:
+    """The keys of a dataclass schema (None for a node without one) and what each allows."""
+    if not dataclasses.is_dataclass(schema):
+        return None, {}
+    return [f.name for f in dataclasses.fields(schema)], allowed_in(schema)
+
+
+def _check_option_names(cfg: DictConfig) -> None:
+    """``model.name=mlp`` on ``model=perceptron`` would lack mlp's keys (``hidden``): a name
+    must be one whose schema is the option's."""
+    for group in ("model", "activation"):
+        name = cfg[group].name
+        schema = OmegaConf.get_type(cfg[group])
+        if SCHEMAS.get((group, name), schema) is not schema:
+            _fail(f"{group}.name", name, f"the chosen option's own name; pick another {group} with {group}={name}")
+
+
+def _check_data(data: Any) -> None:
+    if data.val_fraction == 0 and data.folds == 1:
+        _fail("data.val_fraction", 0, "a fraction > 0: the monitored val metrics need validation data")
+    if data.val_fraction + data.test_fraction >= 1:
+        _fail(
+            "data.val_fraction + data.test_fraction",
+            data.val_fraction + data.test_fraction,
+            "a sum below 1, leaving data to train on",
+        )
+
+
+def _check_weight_decay(cfg: DictConfig) -> None:
+    """``regularization=[weight_decay]`` replaces the optimizer's own weight decay (build.optimizer),
+    so one of the two must be off."""
+    ours, theirs = cfg.regularization.weight_decay, cfg.optimizer.get("weight_decay", 0.0)
+    if ours is None or theirs == 0:
+        return
+    schema = OmegaConf.get_type(cfg.optimizer)
+    option = next((name for (group, name), s in SCHEMAS.items() if group == "optimizer" and s is schema), None)
+    default = next((f.default for f in dataclasses.fields(schema) if f.name == "weight_decay"), None)
+    why = f" ({option}'s default is {default})" if option and theirs == default else ""
+    raise ConfigError(
+        f"regularization.weight_decay={ours!r} and optimizer.weight_decay={theirs!r} both set the weight decay{why}: "
+        "keep one: drop weight_decay from regularization, or set optimizer.weight_decay=0"
+    )
+
+
+def batch_size(value: Any, n_train: int) -> int:
+    """The batch size in rows: an int >= 1, or ``full`` for every training row at once."""
+    if value == "full":
+        return n_train
+    if not BATCH_SIZE.test(value):
+        _fail("data.batch_size", value, BATCH_SIZE.words)
+    return value
+
+
+def check_monitor(cfg: DictConfig, task: str) -> None:
+    """``monitor`` (and early stopping's) must name a val or train metric logged for ``task``."""
+    from trainlab.config.options import metric_names
+
+    allowed = [n for n in metric_names(task) if n.startswith(("val/", "train/"))]
+    keys = [("monitor", cfg.monitor)]
+    reg = selected_regularization(cfg)
+    if "early_stopping" in reg:
+        keys.append(("regularization.early_stopping.monitor", reg.early_stopping.monitor))
+    for key, value in keys:
+        if value not in allowed:
+            _fail(key, value, f"a metric logged for this {task} task: {', '.join(allowed)}")
+
+
+def selected_regularization(cfg: DictConfig) -> DictConfig:
+    """The regularization options selected (the schema holds None for the others), resolved."""
+    reg = OmegaConf.to_container(cfg.get("regularization") or {}, resolve=True)
+    return OmegaConf.create({k: v for k, v in reg.items() if v is not None})

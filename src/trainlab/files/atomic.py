@@ -1,0 +1,81 @@
+"""One way every file trainlab writes is written: atomically and durably.
+
+``atomic_open`` writes to ``<name>.tmp`` beside the file, flushes and fsyncs it, renames it
+over ``<name>`` (``os.replace``, atomic on one file system), then fsyncs the directory so the
+rename itself survives a power cut. A crash, a kill or an exception during a write leaves the
+previous file whole and, except after a kill, no temporary; a resume removes the stale ones
+(``RunDir.remove_stale_temporaries``). The temporary's name is fixed, so a file must have one
+writer at a time (as in trainlab). Checkpoints are written the same way
+(``checkpoints.save_atomically``); ``write_bytes``, ``write_text`` and ``write_csv`` serve files
+outside a run directory too (predict's ``output=``, a sweep's tables, the course's page).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+TMP_SUFFIX = ".tmp"  # resume removes stale ``*.tmp``; conftest's break_last_ckpt knows "last.ckpt.tmp"
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", **open_args: Any) -> Iterator[IO[Any]]:
+    """A file (``mode`` "w" or "wb"; text is UTF-8 unless ``encoding`` says otherwise) whose
+    content replaces ``path`` only when the ``with`` block ends without an exception; on any
+    exception (BaseException: Ctrl-C too) the temporary is removed and ``path`` is untouched.
+    The parent directories are created."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open: mode {mode!r} is not allowed: 'w' or 'wb'")
+    if mode == "w":
+        open_args.setdefault("encoding", "utf-8")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + TMP_SUFFIX)
+    try:
+        with open(tmp, mode, **open_args) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # POSIX: the rename is durable once the directory is; Windows cannot open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """``data`` as the file ``path``, atomically (see ``atomic_open``)."""
+    with atomic_open(path, "wb") as file:
+        file.write(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """``text`` (UTF-8) as the file ``path``, atomically (see ``atomic_open``)."""
+    with atomic_open(path, "w") as file:
+        file.write(text)
+    return Path(path)
+
+
+def write_csv(path: str | os.PathLike[str], frame: Any, index: bool = False) -> Path:
+    """A pandas DataFrame as CSV at ``path``, atomically (see ``atomic_open``)."""
+    with atomic_open(path, "w", newline="") as file:  # newline="": pandas writes its own line ends
+        frame.to_csv(file, index=index)
+    return Path(path)

@@ -1,1 +1,0 @@
-"""Train many small models at once: a sweep's jobs as one stacked model."""

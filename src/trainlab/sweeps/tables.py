@@ -1,0 +1,208 @@
+"""The sweep summary: after each job of a multirun (``python train.py -m ...``), one table of
+every job so far, in the sweep dir as summary.csv and summary.md; printed when the sweep ends,
+with sweep.png (the monitored metric against each swept value, also in TensorBoard).
+
+Each job's row comes from its own directory: ``.hydra/overrides.yaml`` (what the job
+changed) and ``summary.json`` (status, best epoch, metrics). A job that left no summary
+failed. Rows are sorted by the monitored metric (best first, as ``mode`` says); jobs
+without it (failed, diverged early) come last, in job order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from trainlab.config.launch import SWEEP_DIR_ENV
+from trainlab.files.atomic import write_csv, write_text
+from trainlab.files.rundir import RunDir
+from trainlab.search.results import best_lines, read_trial
+
+FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
+# yaml.safe_load's loader on libyaml's parser where PyYAML has it: the same constructors build
+# the values, in a tenth of the time (most of the time job_rows takes for a 1000-job sweep).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def job_rows(sweep_dir: Path, unfinished: str = "failed") -> list[dict[str, Any]]:
+    """One dict per job directory of ``sweep_dir``: those holding Hydra's
+    ``.hydra/overrides.yaml``, or else a run's own overrides.yaml (``run_sweep``'s jobs). A job
+    without summary.json has the status ``unfinished``: failed once the sweep is over, running
+    while it goes on (a parallel launcher's other jobs)."""
+    rows = []
+    for job_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        job = RunDir(job_dir)
+        overrides_file = next(
+            (f for f in (job / ".hydra" / "overrides.yaml", job / job.OVERRIDES) if f.is_file()), None
+        )
+        if overrides_file is None:
+            continue
+        overrides = yaml.load(overrides_file.read_text(), Loader=_SAFE_LOADER) or []
+        summary = job.read_json(job.SUMMARY) or {"status": unfinished}
+        row: dict[str, Any] = {
+            "job": job.path.name,
+            "overrides": " ".join(overrides),
+            "status": summary.get("status", "failed"),
+            "best_epoch": summary.get("best_epoch"),
+            "epochs": summary.get("epochs"),
+            "monitor": summary.get("monitor"),
+            "mode": summary.get("mode", "min"),
+        }
+        row |= summary.get("metrics", {})
+        trial = read_trial(job.path)  # a search's job (hydra/sweeper=optuna): its trial's state
+        if trial is not None:
+            row |= {"trial": trial["trial"], "state": trial["state"]}
+        if summary.get("error"):
+            row["error"] = summary["error"]
+        rows.append(row)
+    return sort_rows(rows)
+
+
+def _job_number(row: dict[str, Any]) -> tuple[int, str]:
+    name = str(row["job"])
+    return (int(name), name) if name.isdigit() else (1 << 30, name)
+
+
+def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best monitored value first (smallest for mode min, largest for max); rows without a
+    finite value last, by job number."""
+
+    def key(row: dict[str, Any]) -> tuple[int, float, tuple[int, str]]:
+        value = row.get(row.get("monitor") or "")
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return (1, 0.0, _job_number(row))
+        return (0, value if row["mode"] == "min" else -value, _job_number(row))
+
+    return sorted(rows, key=key)
+
+
+def _monitors(rows: list[dict[str, Any]]) -> list[str]:
+    """The monitored metrics the jobs name, in job order, once each."""
+    return [m for m in dict.fromkeys(r.get("monitor") for r in rows) if m]
+
+
+def columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The fixed columns, the monitored metric, then every val/ and test/ metric, then error."""
+    monitors = _monitors(rows)
+    metrics = sorted({k for r in rows for k in r if k.startswith(("val/", "test/"))} - set(monitors))
+    error = ["error"] if any("error" in r for r in rows) else []
+    search = ["trial", "state"] if any("state" in r for r in rows) else []
+    return [*FIXED, *search, *monitors, *metrics, *error]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def write_tables(sweep_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
+    """summary.csv (full precision) and summary.md (4 decimals) in ``sweep_dir``."""
+    import pandas as pd
+
+    cols = columns(rows)
+    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+    csv_path = write_csv(sweep_dir / "summary.csv", frame)
+    escape = str.maketrans({"|": "\\|", "\n": " "})
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(r.get(c)).translate(escape) for c in cols) + " |" for r in rows]
+    md_path = write_text(sweep_dir / "summary.md", f"# Sweep {sweep_dir}\n\n" + "\n".join(lines) + "\n")
+    return csv_path, md_path
+
+
+def print_table(
+    sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None, picture: Path | None = None
+) -> None:
+    """The sweep's jobs as a Rich table: the overrides that differ between jobs (those they
+    share on one line below), status, best epoch, the monitored metric, test loss and
+    accuracy or r2 (every metric is in summary.csv). Cells fold to ``console``'s width. A quiet
+    console (``run_sweep(verbose=False)``) shows nothing, so nothing is rendered for it (rich
+    renders a 1000-row table in about a second before dropping it)."""
+    console = console or Console(soft_wrap=True)
+    if console.quiet:
+        return
+    common = set.intersection(*(set(r["overrides"].split()) for r in rows)) if len(rows) > 1 else set()
+    monitors = _monitors(rows)
+    present = {k for r in rows for k in r}
+    tests = [k for k in ("test/loss", "test/acc", "test/r2") if k in present and k not in monitors]
+    table = Table(title=f"sweep: {len(rows)} jobs, best first", title_justify="left")
+    state = ["state"] if any("state" in r for r in rows) else []  # a search: complete, pruned, failed
+    for name in ["job", "overrides", "status", *state, "best", *monitors, *tests]:
+        right = "/" in name or name in ("job", "best")
+        # Folded, not cut, on a narrow console (80 columns where no terminal is attached): the overrides
+        # wrap between overrides, and a name longer than its column continues on the next line.
+        table.add_column(name, justify="right" if right else "left", overflow="fold")
+    for r in rows:
+        varying = " ".join(o for o in r["overrides"].split() if o not in common)
+        status = f"pruned (epoch {r.get('epochs')})" if r["status"] == "pruned" else r["status"]  # an Optuna trial
+        cells = [r["job"], varying, status, *(r.get(s) for s in state), r.get("best_epoch")]
+        cells += [r.get(m) for m in [*monitors, *tests]]
+        table.add_row(*(_cell(c) for c in cells))
+    console.print(table)
+    if common:
+        console.print(f"every job      {' '.join(sorted(common))}")
+    console.print(f"summary        {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.md'}")
+    if picture is not None:
+        console.print(f"picture        {picture}")
+    console.print(f"tensorboard    tensorboard --logdir {sweep_dir}   (HPARAMS compares the jobs)")
+    for line in best_lines(sweep_dir):  # a search: its best trial and the command that reruns it
+        console.print(line)
+
+
+class SweepSummary(Callback):
+    """Hydra callback (conf/train.yaml, ``hydra.callbacks``): names the sweep dir for the
+    launcher's worker processes, rewrites the sweep's tables after every job (so they exist
+    even when a later job crashes the sweep) and prints the table at the end."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Workers (joblib's, submitit's) inherit the variable and resolve hydra.sweep.dir to it.
+        os.environ[SWEEP_DIR_ENV] = str(config.hydra.sweep.dir)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            return
+        job = RunDir(hydra_cfg.runtime.output_dir)
+        if job_return.status == JobStatus.FAILED and not (job / job.SUMMARY).exists():
+            try:
+                _ = job_return.return_value  # a failed job's return value is its exception, raised
+            except Exception as error:
+                record_failure(job.path, f"{type(error).__name__}: {error}")
+        sweep_dir = Path(hydra_cfg.sweep.dir)
+        write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))  # joblib's, submitit's: side by side
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        os.environ.pop(SWEEP_DIR_ENV, None)
+        rows = job_rows(sweep_dir)
+        if rows:
+            finish(sweep_dir, rows)
+
+
+def finish(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    """The end of a sweep: its tables, its picture (``trainlab.pictures.sweep_figure``), and the table printed."""
+    from trainlab.pictures.sweep_figure import save_sweep_picture
+
+    write_tables(sweep_dir, rows)
+    picture = save_sweep_picture(sweep_dir, rows)
+    print_table(sweep_dir, rows, console, picture)
+
+
+def record_failure(job_dir: Path, error: str) -> None:
+    """A summary.json for a job that ended without one: status failed, and the error."""
+    from trainlab.lifecycle.summary import write_summary
+
+    write_summary(job_dir, {"status": "failed", "error": error, "run_dir": str(job_dir)})
