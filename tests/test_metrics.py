@@ -1,5 +1,5 @@
-"""The evaluation metrics equal torchmetrics' Metric classes (and scikit-learn's), including
-ties in the scores and batches accumulated by Evaluation."""
+"""The evaluation metrics equal torchmetrics' (bit for bit its functional forms, for one model) and
+scikit-learn's, including ties in the scores and batches accumulated by Evaluation."""
 
 import pytest
 import torch
@@ -11,16 +11,45 @@ from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassF1Score,
 )
+from torchmetrics.functional import mean_absolute_error, mean_squared_error, r2_score
+from torchmetrics.functional.classification import binary_auroc, multiclass_accuracy, multiclass_f1_score
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from trainlab.config.options import METRICS, metric_names
 from trainlab.training.evaluation import Evaluation
 from trainlab.training.losses import Loss
-from trainlab.training.metrics import task_metrics
+from trainlab.training.metrics import split_metrics
 
 
 def values(task, scores, targets, n_classes=None):
-    return {k: v.item() for k, v in task_metrics(task, scores, targets, n_classes).items()}
+    """One model's metrics: a member axis of one."""
+    return {k: v.item() for k, (v,) in split_metrics(task, scores.unsqueeze(0), targets.unsqueeze(0)).items()}
+
+
+@pytest.mark.filterwarnings("ignore:No (positive|negative) samples")
+@pytest.mark.parametrize("seed", range(40))
+def test_one_models_metrics_are_torchmetrics_functional_forms_bit_for_bit(seed):
+    """The promise that keeps a run's numbers: the same float32 values, not just close ones."""
+    g = torch.Generator().manual_seed(seed)
+    n = [7, 60, 233, 1000][seed % 4]
+    scores = torch.rand(n, generator=g)
+    if seed % 2:
+        scores = (scores * 10).round() / 10  # ties
+    targets = (torch.rand(n, generator=g) < 0.4).long()
+    if seed % 10 == 3:
+        targets[:] = 0  # one class only
+    assert values("binary", scores, targets)["auroc"] == binary_auroc(scores, targets, validate_args=False).item()
+    probabilities = torch.softmax(torch.randn(n, 5, generator=g), -1)
+    labels = torch.randint(0, 5 - seed % 2, (n,), generator=g)  # odd seeds: a class never present
+    got = values("multiclass", probabilities, labels, 5)
+    assert got["acc"] == multiclass_accuracy(probabilities, labels, 5, average="micro", validate_args=False).item()
+    assert got["f1"] == multiclass_f1_score(probabilities, labels, 5, average="macro", validate_args=False).item()
+    shape = (n,) if seed % 3 else (n, 3)
+    predicted, true = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    got = values("regression", predicted, true)
+    assert got["mae"] == mean_absolute_error(predicted, true).item()
+    assert got["mse"] == mean_squared_error(predicted, true).item()
+    assert got["r2"] == r2_score(predicted, true, multioutput="uniform_average").item()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -71,12 +100,12 @@ def test_evaluation_over_batches_equals_one_pass_and_the_mean_loss():
     evaluation = Evaluation(loss)
     for start in range(0, 1000, 300):  # uneven batches: the loss is the mean over rows
         evaluation.update(logits[start : start + 300], y[start : start + 300])
-    got = evaluation.compute("test")
+    (got,) = evaluation.compute("test")
     assert list(got) == ["test/loss", *(f"test/{m}" for m in METRICS["binary"])]
     assert got["test/loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6)
     probabilities = torch.softmax(logits, -1)[:, 1]
     assert got["test/auroc"] == pytest.approx(roc_auc_score(y.numpy(), probabilities.numpy()), abs=1e-6)
-    assert evaluation.compute("test") == {}  # started over
+    assert evaluation.compute("test") == []  # started over
 
 
 def test_metric_names_per_task():

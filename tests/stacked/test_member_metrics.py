@@ -1,4 +1,4 @@
-"""Every member's loss and metrics at once equal each member's own Evaluation."""
+"""Every member's loss and metrics at once equal each member's own, as one model (M = 1) gets them."""
 
 import pytest
 import torch
@@ -6,7 +6,6 @@ import torch
 from trainlab.config.options import METRICS
 from trainlab.training.evaluation import Evaluation
 from trainlab.training.losses import Loss
-from trainlab.training.stack.metrics import member_values
 
 CASES = [  # loss, task, outputs, classes, rows
     ("bce", "binary", 1, 2, 60),
@@ -23,7 +22,7 @@ CASES = [  # loss, task, outputs, classes, rows
 @pytest.mark.filterwarnings("ignore:No (positive|negative) samples")
 @pytest.mark.parametrize("ties", [False, True], ids=["distinct", "tied scores"])
 @pytest.mark.parametrize(("name", "task", "k", "n_classes", "n"), CASES)
-def test_member_values_equal_each_members_evaluation(name, task, k, n_classes, n, ties):
+def test_a_stacks_values_equal_each_members_alone(name, task, k, n_classes, n, ties):
     generator = torch.Generator().manual_seed(0)
     members = 5
     output = torch.randn(members, n, k, generator=generator)
@@ -34,8 +33,24 @@ def test_member_values_equal_each_members_evaluation(name, task, k, n_classes, n
     else:
         y = torch.randint(0, n_classes, (members, n), generator=generator)
         y[0] = 0  # one class only: AUROC 0, as torchmetrics gives
-    evaluations = [Evaluation(Loss(name, task, 1.5, 2.0), n_classes) for _ in range(members)]
-    ours = member_values(evaluations, output, y)
-    theirs = [list(e.values(output[m], y[m]).values()) for m, e in enumerate(evaluations)]
-    assert ours.shape == (members, 1 + len(METRICS[task]))
-    assert ours.flatten().tolist() == pytest.approx(torch.tensor(theirs).flatten().tolist(), abs=1e-6)
+    means, stds = torch.linspace(-1, 1, members), torch.linspace(0.5, 2, members)  # each member's target units
+    stacked = Evaluation(Loss(name, task, means, stds)).values(output, y)
+    alone = [Evaluation(Loss(name, task, float(means[m]), float(stds[m]))).values(output[m], y[m]) for m in range(5)]
+    assert list(stacked) == ["loss", *METRICS[task]]
+    for key, value in stacked.items():
+        assert value.shape == (members,)
+        assert value.tolist() == pytest.approx([float(a[key]) for a in alone], rel=1e-6, abs=1e-6), key
+
+
+@pytest.mark.parametrize(("name", "task", "k"), [("bce", "binary", 1), ("cross_entropy", "multiclass", 3)])
+def test_a_stacks_training_metric_and_loss_gradients_are_each_members_own(name, task, k):
+    generator = torch.Generator().manual_seed(1)
+    output = torch.randn(4, 32, k, generator=generator, requires_grad=True)
+    y = torch.randint(0, 2 if task == "binary" else k, (4, 32), generator=generator)
+    loss = Loss(name, task)
+    loss(output, y).sum().backward()
+    for m in range(4):
+        alone = output[m].detach().clone().requires_grad_(True)
+        loss(alone, y[m]).backward()
+        torch.testing.assert_close(output.grad[m], alone.grad, rtol=1e-6, atol=1e-7)
+        assert loss.train_metric_sum(output[m : m + 1].detach(), y[m : m + 1]) == loss.train_metric_sum(alone, y[m])

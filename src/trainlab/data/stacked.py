@@ -33,8 +33,6 @@ class StackedData(nn.Module):
             self.register_buffer(f"x_{split}", torch.stack(x), persistent=False)
             self.register_buffer(f"y_{split}", torch.stack(y), persistent=False)
         self.register_buffer("member_data", torch.tensor(list(member_data)), persistent=False)
-        scale = [self.datasets[d].target_scale[1] for d in member_data]
-        self.register_buffer("target_std", torch.tensor(scale, dtype=torch.float32), persistent=False)
 
     @property
     def n_train(self) -> int:

@@ -173,7 +173,11 @@ def train_stack(
     module = StackedModule(
         net,
         StackedData(datasets, member_data),
-        Loss(loss_name, task, *datasets[0].target_scale),
+        Loss(
+            loss_name,
+            task,
+            *(torch.tensor(v) for v in zip(*(datasets[d].target_scale for d in member_data), strict=True)),
+        ),
         lambda params: StackedOptimizer(params, name, [options for _, options in settings]),
         records,
         seeds=[cfg.seed for cfg in cfgs],

@@ -1,25 +1,32 @@
-"""A split's loss and metrics, computed once from the whole split's outputs."""
+"""A split's loss and metrics, computed once from the whole split's outputs, for one model or a stack."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
 from trainlab.data.loader import EVAL_BATCH
 from trainlab.training.losses import Loss
-from trainlab.training.metrics import task_metrics
+from trainlab.training.metrics import split_metrics
+
+Network = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Evaluation:
     """``{stage}/loss`` (the mean loss over the split's rows) and ``{stage}/{metric}``
-    (``trainlab.training.metrics``) of one split.
+    (``trainlab.training.metrics``) of one split, for each member of ``loss``'s model: one
+    dict per member (one, for one model).
 
-    ``update`` keeps a batch's outputs (detached, on their device); ``compute`` concatenates
-    them, computes every value at once, reads them from the device in one transfer and
-    starts over. ``evaluate`` does both for a split already on the device.
+    Outputs and targets carry the member axis of the model: [N, K] for one model, [M, N, K]
+    for a stack. ``update`` keeps a batch's outputs (detached, on their device); ``compute``
+    concatenates them along the rows, computes every value at once, reads them from the
+    device in one transfer and starts over. ``evaluate`` does both for a split already on the
+    device.
     """
 
-    def __init__(self, loss: Loss, n_classes: int | None = None) -> None:
-        self.loss, self.n_classes = loss, n_classes
+    def __init__(self, loss: Loss) -> None:
+        self.loss = loss
         self._outputs: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
 
@@ -27,29 +34,41 @@ class Evaluation:
         self._outputs.append(output.detach())
         self._targets.append(y)
 
-    def compute(self, stage: str) -> dict[str, float]:
+    def compute(self, stage: str) -> list[dict[str, float]]:
+        """Each member's values of the kept outputs ([] when none were kept)."""
         if not self._outputs:
-            return {}
-        output, y = torch.cat(self._outputs), torch.cat(self._targets)
+            return []
+        stacked = self._outputs[0].dim() == 3
+        output = torch.cat(self._outputs, dim=1 if stacked else 0)
+        y = torch.cat(self._targets, dim=1 if stacked else 0)
         self._outputs, self._targets = [], []
         values = self.values(output, y)
-        floats = torch.stack(list(values.values())).tolist()  # one wait for the device
-        return {f"{stage}/{name}": value for name, value in zip(values, floats, strict=True)}
+        rows = torch.stack(list(values.values()), dim=1).tolist()  # one wait for the device
+        return [{f"{stage}/{name}": value for name, value in zip(values, row, strict=True)} for row in rows]
 
     @torch.no_grad()
     def values(self, output: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The loss and metrics of ``output`` against ``y``, as float32 0-d tensors on their
-        device (nothing is read back: a caller can read many evaluations at once)."""
-        metrics = task_metrics(self.loss.task, self.loss.scores(output), self.loss.targets(y), self.n_classes)
-        return {name: value.to(torch.float32) for name, value in {"loss": self.loss(output, y), **metrics}.items()}
+        """The loss and metrics of ``output`` against ``y``, each a float32 tensor [M] on their
+        device (M = 1 for one model; nothing is read back: a caller reads them at once)."""
+        loss = self.loss(output, y)
+        if output.dim() == 2:  # one model: the member axis of one
+            output, y, loss = output.unsqueeze(0), y.unsqueeze(0), loss.reshape(1)
+        metrics = split_metrics(self.loss.task, self.loss.scores(output), self.loss.targets(y))
+        return {name: value.to(torch.float32) for name, value in {"loss": loss, **metrics}.items()}
 
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, stage: str) -> dict[str, float]:
-        """``model`` (in eval mode: dropout off; back in training mode after) on all of ``x``, ``y``."""
-        model.eval()
-        for start in range(0, len(x), EVAL_BATCH):
-            self.update(model(x[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH])
-        model.train()
+    def evaluate(self, model: Network, x: torch.Tensor, y: torch.Tensor, stage: str) -> list[dict[str, float]]:
+        """``model`` (put in eval mode: dropout off; back in training mode after) on all of
+        ``x``, ``y`` ([N, ...] for one model, [M, N, ...] for a stack), ``EVAL_BATCH`` rows at a time."""
+        model.eval()  # type: ignore[attr-defined]
+        rows = x.shape[-2]
+        for start in range(0, rows, EVAL_BATCH):
+            stop = start + EVAL_BATCH
+            if x.dim() == 3:
+                self.update(model(x[:, start:stop]), y[:, start:stop])
+            else:
+                self.update(model(x[start:stop]), y[start:stop])
+        model.train()  # type: ignore[attr-defined]
         return self.compute(stage)
 
 

@@ -71,7 +71,7 @@ class TrainingModule(L.LightningModule):
         self.monitor = monitor
         self.steps = steps if steps is not None else SingleModelSteps(model, loss)
         self.val_every_n_epochs, self.val_limit = val_every_n_epochs, val_limit
-        self.evaluation = Evaluation(loss, n_classes)
+        self.evaluation = Evaluation(loss)
         self.checkpoint_extra = checkpoint_extra or {}
         self.history: list[dict[str, float]] = []
         self.test_values: dict[str, float] = {}
@@ -191,14 +191,14 @@ class TrainingModule(L.LightningModule):
         small model's epoch."""
         x, y = self.trainer.datamodule.split_on_device("val")
         rows = limited_rows(len(x), self.val_limit)
-        return self.evaluation.evaluate(self.model, x[:rows], y[:rows], "val") if rows else {}
+        return self.evaluation.evaluate(self.model, x[:rows], y[:rows], "val")[0] if rows else {}
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         self.evaluation.update(self.model(x), y)
 
     def on_test_epoch_end(self) -> None:
-        self.test_values = self.evaluation.compute("test")
+        self.test_values = (self.evaluation.compute("test") or [{}])[0]
         self.reporter.test(self.trainer, self.test_values, step=len(self.history))
 
     # ----- the checkpoint payload -----

@@ -25,8 +25,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from trainlab.config.options import METRICS
-from trainlab.data.loader import EVAL_BATCH, EpochPermutations, rows_per_epoch
+from trainlab.data.loader import EpochPermutations, rows_per_epoch
 from trainlab.data.stacked import StackedData
 from trainlab.errors import Diverged
 from trainlab.files.checkpoints import restore_rng, rng_state
@@ -36,8 +35,6 @@ from trainlab.training.losses import Loss
 from trainlab.training.members import Record
 from trainlab.training.stack.checkpoint import STACKED, load_record, record_state, to_stacked_state_dict
 from trainlab.training.stack.graph import StackStepGraph
-from trainlab.training.stack.losses import member_losses, member_metric_sums
-from trainlab.training.stack.metrics import member_values
 from trainlab.training.stack.network import StackedNetwork
 from trainlab.training.stack.optim import StackedOptimizer
 
@@ -88,8 +85,7 @@ class StackedModule(L.LightningModule):
         self.graph: StackStepGraph | None = None
         self.best_states: list[dict[str, torch.Tensor]] | None = None  # set when training ends
         self._restored: dict[str, Any] | None = None
-        losses = [Loss(loss.name, loss.task, *data.member(m).target_scale) for m in range(len(seeds))]
-        self.evaluations = [Evaluation(member_loss, data.member(m).n_classes) for m, member_loss in enumerate(losses)]
+        self.evaluation = Evaluation(loss)
 
     @property
     def n_members(self) -> int:
@@ -156,7 +152,7 @@ class StackedModule(L.LightningModule):
         [M, B]: the members' losses [M], outputs and targets."""
         x, y = self.data.rows("train", rows)
         output = self.net(x)
-        losses = member_losses(self.loss, output, y)
+        losses = self.loss(output, y)
         losses.sum().backward()
         self.optimizer.step(active)
         self.net.zero_grad_()
@@ -185,7 +181,7 @@ class StackedModule(L.LightningModule):
         if last != self.batch_size:
             self.loss_sum -= table[-1] * (self.batch_size - last)
         output, target = torch.cat(outputs, dim=1), torch.cat(targets, dim=1)
-        self.metric_sum += member_metric_sums(self.loss, output, target, self.data.target_std)
+        self.metric_sum += self.loss.train_metric_sum(output, target)
         bad = ~torch.isfinite(table)
         if self.max_loss is not None:
             bad |= table > self.max_loss
@@ -229,18 +225,12 @@ class StackedModule(L.LightningModule):
             mask = torch.tensor(improved, device=self.best.device).unsqueeze(1)
             self.best.copy_(torch.where(mask, self.net.flat, self.best))
 
-    @torch.no_grad()
     def evaluate(self, split: str) -> list[dict[str, float]]:
         """Every member's ``split`` loss and metrics with the current weights (dropout off)."""
         x, y = self.data.rows(split)
         if x.shape[1] == 0:
             return [{} for _ in self.records]
-        self.net.eval()
-        output = torch.cat([self.net(x[:, a : a + EVAL_BATCH]) for a in range(0, x.shape[1], EVAL_BATCH)], dim=1)
-        self.net.train()
-        names = ["loss", *METRICS[self.loss.task]]  # as Evaluation.values names them
-        floats = member_values(self.evaluations, output, y).tolist()  # one wait for the device
-        return [{f"{split}/{n}": f for n, f in zip(names, row, strict=True)} for row in floats]
+        return self.evaluation.evaluate(self.net, x, y, split)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The stack's training state beside Lightning's (``trainlab.training.stack.checkpoint``)."""
