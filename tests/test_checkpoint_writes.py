@@ -115,21 +115,21 @@ def test_a_file_saved_faster_than_the_disk_writes_keeps_one_queued_copy_the_newe
 
 
 def test_best_weights_are_not_taken_from_a_best_ckpt_of_a_lost_epoch(tmp_path, caplog):
+    """A run resumed from a last.ckpt of the release before the layout change (no best weights
+    in it) reads them from its best.ckpt, wherever the run is now, unless that file holds
+    another epoch."""
     from types import SimpleNamespace
 
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from trainlab.training.callbacks import BestCheckpoint
+    from trainlab.training.payload import _from_best_file
 
-    from trainlab.training.callbacks import RestoreBestWeights
-
-    best = ModelCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss")
-    best.best_model_path = str(tmp_path / "best.ckpt")
-    trainer = SimpleNamespace(checkpoint_callbacks=[best])
-    restore = RestoreBestWeights("val/loss")
-    restore.load_state_dict({"best_score": 0.3, "best_epoch": 3})  # as resumed from last.ckpt
-    torch.save({"epoch": 2, "state_dict": {"w": torch.ones(1)}}, tmp_path / "best.ckpt")
-    assert restore._from_checkpoint_file(trainer)["w"].tolist() == [1.0]
-    torch.save({"epoch": 6, "state_dict": {"w": torch.ones(1)}}, tmp_path / "best.ckpt")  # written after last.ckpt
-    assert restore._from_checkpoint_file(trainer) is None
+    trainer = SimpleNamespace(checkpoint_callbacks=[BestCheckpoint(tmp_path)])
+    model = torch.nn.Linear(1, 1)
+    weights = {"model.weight": torch.full((1, 1), 2.0), "model.bias": torch.ones(1)}
+    torch.save({"epoch": 2, "state_dict": weights}, tmp_path / "best.ckpt")
+    assert _from_best_file(trainer, 3, model).tolist() == [[2.0, 1.0]]
+    torch.save({"epoch": 6, "state_dict": weights}, tmp_path / "best.ckpt")  # written after last.ckpt
+    assert _from_best_file(trainer, 3, model) is None
     assert "holds epoch 7, not the best epoch 3" in caplog.text
 
 

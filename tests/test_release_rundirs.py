@@ -10,6 +10,7 @@ from release import FIXTURES, rows
 
 import trainlab
 from trainlab.errors import ConfigError
+from trainlab.files.checkpoints import load_checkpoint
 from trainlab.predict import Predictor
 
 EXPECTED = pd.read_json(FIXTURES / "rundirs" / "expected.json", typ="series")
@@ -49,3 +50,6 @@ def test_an_interrupted_run_of_the_release_resumes_to_the_numbers_it_did(rundir,
     assert rows(result.history) == [pytest.approx(row, rel=1e-6) for row in expected["history"]]
     assert result.metrics == pytest.approx(expected["metrics"], rel=1e-6)
     assert (result.run_dir / "summary.json").is_file()
+    # best.ckpt, where the run is now, holds the best epoch (its writer follows the run's record,
+    # not a best score a checkpoint remembers from where the run was before it moved)
+    assert load_checkpoint(result.run_dir / "checkpoints" / "best.ckpt")["epoch"] + 1 == result.best_epoch

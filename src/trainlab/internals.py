@@ -29,8 +29,8 @@ def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
 
 
 def publish_to_callbacks(trainer: L.Trainer, values: dict[str, float]) -> None:
-    """Make ``values`` visible to callbacks that monitor a metric (ModelCheckpoint,
-    EarlyStopping, RestoreBestWeights) as 0-dim CPU tensors, where ``self.log`` would put them.
+    """Make ``values`` visible to callbacks that monitor a metric (an Optuna trial's pruning,
+    Lightning's EarlyStopping) as 0-dim CPU tensors, where ``self.log`` would put them.
 
     ``trainer.callback_metrics`` is public to read; writing into it is not documented.
     ``self.log`` keeps a result object per key and moves it between devices at every call

@@ -6,7 +6,7 @@ import pytest
 import trainlab
 from trainlab.api import run_sweep
 from trainlab.errors import SweepInterrupted
-from trainlab.training.stack.module import StackedModule
+from trainlab.training.module import TrainingModule as StackedModule
 
 SMALL = [
     "data.n_samples=400",

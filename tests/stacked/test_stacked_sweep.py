@@ -115,7 +115,7 @@ def test_the_command_line_refuses_an_unserved_option_with_exit_2_and_leaves_noth
 
 def _interrupt_in_epoch(monkeypatch, stack: int, epoch: int) -> None:
     """Ctrl-C in the given epoch (from 1) of the given stack (from 1) of the sweep."""
-    from trainlab.training.stack.module import StackedModule
+    from trainlab.training.module import TrainingModule as StackedModule
 
     original, stacks = StackedModule.on_train_epoch_end, []
 
@@ -181,7 +181,7 @@ def test_an_interrupted_member_resumes_alone_to_the_numbers_of_the_uninterrupted
 KILLED_IN_EPOCH_3 = """
 import os, sys
 import trainlab.lifecycle.stack
-from trainlab.training.stack.module import StackedModule
+from trainlab.training.module import TrainingModule as StackedModule
 from trainlab.api import run_sweep
 
 cut = sys.argv[2] == "cut"

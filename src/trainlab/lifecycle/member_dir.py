@@ -28,7 +28,8 @@ from trainlab.lifecycle.summary import finished_summary, write_stop_summary, wri
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.training.loggers import TensorBoard, hyperparameters
 from trainlab.training.losses import Loss
-from trainlab.training.stack.checkpoint import IN_STACK, STACKED
+from trainlab.training.payload import STACKED
+from trainlab.training.stack.checkpoint import IN_STACK
 
 
 def _checkpoint(member: Member, state: dict[str, Any], epoch: int) -> dict[str, Any]:

@@ -87,12 +87,13 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path, given: list[s
     if not checkpoint.is_file():
         raise ConfigError(f"{key}={value!r} is not allowed: {checkpoint} does not exist (no epoch of the run finished)")
     from trainlab.files.checkpoints import load_checkpoint  # imports Lightning: after the config is checked
+    from trainlab.training import payload
 
     loaded = load_checkpoint(checkpoint)  # first: a crafted file is refused before anything else
     status = (run.read_json(run.SUMMARY) or {}).get("status")
     if status in FINISHED:
         raise ConfigError(f"{key}={value!r} is not allowed: that run has {status}; there is nothing to resume")
-    if "stacked" in loaded and "records" not in loaded["stacked"]:  # a stack member's weights only
+    if payload.holds_weights_only(loaded):  # a finished stack member's file
         raise ConfigError(
             f"{key}={value!r} is not allowed: {checkpoint.name} of a run trained in a stack "
             "(hydra/launcher=stacked) holds its weights, not a training state; resume=<its run dir> "

@@ -90,7 +90,7 @@ def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir) -> LRFi
     """
     tune = cfg.tune
     L.seed_everything(cfg.seed, verbose=False)
-    module = build.training_module(cfg, data, loss, module_class=RangeTest, cuda_graph=False)
+    module = build.training_module(cfg, data, loss, module_class=RangeTest, cuda_graph=False, stops=False)
     datamodule = build.datamodule(cfg, data, steps_per_call=1)
     steps_per_epoch = math.ceil(len(data.x_train) / datamodule.batch_size)
     trainer = build.trainer(

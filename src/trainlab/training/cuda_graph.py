@@ -5,13 +5,11 @@ tensors (a static index buffer), runs forward, loss, backward and ``optimizer.st
 and adds to the on-device training accumulators. Replaying it costs one launch instead
 of dozens of kernel launches and Python calls.
 
-Capture needs a few warm-up steps first (on a side stream, so that lazily created
-optimizer state and cuBLAS workspaces exist); they would change the weights, so the
-parameters, the optimizer state and the accumulators are restored afterwards (optimizer
-state created by the warm-up is reset to zero, its initial value for every optimizer that
-graphs are used with). Gradients are set to None just before capture, so they are
-allocated inside the graph and overwritten, not accumulated, on each replay. Learning
-rates are baked into the graph: when a scheduler changes one, the step is captured anew.
+``capture`` is the one capture for both widths (a stack's step, ``trainlab.training.stack.steps``,
+too): a few warm-up steps first on a side stream, so that lazily created optimizer state and
+cuBLAS workspaces exist; they would change the weights, so what the caller saves is put
+back before the capture. Learning rates are baked into one model's graph: when a scheduler
+changes one, the step is captured anew.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 import torch
 
@@ -48,51 +47,69 @@ def _learning_rates(optimizer: torch.optim.Optimizer) -> list[float]:
     return [float(group["lr"]) for group in optimizer.param_groups]
 
 
+def capture(
+    step: Callable[[], Any], save: Callable[[], Any], restore: Callable[[Any], None], warmup: int = 3
+) -> tuple[torch.cuda.CUDAGraph, Any]:
+    """``step()`` captured as a CUDA graph, and the outputs the graph writes on each replay.
+
+    ``warmup`` calls run first on a side stream (cuBLAS workspaces, an optimizer's lazily
+    created state and cached constants); they change the weights and the optimizer's state,
+    so what ``save()`` returned before them is put back with ``restore`` before the capture."""
+    saved = save()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    restore(saved)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        outputs = step()
+    return graph, outputs
+
+
 class StepGraph:
-    """``step(x_batch, y_batch)`` captured for mini-batches of ``batch_size`` rows of ``x``, ``y``."""
+    """One model's ``step(x_batch, y_batch)`` captured for mini-batches of ``batch_size`` rows
+    of ``x``, ``y`` (see the module doc)."""
 
     def __init__(
         self,
-        step: Callable[[torch.Tensor, torch.Tensor], None],
+        step: Callable[[torch.Tensor, torch.Tensor], Any],
         x: torch.Tensor,
         y: torch.Tensor,
         batch_size: int,
         optimizer: torch.optim.Optimizer,
         params: Iterable[torch.nn.Parameter],
         accumulators: Iterable[torch.Tensor],
-        warmup: int = 3,
     ) -> None:
         self.optimizer = optimizer
         self.learning_rates = _learning_rates(optimizer)
         self.index = torch.arange(batch_size, device=x.device) % len(x)
-        params, accumulators = list(params), list(accumulators)
-        saved_params = [p.detach().clone() for p in params]
-        saved_acc = [a.clone() for a in accumulators]
-        saved_state = {id(t): t.clone() for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)}
+        self.params, self.accumulators = list(params), list(accumulators)
+        self.graph, _ = capture(
+            lambda: step(x.index_select(0, self.index), y.index_select(0, self.index)), self._save, self._restore
+        )
 
-        def captured() -> None:
-            step(x.index_select(0, self.index), y.index_select(0, self.index))
+    def _save(self) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[int, torch.Tensor]]:
+        state = {id(t): t.clone() for s in self.optimizer.state.values() for t in s.values() if torch.is_tensor(t)}
+        return [p.detach().clone() for p in self.params], [a.clone() for a in self.accumulators], state
 
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(warmup):
-                captured()
-        torch.cuda.current_stream().wait_stream(side)
-
-        with torch.no_grad():
-            for p, saved in zip(params, saved_params, strict=True):
-                p.copy_(saved)
-            for a, saved in zip(accumulators, saved_acc, strict=True):
-                a.copy_(saved)
-            for state in optimizer.state.values():
-                for value in state.values():
-                    if torch.is_tensor(value):
-                        value.copy_(saved_state[id(value)]) if id(value) in saved_state else value.zero_()
-        optimizer.zero_grad(set_to_none=True)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            captured()
+    @torch.no_grad()
+    def _restore(self, saved: tuple[list[torch.Tensor], list[torch.Tensor], dict[int, torch.Tensor]]) -> None:
+        """The weights, accumulators and optimizer state as before the warm-up (state the warm-up
+        created: zero, its initial value for every optimizer graphs are used with); gradients set
+        to None, so the captured backward allocates and overwrites them on each replay."""
+        params, accumulators, state = saved
+        for p, value in zip(self.params, params, strict=True):
+            p.copy_(value)
+        for a, value in zip(self.accumulators, accumulators, strict=True):
+            a.copy_(value)
+        for values in self.optimizer.state.values():
+            for value in values.values():
+                if torch.is_tensor(value):
+                    value.copy_(state[id(value)]) if id(value) in state else value.zero_()
+        self.optimizer.zero_grad(set_to_none=True)
 
     def stale(self) -> bool:
         """True once a scheduler has changed a learning rate since capture."""

@@ -23,6 +23,7 @@ Lightning's cluster environments expect) and sets up the process group. trainlab
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -111,3 +112,37 @@ class GradientSync:
 
         dist.all_reduce(values)
         return values
+
+
+class DistributedTraining:
+    """What a fit under a parallel strategy needs around it: DDP's reducer off (even for one
+    process: trainlab steps its optimizer itself, many times per Lightning step) and, on
+    several ranks, the step unit's gradients averaged by ``GradientSync`` and Ctrl-C agreed on."""
+
+    def __init__(self) -> None:
+        self._no_sync: contextlib.ExitStack | None = None
+        self._ctrl_c: CtrlC | None = None
+
+    def start(self, trainer: Any, steps: Any, model: Any) -> None:
+        self.end()
+        block = getattr(trainer.strategy, "block_backward_sync", None)  # Lightning's parallel strategies
+        if block is not None:
+            self._no_sync = contextlib.ExitStack()
+            self._no_sync.enter_context(block())
+        if trainer.world_size == 1:
+            return
+        self._ctrl_c = CtrlC()
+        self._ctrl_c.install()
+        distribute = getattr(steps, "distribute", None)
+        if distribute is None:
+            raise RuntimeError(f"{type(steps).__name__} cannot train on several devices")
+        distribute(GradientSync(list(model.parameters()), trainer.global_rank, trainer.world_size, self._ctrl_c))
+
+    def end(self) -> None:
+        """Leave what ``start`` set up (at the end of training, or after an error)."""
+        if self._no_sync is not None:
+            self._no_sync.close()
+            self._no_sync = None
+        if self._ctrl_c is not None:
+            self._ctrl_c.uninstall()
+            self._ctrl_c = None

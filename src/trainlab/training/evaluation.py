@@ -72,6 +72,13 @@ class Evaluation:
         return self.compute(stage)
 
 
+def first_rows(x: torch.Tensor, y: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``rows`` rows of a split: [N, ...] for one model, [M, N, ...] for a stack."""
+    if x.dim() == 3:
+        return x[:, :rows], y[:, :rows]
+    return x[:rows], y[:rows]
+
+
 def limited_rows(n: int, limit: float | int | None) -> int:
     """How many of ``n`` rows ``trainer.limit_val_batches`` leaves: all for None, a fraction
     for a float, that many batches of ``EVAL_BATCH`` rows for an int."""

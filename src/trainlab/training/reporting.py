@@ -6,8 +6,8 @@ and flush every logger twice per epoch: measured on the 2-core CPU, that is seve
 milliseconds per epoch, the whole epoch's training of a small model on a GPU. So the values
 go straight where Lightning's logging would put them (``trainlab.internals``):
 
-- the callbacks' metrics, which ModelCheckpoint, EarlyStopping and RestoreBestWeights read:
-  only the ``monitored`` ones (ModelCheckpoint deep-copies them all at every epoch);
+- the callbacks' metrics (``trainer.callback_metrics``), which a callback that monitors a
+  metric reads (an Optuna trial's pruning): only the ``monitored`` ones;
 - the progress bar's metrics;
 - each logger's ``log_metrics``, at step = the epoch (counted from 1, as in ``history`` and
   the pictures), or at step = the optimizer step for per-step values.

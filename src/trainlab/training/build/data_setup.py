@@ -1,8 +1,10 @@
-"""Config to data: the data set, its splits, the DataModule, the file to predict after training."""
+"""Config to data: the data set, its splits, the DataModule (a stack's too), the file to predict after training."""
 
 from __future__ import annotations
 
 import inspect
+import json
+from collections.abc import Sequence
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
@@ -11,6 +13,7 @@ from trainlab.config.validate import batch_size
 from trainlab.data import COMMON_KEYS, DATASETS, RawData, TabularData, prepare, prepare_folds
 from trainlab.data.csv_file import check_ids, read_table
 from trainlab.data.datamodule import DataModule
+from trainlab.data.stacked import StackedData, StackedDataModule
 from trainlab.errors import ConfigError
 
 
@@ -71,3 +74,17 @@ def datamodule(cfg: DictConfig, data: TabularData, steps_per_call: int | None = 
         drop_last=cfg.speed.drop_last,
         loader=cfg.speed.loader,
     )
+
+
+def stack_datasets(cfgs: Sequence[DictConfig]) -> tuple[list[TabularData], list[int]]:
+    """Each distinct data config's prepared data, once, and which of them each job trains on."""
+    keys = [json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True) for cfg in cfgs]
+    distinct = list(dict.fromkeys(keys))
+    return [datasets(cfgs[keys.index(key)])[0] for key in distinct], [distinct.index(key) for key in keys]
+
+
+def stack_datamodule(cfgs: Sequence[DictConfig], data: StackedData) -> StackedDataModule:
+    """The stack's splits in ``data.batch_size`` mini-batches, each member's shuffled by its seed."""
+    first = cfgs[0]
+    seeds = [cfg.seed for cfg in cfgs]
+    return StackedDataModule(data, seeds, first.data.batch_size, first.speed.steps_per_call, first.speed.drop_last)

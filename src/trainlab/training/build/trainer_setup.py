@@ -11,17 +11,15 @@ from typing import Any
 
 import lightning as L
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.validate import check_processes, selected_regularization
+from trainlab.config.validate import check_processes
 from trainlab.data import TabularData
 from trainlab.errors import ConfigError
 from trainlab.files.checkpoints import AtomicCheckpointIO, BackgroundCheckpointIO
 from trainlab.files.rundir import RunDir
-from trainlab.training.build.network import val_every_n_epochs
-from trainlab.training.callbacks import LastCheckpoint, RestoreBestWeights
+from trainlab.training.callbacks import BestCheckpoint, LastCheckpoint
 from trainlab.training.callbacks.pictures import Histograms, Pictures
 from trainlab.training.callbacks.pruning import optuna_pruning
 from trainlab.training.loggers import TensorBoard
@@ -34,60 +32,50 @@ class Callbacks:
     """A fit's callbacks (``all``, in order), with the ones whose state the run reads afterwards."""
 
     all: list[L.Callback]
-    best: ModelCheckpoint  # best.ckpt
+    best: BestCheckpoint  # best.ckpt
     last: LastCheckpoint  # last.ckpt
-    restore: RestoreBestWeights  # the best epoch: its one source
-    early: EarlyStopping | None
 
 
 def callbacks(cfg: DictConfig, data: TabularData, loss: Loss, out_dir: Path) -> Callbacks:
-    """Checkpointing on the monitored metric, last.ckpt, best-weight restore, early stopping
-    when selected, the pictures, and Rich's progress bar and model summary when enabled (in the
-    course's units: ``trainlab.training.progress``)."""
-    checkpoint_dir = str(RunDir(out_dir).checkpoints)
-    # The module validates every check_val_every_n_epoch epochs, at the end of the training
-    # epoch: best.ckpt and early stopping look then (and early stopping skips the epochs
-    # without validation, whose val/ values are withdrawn: it counts validations, as Lightning's).
-    best = ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename=Path(RunDir.BEST_CKPT).stem,
-        monitor=cfg.monitor,
-        mode=cfg.mode,
-        save_top_k=1,
-        every_n_epochs=val_every_n_epochs(cfg) if cfg.monitor.startswith("val/") else 1,
-        save_on_train_epoch_end=True,
-        auto_insert_metric_name=False,
-        enable_version_counter=False,
-    )
-    # ModelCheckpoint warns when its directory holds files: in trainlab only a resumed run's
-    # does (a new run refuses a used directory), and those checkpoints are what it resumes from.
-    pattern = rf"Checkpoint directory {re.escape(str(best.dirpath))} exists and is not empty\.$"
-    warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
-    last = LastCheckpoint(checkpoint_dir, cfg.speed.last_checkpoint_seconds)
-    restore = RestoreBestWeights(cfg.monitor, cfg.mode)
+    """best.ckpt (the module's best epoch) and last.ckpt, the pictures, an Optuna trial's
+    pruning, and Rich's progress bar and model summary when enabled (in the course's units:
+    ``trainlab.training.progress``)."""
+    checkpoint_dir = RunDir(out_dir).checkpoints
+    best = BestCheckpoint(checkpoint_dir)
+    last = last_checkpoint(cfg, checkpoint_dir)
     # Checkpoints act in this order after each epoch (Lightning runs them after the other
-    # callbacks): last.ckpt then holds the epoch's best-weights record.
-    result: list[L.Callback] = [best, restore, last]
-    early = None
-    reg = selected_regularization(cfg)
-    if "early_stopping" in reg:
-        es = reg.early_stopping
-        early = EarlyStopping(
-            monitor=es.monitor,
-            mode=es.mode,
-            patience=es.patience,
-            min_delta=es.min_delta,
-            check_on_train_epoch_end=True,
-            strict=False,  # the monitor was checked before training (validate.check_monitor)
-        )
-        result.append(early)
+    # callbacks and after the module, which records the epoch first).
+    result: list[L.Callback] = [best, last]
     result += picture_callbacks(cfg, data, loss)
     result += optuna_pruning(cfg)  # an Optuna trial's job: report each epoch, stop when pruned
+    result += progress_callbacks(cfg)
+    return Callbacks(result, best, last)
+
+
+def last_checkpoint(cfg: DictConfig, checkpoint_dir: Path) -> LastCheckpoint:
+    """last.ckpt in ``checkpoint_dir``, every ``speed.last_checkpoint_seconds``."""
+    # Lightning warns when a checkpoint directory holds files: in trainlab only a resumed run's
+    # does (a new run refuses a used directory), and those checkpoints are what it resumes from.
+    pattern = rf"Checkpoint directory {re.escape(str(checkpoint_dir))} exists and is not empty\.$"
+    warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
+    return LastCheckpoint(str(checkpoint_dir), cfg.speed.last_checkpoint_seconds)
+
+
+def progress_callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """Rich's progress bar and model summary, when enabled."""
+    found: list[L.Callback] = []
     if cfg.trainer.get("enable_progress_bar", True):
-        result.append(CourseProgressBar())
+        found.append(CourseProgressBar())
     if cfg.trainer.get("enable_model_summary", True):
-        result.append(CourseModelSummary())
-    return Callbacks(result, best, last, restore, early)
+        found.append(CourseModelSummary())
+    return found
+
+
+def stack_callbacks(cfg: DictConfig, checkpoint_dir: Path | None) -> list[L.Callback]:
+    """A stack's callbacks: its last.ckpt in ``checkpoint_dir`` (when given), the progress bar
+    as configured (each member's run directory is written afterwards: no logger, no pictures)."""
+    found: list[L.Callback] = [CourseProgressBar()] if cfg.trainer.enable_progress_bar else []
+    return found + ([last_checkpoint(cfg, checkpoint_dir)] if checkpoint_dir is not None else [])
 
 
 def pictures_every(cfg: DictConfig) -> int:
@@ -137,6 +125,8 @@ def trainer(
     for key in ("gradient_clip_val", "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps", "threads"):
         args.pop(key, None)
     args |= overrides
+    # A stack steps an optimizer of its own (trainlab.training.stack.steps): Lightning has none.
+    warnings.filterwarnings("ignore", message=".*configure_optimizers.*returned `None`")
     speed = cfg.speed
     # Every save of last.ckpt is written when it is asked for every epoch; else a newer save
     # may replace a queued one (see BackgroundCheckpointIO).

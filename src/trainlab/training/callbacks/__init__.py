@@ -1,6 +1,6 @@
-"""Lightning callbacks of trainlab."""
+"""Lightning callbacks of trainlab: best.ckpt and last.ckpt, the pictures and histograms, an Optuna trial's pruning."""
 
+from trainlab.training.callbacks.best_checkpoint import BestCheckpoint
 from trainlab.training.callbacks.last_checkpoint import LastCheckpoint
-from trainlab.training.callbacks.restore_best import RestoreBestWeights
 
-__all__ = ["LastCheckpoint", "RestoreBestWeights"]
+__all__ = ["BestCheckpoint", "LastCheckpoint"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ class LastCheckpoint(ModelCheckpoint):
     much as the training; a crash loses at most ``every_seconds`` plus one epoch.
     ``every_seconds=0`` writes every epoch.
 
-    ``epochs_kept`` is the number of finished epochs the file holds. The file also says
-    whether early stopping ended training there, so a resume from it trains no further.
+    ``epochs_kept`` is the number of finished epochs the file holds. (Whether early stopping
+    ended training there is the module's record's: ``trainlab.training.members``.)
     """
 
     def __init__(self, dirpath: str, every_seconds: float = 0.0) -> None:
@@ -37,14 +38,11 @@ class LastCheckpoint(ModelCheckpoint):
         )
         self.every_seconds = every_seconds
         self.epochs_kept = 0
-        self._stopped = False
         self._written_at = time.monotonic()
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
         self._written_at = time.monotonic()
-        if self._stopped:  # resumed from the epoch early stopping ended on: train no further
-            trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         wait = time.monotonic() - self._written_at < self.every_seconds and not stops_after_this_epoch(trainer)
@@ -53,7 +51,7 @@ class LastCheckpoint(ModelCheckpoint):
         if wait:
             return
         # Set before the write: the file's own state says how many epochs it holds.
-        self.epochs_kept, self._stopped = trainer.current_epoch + 1, trainer.should_stop
+        self.epochs_kept = trainer.current_epoch + 1
         flush = getattr(trainer.strategy.checkpoint_io, "flush", None)
         if flush is not None:  # a held best.ckpt goes to disk first (BackgroundCheckpointIO)
             flush()
@@ -61,9 +59,10 @@ class LastCheckpoint(ModelCheckpoint):
         self._written_at = time.monotonic()
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "epochs_kept": self.epochs_kept, "stopped": self._stopped}
+        return {**super().state_dict(), "epochs_kept": self.epochs_kept}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
+        with warnings.catch_warnings():  # a run that moved: nothing here depends on the old paths
+            warnings.filterwarnings("ignore", message="The dirpath has changed from")
+            super().load_state_dict(state_dict)
         self.epochs_kept = state_dict.get("epochs_kept", 0)
-        self._stopped = state_dict.get("stopped", False)

@@ -14,7 +14,6 @@ from trainlab.pictures import draw
 from trainlab.pictures.inputs import InputPictures
 from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.plane import Scores
-from trainlab.training.callbacks.restore_best import RestoreBestWeights
 
 # 64 equal bins: a third of the cost of TensorBoard's default ("tensorflow", ~exponential bins).
 HISTOGRAM_BINS = 64
@@ -126,15 +125,16 @@ class Pictures(_EveryNEpochs):
             self.log_epoch(writer, pl_module, epoch)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        """The best epoch's pictures: after ``on_fit_end``, where ``RestoreBestWeights`` has
-        put the best weights back."""
+        """The best epoch's pictures: after the fit, whose end put the best weights back
+        (``TrainingModule``: its record names the best epoch)."""
         writer = tensorboard_writer(trainer)
-        restore = next((c for c in trainer.callbacks if isinstance(c, RestoreBestWeights)), None)
-        if stage != "fit" or writer is None or restore is None or restore.best_epoch is None:
+        records = getattr(pl_module, "records", None)
+        best_epoch = records[0].best_epoch if records else None
+        if stage != "fit" or writer is None or best_epoch is None:
             return
         if self._last_epoch is None:  # no epoch trained in this fit (a resumed, finished run)
             return
-        self.log_epoch(writer, pl_module, restore.best_epoch, True)
+        self.log_epoch(writer, pl_module, best_epoch, True)
 
     def log_epoch(self, writer: SummaryWriter, pl_module: L.LightningModule, epoch: int, best: bool = False) -> None:
         # best is positional where passed: bench.py's timing wrapper forwards positional arguments only

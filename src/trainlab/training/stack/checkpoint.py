@@ -1,16 +1,14 @@
-"""A stack's training state in a Lightning checkpoint, and one member's share of it.
+"""One member's share of a stack's checkpoint, and where a training member's state is.
 
 While a stack trains, ``LastCheckpoint`` writes the whole stack's state at the end of an
-epoch (every ``speed.last_checkpoint_seconds``, and at the end): Lightning's loops and
-random state, the weights ``[M, ...]`` under ``net.W.<i>``/``net.b.<i>``, and under
-``"stacked"`` what the module adds (``StackedModule.on_save_checkpoint``): the optimizer's
-state, each member's best weights and its record (history, best epoch, early stopping's
-count, how it stopped).
+epoch (every ``speed.last_checkpoint_seconds``, and at the end): Lightning's loops, the
+weights ``[M, ...]`` (``model.W.<i>``, ``model.b.<i>``) and trainlab's payload for M members
+(``trainlab.training.payload``: records, best weights, the stacked optimizer's state).
 
 ``member_checkpoint`` cuts member m's share out of it: the same checkpoint for a stack of
-one, its weights under the lone network's names (``model.layers.0.W``, which ``Predictor``
-reads too). That is a stacked member's last.ckpt after Ctrl-C; ``resume=<its run dir>``
-continues it as a stack of one (``StackedModule.on_load_checkpoint`` takes either form).
+one, its weights under one network's names (``model.layers.0.W``, which ``Predictor`` reads
+too). That is a stacked member's last.ckpt after Ctrl-C; ``resume=<its run dir>`` continues
+it as a stack of one.
 
 While its stack trains, a member's run directory holds its config and
 ``checkpoints/in_stack.json``, which names the stack's file and the member's row in it: a
@@ -26,12 +24,10 @@ from typing import Any
 
 import torch
 
-from trainlab.errors import Diverged
 from trainlab.files.checkpoints import load_checkpoint, save_atomically
 from trainlab.files.rundir import RunDir
-from trainlab.training.members import Record
+from trainlab.training.payload import EXTRA, HISTORY, MEMBERS, STACKED, upgrade
 
-STACKED = "stacked"  # the checkpoint key that marks a stacked run's checkpoint
 IN_STACK = "in_stack.json"  # in a training member's checkpoints/: where its state is
 
 
@@ -68,39 +64,6 @@ def restore_member_checkpoint(run_dir: Path) -> bool:
     return True
 
 
-def record_state(record: Record) -> dict[str, Any]:
-    """``record`` as plain data (its rules come from the config, not from here)."""
-    diverged = record.diverged
-    return {
-        "history": record.history,
-        "best_epoch": record.best_epoch,
-        "best_score": record.best_score,
-        "stopped_by": record.stopped_by,
-        "diverged": None if diverged is None else [diverged.epoch, diverged.step, diverged.loss, diverged.lr],
-        "early_best": record._early_best,
-        "wait": record._wait,
-    }
-
-
-def load_record(record: Record, state: dict[str, Any]) -> None:
-    """Put ``state`` (from ``record_state``) back into ``record``."""
-    record.history = [dict(row) for row in state["history"]]
-    record.best_epoch, record.best_score = state["best_epoch"], state["best_score"]
-    record.stopped_by = state["stopped_by"]
-    record.diverged = None if state["diverged"] is None else Diverged(*state["diverged"])
-    record._early_best, record._wait = state["early_best"], state["wait"]
-
-
-def lone_names(names: list[str]) -> list[str]:
-    """The lone network's parameter names, in ``flatten_``'s order (every W, then every b)."""
-    return [f"{name}.W" for name in names] + [f"{name}.b" for name in names]
-
-
-def stacked_names(n_layers: int) -> list[str]:
-    """``StackedNetwork``'s parameter names in the module's state_dict, in the same order."""
-    return [f"net.W.{i}" for i in range(n_layers)] + [f"net.b.{i}" for i in range(n_layers)]
-
-
 def _slice(value: Any, m: int) -> Any:
     """Member ``m``'s row of every tensor in ``value`` (kept as a stack of one), copied so a
     saved file holds that row and not the whole storage."""
@@ -116,33 +79,24 @@ def _slice(value: Any, m: int) -> Any:
 def member_checkpoint(stack: dict[str, Any], m: int, extra: dict[str, Any]) -> dict[str, Any]:
     """Member ``m``'s checkpoint cut from the whole stack's ``stack`` (see the module doc);
     ``extra`` is what a checkpoint carries for prediction (model spec, preprocessing)."""
-    state = stack[STACKED]
-    names = state["names"]
-    weights = [stack["state_dict"][key][m].clone() for key in stacked_names(len(names))]
-    member_state = {
-        "names": names,
-        "size": state["size"],
-        "optimizer": _slice(state["optimizer"], m),
-        "best": _slice(state["best"], m),
-        "records": [state["records"][m]],
-    }
-    history = state["records"][m]["history"]
+    upgrade(stack)
+    names = stack[STACKED]["names"]
+    weights = stack["state_dict"]
+    lone = {}
+    for part in ("W", "b"):
+        for i, name in enumerate(names):
+            lone[f"model.{name}.{part}"] = weights[f"model.{part}.{i}"][m].clone()
+    members = stack[MEMBERS]
+    record = members["records"][m]
+    best = members["best"]
     return {
-        **{k: v for k, v in stack.items() if k not in ("state_dict", STACKED, "callbacks", "optimizer_states")},
-        "state_dict": {f"model.{k}": v for k, v in zip(lone_names(names), weights, strict=True)},
+        **{
+            k: v for k, v in stack.items() if k not in ("state_dict", STACKED, MEMBERS, "callbacks", "optimizer_states")
+        },
+        "state_dict": lone,
         "optimizer_states": [],
-        "history": json.dumps(history),
-        "trainlab": json.dumps(extra),
-        STACKED: member_state,
+        HISTORY: json.dumps(record["history"]),
+        EXTRA: json.dumps(extra),
+        MEMBERS: {"records": [record], "best": None if best is None else best[m : m + 1].clone()},
+        STACKED: {**stack[STACKED], "optimizer": _slice(stack[STACKED]["optimizer"], m)},
     }
-
-
-def to_stacked_state_dict(checkpoint: dict[str, Any]) -> None:
-    """A member checkpoint's lone-form weights (``model.layers.0.W`` ...) as a stack of one's
-    (``net.W.0`` [1, ...]), in place; a whole stack's checkpoint is left as it is."""
-    state = checkpoint["state_dict"]
-    names = checkpoint[STACKED]["names"]
-    if not all(f"model.{key}" in state for key in lone_names(names)):
-        return
-    lone = [state[f"model.{key}"] for key in lone_names(names)]
-    checkpoint["state_dict"] = {k: v.unsqueeze(0) for k, v in zip(stacked_names(len(names)), lone, strict=True)}

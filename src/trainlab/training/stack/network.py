@@ -83,6 +83,20 @@ class StackedNetwork(nn.Module):
         self.flat, self.flat_grad = flat, grad
         return flat, grad
 
+    def weights(self) -> torch.Tensor:
+        """Every member's weights, ``flatten_``'s layout [M, P]: the flat tensor itself once
+        flattened, else a copy gathered from the parameters."""
+        if getattr(self, "flat", None) is not None and self.W[0].data_ptr() == self.flat.data_ptr():
+            return self.flat
+        return torch.cat([p.detach().reshape(self.n_members, -1) for p in (*self.W, *self.b)], dim=1)
+
+    @torch.no_grad()
+    def load_weights(self, weights: torch.Tensor) -> None:
+        """Set every member's weights from ``weights`` [M, P] (``flatten_``'s layout)."""
+        params = [*self.W, *self.b]
+        for p, part in zip(params, weights.split([p[0].numel() for p in params], dim=1), strict=True):
+            p.copy_(part.reshape(p.shape))
+
     def zero_grad_(self) -> None:
         """Zero the flat gradient (see ``flatten_``)."""
         self.flat_grad.zero_()
