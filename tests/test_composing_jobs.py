@@ -7,7 +7,8 @@ import copy
 import pytest
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from trainlab.config.composing import compose, compose_jobs, sweep_jobs
+from trainlab.config.composing import compose
+from trainlab.config.jobs import compose_jobs, sweep_jobs
 from trainlab.errors import ConfigError
 
 

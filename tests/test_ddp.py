@@ -250,13 +250,14 @@ def test_every_rank_resolves_one_run_dir(monkeypatch):
 
 
 def test_a_sweep_trains_each_job_on_one_device_and_says_so_before_any_job(tmp_path, monkeypatch, capsys):
-    from trainlab.cli import main as cli
+    from trainlab import cli
     from trainlab.config.composing import compose
     from trainlab.config.stackable import check_stackable
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["train.py", "-m", "trainer.devices=2", "seed=1,2"])
     with pytest.raises(SystemExit) as exit_info:
-        cli.check_before_training(["trainer.devices=2", "seed=1,2"], multirun=True)
+        cli.train()
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "2 of 2 sweep jobs cannot run" in err and "a sweep (-m) trains each job on one device" in err

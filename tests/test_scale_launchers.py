@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from overrides import QUICK
 
-from trainlab.cli import main as cli
+from trainlab import cli
 from trainlab.config.composing import config_dir
 from trainlab.config.launch import SWEEP_DIR_ENV, hydra_sweep_dir, register_resolvers
 from trainlab.training import threads

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from trainlab.config.composing import compose, compose_jobs, sweep_jobs
+from trainlab.config.composing import compose
+from trainlab.config.jobs import compose_jobs, sweep_jobs
 from trainlab.config.launch import launcher_dir, register_resolvers, unique_dir
 from trainlab.errors import ConfigError
 from trainlab.lifecycle.result import RunResult

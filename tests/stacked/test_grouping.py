@@ -9,8 +9,9 @@ from functools import cache
 import pytest
 from omegaconf import OmegaConf
 
-from trainlab.config.composing import compose, sweep_jobs
-from trainlab.sweeps.grouping import VARYING, group_jobs, varying_keys
+from trainlab.config.composing import compose
+from trainlab.config.jobs import sweep_jobs
+from trainlab.sweeps.grouping import VARYING, group_jobs
 
 
 @cache
@@ -34,7 +35,7 @@ def test_seeds_and_learning_rates_share_one_stack():
     assert grouping.stacks[0].cfgs == jobs
     assert grouping.split_by == []
     assert grouping.describe() == "8 jobs in 1 stack of 8"
-    assert varying_keys(jobs) == ["data.seed", "optimizer.lr", "seed"]  # data.seed is ${seed}
+    assert grouping.stacks[0].varying == ["data.seed", "optimizer.lr", "seed"]  # data.seed is ${seed}
 
 
 def test_hidden_sizes_split_in_first_job_order():
@@ -82,7 +83,7 @@ def test_values_that_keep_shapes_share_a_stack(jobs, varying):
     grouping = group_jobs(jobs)
     assert [s.jobs for s in grouping.stacks] == [[0, 1]]
     assert grouping.split_by == []
-    assert varying_keys(jobs) == varying
+    assert grouping.stacks[0].varying == varying
 
 
 def test_max_stack_cuts_into_consecutive_pieces():
@@ -115,7 +116,8 @@ def test_a_key_only_one_job_has_differs():
     c = OmegaConf.create({"model": {"hidden": [4]}, "extra": {}, "seed": None})
     assert group_jobs([a, b]).split_by == ["extra"]
     assert group_jobs([a, c]).split_by == ["seed"]  # set in one, None in the other
-    assert varying_keys([a, b]) == ["seed"]
+    assert group_jobs([a, c], max_stack=None).stacks[0].varying == []  # each its own stack
+    assert group_jobs([b, OmegaConf.create({"model": {"hidden": [4]}, "seed": 3})]).stacks[0].varying == ["seed"]
 
 
 def test_varying_names_keys_of_a_real_config():

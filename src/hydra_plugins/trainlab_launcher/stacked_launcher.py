@@ -50,8 +50,9 @@ class StackedLauncher(Launcher):
         from rich.console import Console
         from rich.markup import escape
 
+        from trainlab.config.jobs import check_jobs
         from trainlab.errors import SweepInterrupted
-        from trainlab.sweeps.stacked import STATE_DIR, check_jobs, train_jobs
+        from trainlab.sweeps.stacked import STATE_DIR, train_jobs
         from trainlab.training.quiet import quiet_lightning
 
         setup_globals()
@@ -62,7 +63,7 @@ class StackedLauncher(Launcher):
         log.info("Launching %d jobs in stacks", len(job_overrides))
         configs = self._sweep_configs(job_overrides, initial_job_idx)
         task_cfgs = [_task_config(config) for config in configs]
-        check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides])
+        check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides], stacked=True)
         quiet_lightning(propagate_to_root=True)  # each message once, in the console and the log
         try:
             return train_jobs(
@@ -149,12 +150,10 @@ class StackedLauncher(Launcher):
 def _start(config: DictConfig, task_cfg: DictConfig) -> Path:
     """A job's directory with its config.yaml and overrides.yaml, before its stack trains
     (Hydra's job files come when it is written)."""
-    from trainlab.files.rundir import RunDir
+    from trainlab.sweeps.stacked import start_job
 
-    run = RunDir(Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir))
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.save_config(task_cfg, [str(o) for o in config.hydra.overrides.task])
-    return run.path
+    run_dir = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
+    return start_job(run_dir, task_cfg, [str(o) for o in config.hydra.overrides.task])
 
 
 def _with_values(config: DictConfig, parsed: list[Any], groups: set[str]) -> DictConfig | None:

@@ -1,19 +1,16 @@
-"""Command-line entry points: ``python train.py`` (``trainlab-train``, ``python -m trainlab``)
-and ``python predict.py`` (``trainlab-predict``)."""
+"""``python train.py`` (``trainlab-train``, ``python -m trainlab``): Hydra's entry point, the
+pre-check before it, and the exit codes."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.markup import escape
 
@@ -118,106 +115,14 @@ def train() -> None:
         print(help_text())
         return
     from trainlab.cli.extras import check_extras
+    from trainlab.cli.precheck import check_before_training
 
+    flags = {a for a in args if a.startswith("-")}
     try:
         check_extras(args)
+        if flags <= {"-m", "--multirun"}:
+            check_before_training([a for a in args if not a.startswith("-")], multirun=bool(flags))
     except ConfigError as error:
         _print_error(error)
         sys.exit(EXIT_CONFIG)
-    flags = {a for a in args if a.startswith("-")}
-    if flags <= {"-m", "--multirun"}:
-        check_before_training([a for a in args if not a.startswith("-")], multirun=bool(flags))
     _train()
-
-
-def check_before_training(overrides: list[str], multirun: bool) -> None:
-    """Compose and check the run's config, or each sweep job's, before Hydra makes a
-    directory; exit 2 naming every job that cannot run. (``api.train`` checks again what
-    only the data can tell.)"""
-    from trainlab.config.composing import compose, compose_jobs, sweep_jobs
-    from trainlab.config.validate import check_one_device, validate
-
-    if multirun and any(o.lstrip("+~").startswith("hydra/sweeper") for o in overrides):
-        from trainlab.search.checks import check_search  # optuna: jobs at its space's ends; another sweeper: none
-
-        try:
-            return check_search(overrides)
-        except ConfigError as error:
-            _print_error(error)
-            sys.exit(EXIT_CONFIG)
-    try:
-        jobs = sweep_jobs(overrides) if multirun else [overrides]
-    except ConfigError as error:
-        _print_error(error)
-        sys.exit(EXIT_CONFIG)
-    stacked = multirun and "hydra/launcher=stacked" in overrides
-    failed = []
-    composed: list = []
-    with contextlib.suppress(ConfigError):  # else composed one by one below, each job's error named
-        composed = compose_jobs(jobs)
-    for number, job in enumerate(jobs):
-        try:
-            cfg = composed[number][0] if composed else compose(job)[0]
-            validate(cfg)
-            if multirun:
-                check_one_device(cfg)
-            if stacked:
-                from trainlab.config.stackable import check_stackable
-
-                check_stackable(cfg)
-        except ConfigError as error:
-            failed.append((number, job, error))
-    if not failed:
-        return
-    if not multirun:
-        _print_error(failed[0][2])
-    else:
-        lines = "".join(f"\n  job {n} ({' '.join(job)}): {error}" for n, job, error in failed)
-        _print_error(ConfigError(f"{len(failed)} of {len(jobs)} sweep jobs cannot run; nothing was trained:{lines}"))
-    sys.exit(EXIT_CONFIG)
-
-
-@dataclass
-class PredictArgs:
-    """``predict.py run=<run dir> input=<csv> [output=submission.csv] [proba=false]``."""
-
-    run: str = MISSING
-    input: str = MISSING
-    output: str = "submission.csv"
-    proba: bool = False
-
-
-PREDICT_USAGE = "usage: python predict.py run=<run dir> input=<csv> [output=submission.csv] [proba=true]"
-
-
-def predict(argv: list[str] | None = None) -> None:
-    """``trainlab-predict`` / ``python predict.py``: write a run's predictions for a CSV file."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    args = sys.argv[1:] if argv is None else argv
-    if any(a in ("-h", "--help") for a in args):
-        print(PREDICT_USAGE)
-        return
-    try:
-        schema = OmegaConf.structured(PredictArgs)
-        given = OmegaConf.from_dotlist(args)
-        options = OmegaConf.to_object(OmegaConf.merge(schema, given))
-    except MissingMandatoryValue as error:
-        key = error.full_key or "run"
-        console.print(f"[bold red]error:[/] {escape(key)}= is required\n{escape(PREDICT_USAGE)}")
-        sys.exit(2)
-    except (OmegaConfBaseException, ValueError) as error:
-        console.print(f"[bold red]error:[/] {escape(_first_line(error))}\n{escape(PREDICT_USAGE)}")
-        sys.exit(2)
-    from trainlab.predict import predict_file
-
-    try:
-        result = predict_file(options.run, options.input, options.output, options.proba)
-    except ConfigError as error:
-        console.print(f"[bold red]error:[/] {escape(str(error))}")
-        sys.exit(2)
-    Console(soft_wrap=True).print(f"wrote {len(result)} predictions to {options.output} ({', '.join(result.columns)})")
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

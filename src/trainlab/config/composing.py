@@ -3,25 +3,21 @@
 ``compose`` is what ``run()`` and the command line's pre-check use: Hydra and the schema
 only (no torch), so a typo answers in about a second. An unknown option, group or key
 becomes one ``ConfigError`` naming what was typed, the closest valid name and the valid
-choices; ``sweep_jobs`` expands a ``-m`` command line into its jobs' override lists, and
-``compose_jobs`` composes many jobs at once.
+choices. A sweep's jobs: ``trainlab.config.jobs``.
 """
 
 from __future__ import annotations
 
 import difflib
-import itertools
-import pickle
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException, ValidationError
+from omegaconf import DictConfig, open_dict
+from omegaconf.errors import ValidationError
 
 from trainlab.errors import ConfigError
 
@@ -78,13 +74,13 @@ def explain(overrides: list[str], error: Exception) -> str:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as parse_error:
-        return f"cannot read the override: {_first_line(parse_error)}"
+        return f"cannot read the override: {first_line(parse_error)}"
     cause = error.__cause__
     full_key = getattr(cause, "full_key", None)
     if full_key and isinstance(cause, ValidationError):  # a value of the wrong type
         base = full_key.split("[")[0]  # model.hidden[0]: the override of model.hidden
         typed = next((o.input_line for o in parsed if o.key_or_group == base), full_key)
-        return f"{typed}: {_type_words(_first_line(cause))}"
+        return f"{typed}: {_type_words(first_line(cause))}"
     groups = group_options()
     choices = [o for o in parsed if "." not in o.key_or_group and o.key_or_group in groups]
     for override in choices:  # an unknown option of a known group
@@ -98,7 +94,7 @@ def explain(overrides: list[str], error: Exception) -> str:
     try:  # the config as the group choices make it: is the key there?
         cfg, chosen = _compose([o.input_line for o in choices if not o.is_sweep_override()])
     except HydraException:
-        return _first_line(error)
+        return first_line(error)
     for override in parsed:
         key = override.key_or_group
         if key.startswith("hydra") or override.is_add() or override.is_delete() or key in groups:
@@ -110,7 +106,7 @@ def explain(overrides: list[str], error: Exception) -> str:
             owner = f"{node_path}={chosen[node_path]}" if node_path in chosen else node_path
             where = f"{owner} has no key {name}" if node_path else f"there is no group or key {name}"
             return _unknown(override.input_line, name, keys, where)
-    return _first_line(error)
+    return first_line(error)
 
 
 def _type_words(message: str) -> str:
@@ -140,118 +136,6 @@ def _unknown(typed: str, name: str, allowed: list[str], where: str) -> str:
     return f"{typed}: {where}; {guess}allowed: {', '.join(allowed)}"
 
 
-def sweep_jobs(overrides: Sequence[str]) -> list[list[str]]:
-    """The override list of each job of a grid sweep, in Hydra's basic sweeper's order (every
-    combination of the swept values, the last override varying fastest)."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as error:
-        raise ConfigError(f"cannot read the override: {_first_line(error)}") from None
-    values = [
-        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override() else [o.input_line]
-        for o in parsed
-    ]
-    return [list(job) for job in itertools.product(*values)]
-
-
-def compose_jobs(jobs: Sequence[Sequence[str]]) -> list[tuple[DictConfig, dict[str, str]]]:
-    """``compose(job)`` for each job, the same configs, without composing each job from the
-    files: Hydra takes a quarter of a second per composition, most of a 64-job sweep's set-up.
-
-    Jobs whose overrides choose the same options (config groups, in order) share one
-    composition; each job's plain ``key=value`` overrides are then set on a copy of it with
-    ``OmegaConf.update(..., merge=True)``, in the job's order, as Hydra sets them after
-    composing (``hydra.*`` keys are not part of the job's config). A job that adds or
-    deletes keys, or whose overrides this cannot parse or set, is composed in full (which
-    also words its error); jobs are composed in order, so the first job that cannot be
-    composed raises, as ``compose`` of each in turn would.
-
-    The repetition of a grid sweep is done once: each distinct override is parsed once (Hydra's
-    parser takes milliseconds per override), and the values that every job of a composition
-    sets first, in the same order, are set once on the shared composition. A job's copy is
-    that composition unpickled (its node types, flags and struct mode with it; a quarter of
-    ``copy.deepcopy``'s time), on which the job's remaining values are set.
-    """
-    groups = set(group_options())
-    plans = [_plan(parsed, groups) for parsed in _parse_each(jobs)]
-    shared = _shared_prefixes([plan for plan in plans if plan is not None])
-    bases: dict[tuple[str, ...], tuple[bytes | None, dict[str, str]]] = {}
-    composed = []
-    for job, plan in zip(jobs, plans, strict=True):
-        if plan is None:  # unparsable (compose raises the ConfigError), or additions and deletions:
-            composed.append(compose(job))  # Hydra's order of checks, in full
-            continue
-        chosen, values = plan
-        start = shared[chosen]
-        if chosen not in bases:
-            base, choices = compose(chosen)
-            try:
-                _set_values(base, values[:start])
-                bases[chosen] = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL), choices
-            except OmegaConfBaseException:
-                bases[chosen] = None, choices  # every job of these options fails on a shared value
-        snapshot, choices = bases[chosen]
-        cfg = None
-        if snapshot is not None:
-            cfg = pickle.loads(snapshot)
-            try:
-                _set_values(cfg, values[start:])
-            except OmegaConfBaseException:
-                cfg = None
-        if cfg is None:  # an unknown key or bad value: the full path words it
-            cfg, choices = compose(job)
-        composed.append((cfg, dict(choices)))
-    return composed
-
-
-def _parse_each(jobs: Sequence[Sequence[str]]) -> list[list[Override] | None]:
-    """Each job's overrides parsed (None for a job Hydra cannot parse), each distinct override
-    once: a grid's jobs repeat the same few. The parsed overrides are shared, and only read."""
-    parser = OverridesParser.create()
-    seen: dict[str, Override] = {}
-    parsed_jobs: list[list[Override] | None] = []
-    for job in jobs:
-        try:
-            for line in job:
-                if line not in seen:
-                    seen[line] = parser.parse_overrides([line])[0]
-        except HydraException:
-            parsed_jobs.append(None)
-            continue
-        parsed_jobs.append([seen[line] for line in job])
-    return parsed_jobs
-
-
-def _plan(parsed: list[Override] | None, groups: set[str]) -> tuple[tuple[str, ...], list[Override]] | None:
-    """(the overrides that choose options, the values set after composing), or None for a job
-    to compose in full: unparsable, or one that adds or deletes keys."""
-    if parsed is None or any(o.is_add() or o.is_force_add() or o.is_delete() for o in parsed):
-        return None
-    chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
-    values = [o for o in parsed if not chooses_options(o, groups) and not o.key_or_group.startswith("hydra.")]
-    return chosen, values
-
-
-def _shared_prefixes(plans: list[tuple[tuple[str, ...], list[Override]]]) -> dict[tuple[str, ...], int]:
-    """For each set of chosen options, how many values every job choosing it sets first, alike."""
-    first: dict[tuple[str, ...], list[str]] = {}
-    shared: dict[tuple[str, ...], int] = {}
-    for chosen, values in plans:
-        lines = [o.input_line for o in values]
-        if chosen not in first:
-            first[chosen], shared[chosen] = lines, len(lines)
-            continue
-        n = min(shared[chosen], len(lines))
-        shared[chosen] = next((i for i in range(n) if lines[i] != first[chosen][i]), n)
-    return shared
-
-
-def _set_values(cfg: DictConfig, values: list[Override]) -> None:
-    """Set each ``key=value`` override on ``cfg`` in order, as Hydra does after composing."""
-    for override in values:
-        OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
-
-
 def chooses_options(override: object, groups: set[str]) -> bool:
     """Whether an override changes the composition (an option, an addition, a deletion)
     rather than one value of it."""
@@ -260,6 +144,7 @@ def chooses_options(override: object, groups: set[str]) -> bool:
     return structural or override.package is not None or "/" in key or key in groups  # type: ignore[attr-defined]
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """An error's first line of text (its type's name when it has none)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__

@@ -19,14 +19,14 @@ from typing import Any
 
 import lightning as L
 
-from trainlab.errors import Interrupted
+from trainlab.errors import Interrupted, Stopped
 from trainlab.files.checkpoints import save_atomically
 from trainlab.files.rundir import RunDir
+from trainlab.lifecycle.finish import Outcome, finish
 from trainlab.lifecycle.result import RunResult
 from trainlab.lifecycle.stack import Member
-from trainlab.lifecycle.summary import finished_summary, write_stop_summary, write_summary
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
-from trainlab.training.loggers import TensorBoard, hyperparameters
+from trainlab.training.loggers import TensorBoard, hyperparameters, log_final
 from trainlab.training.losses import Loss
 from trainlab.training.payload import STACKED
 from trainlab.training.stack.checkpoint import IN_STACK
@@ -49,84 +49,85 @@ def write_member(
 ) -> RunResult:
     """Write ``member``'s run directory (see the module doc) and return its RunResult; its
     config.yaml and overrides.yaml too, unless ``config_written`` (before its stack trained)."""
-    cfg, record = member.cfg, member.record
     out = RunDir(run_dir)
     out.path.mkdir(parents=True, exist_ok=True)
     if not config_written:
-        out.save_config(cfg, overrides)
+        out.save_config(member.cfg, overrides)
     out.write_json(out.PREPROCESSING, member.extra["preprocessing"])
     (out.checkpoints / IN_STACK).unlink(missing_ok=True)  # its own files hold it from here
-    epochs = len(record.history)
-    best = None
+    best = _write_checkpoints(member, out)
+    stop = _stop(member, out)
+    logger = _log_epochs(member, out, {} if stop else member.metrics)
+    start = time.perf_counter()
+    pictures = _pictures(member, out, logger) if member.cfg.pictures.enabled and stop is None else []
+    outcome = Outcome(
+        cfg=member.cfg,
+        run_dir=out.path,
+        task=member.data.task,
+        loss=member.loss,
+        history=member.record.history,
+        epochs=len(member.record.history),
+        best_epoch=member.record.best_epoch,
+        stopped_by=member.record.stopped_by,
+        metrics=member.metrics,
+        model=member.model,
+        best_checkpoint=best,
+        device=member.device,
+        seconds=(member.fit_seconds, 0.0, time.perf_counter() - start),
+        threads=member.threads,
+        optimizer_steps=member.optimizer_steps,
+        pictures=pictures,
+        stop=stop,
+        summary={"stack": {"size": member.stack_size}},
+    )
+    if logger is not None:
+        params = hyperparameters(member.cfg, choices, member.loss) | {"launcher": STACKED}
+        log_final(logger, params, {} if stop else member.metrics)
+    (result,) = finish([outcome])
+    return result
+
+
+def _write_checkpoints(member: Member, out: RunDir) -> Path | None:
+    """last.ckpt (its final weights, or after Ctrl-C its share of the stack's state) and
+    best.ckpt (its best epoch's weights: a diverged member keeps it too, as a lone run's
+    best.ckpt stays); best.ckpt's path, if written."""
+    record, epochs = member.record, len(member.record.history)
     if member.resume_checkpoint is not None:
         out.checkpoints.mkdir(exist_ok=True)
         save_atomically(member.resume_checkpoint, out.last_checkpoint)
     elif epochs:
         out.checkpoints.mkdir(exist_ok=True)
         save_atomically(_checkpoint(member, member.last_state, epochs), out.last_checkpoint)
-    if record.best_epoch is not None:  # a diverged member keeps it too, as a lone run's best.ckpt stays
-        best = out.best_checkpoint
-        save_atomically(_checkpoint(member, member.model.state_dict(), record.best_epoch), best)
-    loss = Loss(member.loss, member.data.task, *member.data.target_scale)
-    finished = record.diverged is None and member.interrupted is None
-    metrics = member.metrics if finished else {}
-    logger = _log(member, out, choices, metrics)
-    start = time.perf_counter()
-    pictures: list[Path] = []
-    if cfg.pictures.enabled and finished:  # of the weights it ends with, as alone
-        writer = logger.experiment if logger is not None else None
-        pictures += save_input_pictures(
-            member.model, loss, member.data, out.path, cfg.pictures.size, cfg.pictures.neurons, epoch=record.best_epoch
-        )
-        pictures += save_test_pictures(member.model, loss, member.data, out.path, writer, epochs)
-    if logger is not None:
-        logger.finalize("success")
-    stack = {"stack": {"size": member.stack_size}}
+    if record.best_epoch is None:
+        return None
+    save_atomically(_checkpoint(member, member.model.state_dict(), record.best_epoch), out.best_checkpoint)
+    return out.best_checkpoint
+
+
+def _stop(member: Member, out: RunDir) -> Stopped | None:
+    """How the member stopped before its end (interrupted, diverged), with where; None when it finished."""
+    record = member.record
     if member.interrupted is not None:
         done, kept = member.interrupted
-        stop = Interrupted(done, kept, out.path, out.last_checkpoint).at(record.history, out.path, kept)
-        write_stop_summary(out.path, stop, cfg.monitor, cfg.mode, stack)
-    elif record.diverged is not None:
-        stop = record.diverged.at(record.history, out.path, len(record.history))
-        write_stop_summary(out.path, stop, cfg.monitor, cfg.mode, stack)
-    else:
-        summary = finished_summary(
-            stopped_by=str(record.stopped_by),
-            best_epoch=record.best_epoch,
-            epochs=epochs,
-            monitor=cfg.monitor,
-            mode=cfg.mode,
-            task=member.data.task,
-            loss=member.loss,
-            metrics=metrics,
-            device=member.device,
-            seconds=(member.fit_seconds, 0.0, time.perf_counter() - start),
-            threads=member.threads,
-            optimizer_steps=member.optimizer_steps,
-            run_dir=out.path,
-            best_checkpoint=best,
-            logger=cfg.logger.name,
-            pictures=pictures,
-        )
-        write_summary(out.path, summary | stack)
-    return RunResult(
-        metrics=metrics,
-        history=record.history,
-        model=member.model,
-        run_dir=out.path,
-        best_checkpoint=best,
-        best_epoch=record.best_epoch,
-        stopped_early=record.stopped_by == "early stopping",
-        stopped_by="interrupted" if member.interrupted is not None else record.stopped_by,
-        device=member.device,
-        fit_seconds=member.fit_seconds,
-        threads=member.threads,
-        config=cfg,
-    )
+        return Interrupted(done, kept, out.path, out.last_checkpoint).at(record.history, out.path, kept)
+    if record.diverged is not None:
+        return record.diverged.at(record.history, out.path, len(record.history))
+    return None
 
 
-def _log(member: Member, out: RunDir, choices: dict[str, str], metrics: dict[str, float]) -> TensorBoard | None:
-    """The member's TensorBoard events, as a lone run logs them."""
+def _pictures(member: Member, out: RunDir, logger: TensorBoard | None) -> list[Path]:
+    """The pictures of the weights it ends with, as alone (``trainlab.pictures.report``)."""
+    cfg, data, model = member.cfg, member.data, member.model
+    loss = Loss(member.loss, data.task, *data.target_scale)
+    writer = logger.experiment if logger is not None else None
+    size, neurons, best = cfg.pictures.size, cfg.pictures.neurons, member.record.best_epoch
+    pictures = save_input_pictures(model, loss, data, out.path, size, neurons, epoch=best)
+    return pictures + save_test_pictures(model, loss, data, out.path, writer, len(member.record.history))
+
+
+def _log_epochs(member: Member, out: RunDir, metrics: dict[str, float]) -> TensorBoard | None:
+    """The member's TensorBoard events, as a lone run logs them: each epoch's values at step =
+    epoch, the test values at the last epoch (its hyperparameters follow, with ``log_final``)."""
     if member.cfg.logger.name != "tensorboard":
         return None
     for old in out.path.glob("events.out.tfevents.*"):  # an interrupted member's, now resumed: all again
@@ -139,8 +140,4 @@ def _log(member: Member, out: RunDir, choices: dict[str, str], metrics: dict[str
     tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
     if tests:
         logger.log_metrics(tests, step=len(member.record.history))
-    params = hyperparameters(member.cfg, choices, member.loss)
-    params["launcher"] = STACKED
-    log_final_only = metrics if member.record.diverged is None and member.interrupted is None else {}
-    logger.log_hyperparams(params, metrics={f"final/{k}": v for k, v in log_final_only.items()})
     return logger

@@ -14,9 +14,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from trainlab.config.stackable import check_stackable
 from trainlab.errors import Interrupted
 from trainlab.files.rundir import RunDir
+from trainlab.lifecycle.member_dir import write_member
 from trainlab.lifecycle.result import RunResult
+from trainlab.lifecycle.stack import StackInterrupted, train_stack
+from trainlab.lifecycle.summary import print_summary
 
 
 def resume_member(
@@ -25,11 +29,6 @@ def resume_member(
     """Continue the member in ``run_dir`` from ``checkpoint``; write its run directory as a
     finished member's and return its result, or, on Ctrl-C again, write it as interrupted and
     raise ``Interrupted``."""
-    from trainlab.config.stackable import check_stackable
-    from trainlab.lifecycle.member_dir import write_member
-    from trainlab.lifecycle.stack import StackInterrupted, train_stack
-    from trainlab.lifecycle.summary import print_summary
-
     out = RunDir(run_dir)
     check_stackable(cfg, resuming=True)
     try:

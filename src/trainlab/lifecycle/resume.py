@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.flatten import flatten
 from trainlab.config.launch import run_dir_of_checkpoint
 from trainlab.errors import ConfigError
 from trainlab.files.rundir import RunDir
@@ -107,18 +108,9 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path, given: list[s
     return loaded
 
 
-def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            out |= _flat(v, f"{prefix}{k}.")
-        return out
-    return {prefix[:-1]: node}
-
-
 def _check_same_config(saved: DictConfig, cfg: DictConfig, key: str, value: Any, given: list[str]) -> None:
-    before = _flat(OmegaConf.to_container(saved, resolve=True))
-    now = _flat(OmegaConf.to_container(cfg, resolve=True))
+    before = flatten(OmegaConf.to_container(saved, resolve=True))
+    now = flatten(OmegaConf.to_container(cfg, resolve=True))
     for name in sorted(set(before) | set(now)):
         if name.startswith(MAY_DIFFER) or name in MAY_DIFFER:
             continue

@@ -1,4 +1,4 @@
-"""The command line's pre-check of a search (``cli.check_before_training``), before Hydra starts.
+"""The command line's pre-check of a search (``trainlab.cli.precheck``), before Hydra starts.
 
 A grid sweep composes every job; a search cannot (its values come one trial at a time), so
 it composes two: every dimension at its low end (first choice), and at its high end (last
@@ -24,7 +24,7 @@ def check_search(overrides: Sequence[str]) -> None:
     """ConfigError when the search's settings, or one of its jobs at the space's ends, cannot run."""
     if not any(o.lstrip("+") == SWEEPER for o in overrides):
         return  # another sweeper's syntax: it expands its own jobs
-    from trainlab.config.composing import compose_jobs
+    from trainlab.config.jobs import compose_jobs
     from trainlab.config.validate import validate
     from trainlab.search.settings import check_settings
     from trainlab.search.space import search_space

@@ -16,6 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.flatten import flatten
+
 VARYING: tuple[str, ...] = (
     "seed",
     "data.seed",
@@ -83,7 +85,7 @@ def group_jobs(cfgs: Sequence[DictConfig], max_stack: int | None = None) -> Grou
     consecutive pieces of at most ``max_stack``."""
     if max_stack is not None and max_stack < 1:
         raise ValueError(f"max_stack must be at least 1, got {max_stack}")
-    flats = [_flatten(OmegaConf.to_container(cfg, resolve=True)) for cfg in cfgs]
+    flats = [flatten(OmegaConf.to_container(cfg, resolve=True)) for cfg in cfgs]
     groups: dict[frozenset, list[int]] = {}
     for i, flat in enumerate(flats):
         signature = frozenset((k, v is None if k in VARYING else _freeze(v)) for k, v in flat.items())
@@ -99,23 +101,8 @@ def group_jobs(cfgs: Sequence[DictConfig], max_stack: int | None = None) -> Grou
     return Grouping(stacks, sorted(split_by), max_stack)
 
 
-def varying_keys(cfgs: Sequence[DictConfig]) -> list[str]:
-    """The ``VARYING`` keys whose values differ among ``cfgs`` (resolved), sorted."""
-    return _varying([_flatten(OmegaConf.to_container(cfg, resolve=True)) for cfg in cfgs])
-
-
 def _varying(flats: Sequence[dict[str, Any]]) -> list[str]:
     return sorted(k for k in _differing(flats) if k in VARYING)
-
-
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` as ``{"a.b": 1}``; an empty dict stays a value, lists are values."""
-    if not isinstance(node, dict) or not node:
-        return {prefix: node}
-    flat: dict[str, Any] = {}
-    for key, value in node.items():
-        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
 
 
 def _freeze(value: Any) -> Any:

@@ -3,41 +3,40 @@
 Every job's config is composed and checked first (config values, and what the stacked path
 cannot serve): one message lists every job that cannot run, and nothing trains. Then the
 jobs are grouped (``grouping.group_jobs``; the log says how, and which keys split them),
-each stack trains at once (``train.train_stack``), and each member is handed to ``write``
-with its job number, which writes its run directory (``output.write_member``).
+each stack trains at once (``trainlab.lifecycle.stack.train_stack``), and each member is
+handed to ``write`` with its job number, which writes its run directory
+(``trainlab.lifecycle.member_dir.write_member``).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+from rich.console import Console
 
-from trainlab.config.stackable import check_stackable
-from trainlab.config.validate import validate
+from trainlab.config.jobs import check_jobs
 from trainlab.errors import ConfigError, SweepInterrupted
 from trainlab.files.rundir import RunDir
-from trainlab.sweeps.grouping import group_jobs
+from trainlab.sweeps.grouping import Stack, group_jobs
+from trainlab.sweeps.tables import finish, job_rows, record_failure
 
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".stacks"  # in the sweep directory: each training stack's last.ckpt
 
 
-def check_jobs(cfgs: Sequence[DictConfig], jobs: Sequence[Sequence[str]]) -> None:
-    """Raise one ConfigError naming every job whose config cannot be trained in a stack."""
-    failed = []
-    for number, (cfg, job) in enumerate(zip(cfgs, jobs, strict=True)):
-        try:
-            validate(cfg)
-            check_stackable(cfg)
-        except ConfigError as error:
-            failed.append(f"\n  job {number} ({' '.join(job)}): {error}")
-    if failed:
-        raise ConfigError(f"{len(failed)} of {len(cfgs)} sweep jobs cannot run; nothing was trained:{''.join(failed)}")
+def start_job(run_dir: Path, cfg: DictConfig, overrides: Sequence[str]) -> Path:
+    """A job's directory with its config.yaml and overrides.yaml, before its stack trains (or
+    when its stack failed: ``record_failure`` then writes its summary)."""
+    run = RunDir(run_dir)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.save_config(cfg, list(overrides))
+    return run.path
 
 
 def train_jobs(
@@ -56,11 +55,6 @@ def train_jobs(
     and ``SweepInterrupted`` names them and the jobs that did not start. ``start(job)``
     writes a job's config before its stack trains and returns its run directory, which then
     notes where its state is (``checkpoint.IN_STACK``): killed outright, it resumes too."""
-    import shutil
-
-    from trainlab.lifecycle.stack import StackInterrupted, train_stack  # torch and Lightning: once a run is certain
-    from trainlab.training.stack.checkpoint import write_in_stack
-
     grouping = group_jobs(cfgs, max_stack)
     alone = len(cfgs) > 1 and all(len(stack.jobs) == 1 for stack in grouping.stacks)
     # A warning when no two jobs share a stack: they train one after another, as with hydra/launcher=basic.
@@ -70,23 +64,7 @@ def train_jobs(
         varying = ", ".join(stack.varying) or "nothing"
         log.info("stack %d of %d: jobs %s (varying: %s)", number, len(grouping.stacks), _jobs(stack.jobs), varying)
         checkpoints = None if state_dir is None else state_dir / f"jobs-{stack.jobs[0]}-{stack.jobs[-1]}"
-        if checkpoints is not None and start is not None:
-            for m, job in enumerate(stack.jobs):
-                write_in_stack(start(job), checkpoints, m)
-        try:
-            members: list[Any] = train_stack(list(stack.cfgs), checkpoints)
-        except StackInterrupted as stop:
-            for job, member in zip(stack.jobs, stop.members, strict=True):
-                results[job] = write(job, member)
-            lost = sorted(set(range(len(cfgs))) - set(results))
-            raise SweepInterrupted(sorted(set(results) - set(stack.jobs)), list(stack.jobs), lost) from None
-        except KeyboardInterrupt:  # before the stack's training started
-            raise SweepInterrupted(sorted(results), [], sorted(set(range(len(cfgs))) - set(results))) from None
-        except ConfigError as error:  # what only the data shows: these jobs fail, the sweep goes on
-            log.error(
-                "stack %d of %d (jobs %s) cannot train: %s", number, len(grouping.stacks), _jobs(stack.jobs), error
-            )
-            members = [error] * len(stack.jobs)
+        members = _train_stack(stack, checkpoints, start, write, results, len(cfgs))
         for job, member in zip(stack.jobs, members, strict=True):
             results[job] = write(job, member)
         if checkpoints is not None:
@@ -94,6 +72,36 @@ def train_jobs(
     if state_dir is not None and state_dir.is_dir() and not any(state_dir.iterdir()):
         state_dir.rmdir()
     return [results[job] for job in range(len(cfgs))]
+
+
+def _train_stack(
+    stack: Stack,
+    checkpoints: Path | None,
+    start: Callable[[int], Path] | None,
+    write: Callable[[int, Any], Any],
+    results: dict[int, Any],
+    n_jobs: int,
+) -> list[Any]:
+    """One stack's members (its jobs' ConfigError each, where only its data shows it cannot
+    train); on Ctrl-C its members written as interrupted, then ``SweepInterrupted``."""
+    from trainlab.lifecycle.stack import StackInterrupted, train_stack  # torch and Lightning: once a run is certain
+    from trainlab.training.stack.checkpoint import write_in_stack
+
+    if checkpoints is not None and start is not None:
+        for m, job in enumerate(stack.jobs):
+            write_in_stack(start(job), checkpoints, m)
+    try:
+        return train_stack(list(stack.cfgs), checkpoints)
+    except StackInterrupted as stop:
+        for job, member in zip(stack.jobs, stop.members, strict=True):
+            results[job] = write(job, member)
+        lost = sorted(set(range(n_jobs)) - set(results))
+        raise SweepInterrupted(sorted(set(results) - set(stack.jobs)), list(stack.jobs), lost) from None
+    except KeyboardInterrupt:  # before the stack's training started
+        raise SweepInterrupted(sorted(results), [], sorted(set(range(n_jobs)) - set(results))) from None
+    except ConfigError as error:  # what only the data shows: these jobs fail, the sweep goes on
+        log.error("a stack (jobs %s) cannot train: %s", _jobs(stack.jobs), error)
+        return [error] * len(stack.jobs)
 
 
 def _jobs(numbers: list[int]) -> str:
@@ -112,35 +120,23 @@ def train_sweep(
     """``trainlab.run_sweep``'s work: check every job's ``composed`` config (nothing trains if one
     cannot), train them in stacks, write job n's run directory to ``sweep_dir/<n>`` and the
     sweep's tables; one ``RunResult`` (or the job's ConfigError) per job, in job order."""
-    from rich.console import Console
-
+    from trainlab.lifecycle.member_dir import write_member
     from trainlab.training.quiet import quiet_logs
 
     cfgs = [cfg for cfg, _ in composed]
-    check_jobs(cfgs, jobs)
+    check_jobs(cfgs, jobs, stacked=True)
 
     def start(number: int) -> Path:
-        run = RunDir(sweep_dir / str(number))
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.save_config(cfgs[number], list(jobs[number]))
-        return run.path
+        return start_job(sweep_dir / str(number), cfgs[number], jobs[number])
 
     def write(number: int, member: Any) -> Any:
-        from trainlab.lifecycle.member_dir import write_member
-
         if isinstance(member, ConfigError):
-            from trainlab.sweeps.tables import record_failure
-
-            (sweep_dir / str(number)).mkdir(parents=True, exist_ok=True)
-            RunDir(sweep_dir / str(number)).save_config(cfgs[number], list(jobs[number]))
-            record_failure(sweep_dir / str(number), str(member))
+            record_failure(start(number), str(member))
             return member
         path, choices = sweep_dir / str(number), composed[number][1]
         return write_member(member, path, choices, list(jobs[number]), config_written=True)  # by start
 
     with quiet_logs(not verbose):
         results = train_jobs(cfgs, write, max_stack, sweep_dir / STATE_DIR, start)
-    from trainlab.sweeps.tables import finish, job_rows
-
     finish(sweep_dir, job_rows(sweep_dir), None if verbose else Console(quiet=True))
     return results

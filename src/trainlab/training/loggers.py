@@ -9,6 +9,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from typing_extensions import override
 
+from trainlab.config.flatten import flatten
+
 GROUPS = ("data", "model", "activation", "loss", "optimizer", "scheduler", "trainer", "logger")
 
 
@@ -39,21 +41,17 @@ def hyperparameters(cfg: DictConfig, choices: dict[str, str], loss: str) -> dict
         params[group] = choices.get(group) or (container.get(group) or {}).get("name", "")
     params["loss"] = loss
     for group in (*GROUPS, "regularization"):
-        _flatten(container.get(group) or {}, group, params)
+        _hparams(container.get(group) or {}, group, params)
     return params
 
 
-def _flatten(node: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
-    for key, value in node.items():
-        if key in ("_target_", "_partial_", "name"):
+def _hparams(node: Any, prefix: str, out: dict[str, Any]) -> None:
+    """A group's settings as HPARAMS columns: dotted keys without Hydra's and the option's name;
+    lists and None as text (TensorBoard takes numbers, text and bools)."""
+    for key, value in flatten(node, prefix).items():
+        if key.rsplit(".", 1)[-1] in ("_target_", "_partial_", "name") or value == {}:
             continue
-        name = f"{prefix}.{key}"
-        if isinstance(value, dict):
-            _flatten(value, name, out)
-        elif isinstance(value, list | tuple) or value is None:
-            out[name] = str(value)
-        else:
-            out[name] = value
+        out[key] = str(value) if isinstance(value, list | tuple) or value is None else value
 
 
 def log_final(logger: Logger | None, params: dict[str, Any], metrics: dict[str, float]) -> None:

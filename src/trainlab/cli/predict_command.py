@@ -1,0 +1,55 @@
+"""``python predict.py run=<run dir> input=<csv>`` (``trainlab-predict``): a run's predictions for a CSV file."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from rich.console import Console
+from rich.markup import escape
+
+from trainlab.config.composing import first_line
+from trainlab.errors import ConfigError
+
+
+@dataclass
+class PredictArgs:
+    """``predict.py run=<run dir> input=<csv> [output=submission.csv] [proba=false]``."""
+
+    run: str = MISSING
+    input: str = MISSING
+    output: str = "submission.csv"
+    proba: bool = False
+
+
+PREDICT_USAGE = "usage: python predict.py run=<run dir> input=<csv> [output=submission.csv] [proba=true]"
+
+
+def predict(argv: list[str] | None = None) -> None:
+    """``trainlab-predict`` / ``python predict.py``: write a run's predictions for a CSV file."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(PREDICT_USAGE)
+        return
+    try:
+        schema = OmegaConf.structured(PredictArgs)
+        given = OmegaConf.from_dotlist(args)
+        options = OmegaConf.to_object(OmegaConf.merge(schema, given))
+    except MissingMandatoryValue as error:
+        key = error.full_key or "run"
+        console.print(f"[bold red]error:[/] {escape(key)}= is required\n{escape(PREDICT_USAGE)}")
+        sys.exit(2)
+    except (OmegaConfBaseException, ValueError) as error:
+        console.print(f"[bold red]error:[/] {escape(first_line(error))}\n{escape(PREDICT_USAGE)}")
+        sys.exit(2)
+    from trainlab.predict import predict_file
+
+    try:
+        result = predict_file(options.run, options.input, options.output, options.proba)
+    except ConfigError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}")
+        sys.exit(2)
+    Console(soft_wrap=True).print(f"wrote {len(result)} predictions to {options.output} ({', '.join(result.columns)})")

@@ -1,0 +1,181 @@
+"""A composed config whose values have passed, trained: the checks only the data, Lightning or
+the run directory can make; the learning-rate finder; one fit, or one per fold; the
+submission; the summary (``trainlab.lifecycle.finish``)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from trainlab.config.launch import RUN_DIR_ENV, launched_from_outside, launched_rank
+from trainlab.config.validate import check_monitor, check_processes
+from trainlab.data import TabularData
+from trainlab.errors import ConfigError, Stopped
+from trainlab.files.rundir import RunDir
+from trainlab.lifecycle.finish import Outcome, finish
+from trainlab.lifecycle.fit import Fit, fit
+from trainlab.lifecycle.member_resume import resume_member
+from trainlab.lifecycle.result import RunResult
+from trainlab.lifecycle.resume import check_resume
+from trainlab.lifecycle.summary import print_summary, write_stop_summary
+from trainlab.lifecycle.tune import LRFind, lr_find_and_report
+from trainlab.predict import Predictor
+from trainlab.training import build
+from trainlab.training.loggers import hyperparameters
+from trainlab.training.losses import Loss, resolve_loss
+from trainlab.training.payload import STACKED
+from trainlab.training.quiet import quiet_lightning
+
+
+@dataclass
+class Setup:
+    """What ``trainlab.lifecycle.train.train`` hands over: the checked config, where it runs,
+    each group's choice, the command line's overrides (and those overrides.yaml keeps), the
+    console, whether the command line runs it, and the run to resume (its dir, its checkpoint)."""
+
+    cfg: DictConfig
+    run_dir: Path
+    choices: dict[str, str]
+    given: list[str]
+    kept: list[str] | None
+    console: Any
+    script: bool
+    target: tuple[Path, Path] | None
+
+
+def run_checked(setup: Setup) -> RunResult:
+    """Train ``setup``'s config in its run directory (see the module doc)."""
+    cfg, out = setup.cfg, RunDir(setup.run_dir)
+    writes = launched_rank() == 0  # global rank 0 writes the run's files; the other ranks only train
+    if setup.target is None:
+        if writes:
+            out.refuse_existing()
+    elif STACKED in check_resume(cfg, out.path, setup.target[1], setup.given):
+        # a stack's member, interrupted: it trains on as a stack of one
+        return resume_member(cfg, out.path, setup.choices, setup.target[1], setup.kept or [], setup.console)
+    quiet_lightning()
+    processes = build.check_trainer(cfg)
+    if processes > 1:
+        _check_distributed(cfg, processes, setup.script, out.path)
+    datasets = build.datasets(cfg)
+    first = datasets[0]
+    loss = resolve_loss(cfg.loss.name, first.task, first.n_classes)
+    check_monitor(cfg, first.task)
+    to_predict = build.submission_input(cfg, first)
+    tuned = None
+    if cfg.tune.name == "lr_find":
+        tuned = lr_find_and_report(cfg, first, Loss(loss, first.task, *first.target_scale), out, setup.console)
+        if not cfg.tune.apply:  # (one device: validate.check_processes)
+            return _tuned(cfg, out, setup.kept, tuned)
+    if writes:
+        out.save_config(cfg, setup.kept)
+    fits = _fits(cfg, datasets, loss, out, hyperparameters(cfg, setup.choices, loss), setup.target, writes)
+    outcome = _outcome(cfg, fits, first, loss, out.path, tuned)
+    if to_predict is not None and writes:
+        predictions = Predictor.from_checkpoint(outcome.best_checkpoint).predict(to_predict, source=str(cfg.data.test))
+        outcome.submission = out.write_csv(out.SUBMISSION, predictions)
+    (result,) = finish([outcome], writes)
+    if writes:
+        print_summary(out.read_json(out.SUMMARY), setup.console)
+    return result
+
+
+def _fits(
+    cfg: DictConfig,
+    datasets: list[TabularData],
+    loss: str,
+    out: RunDir,
+    params: dict[str, Any],
+    target: tuple[Path, Path] | None,
+    writes: bool,
+) -> list[Fit]:
+    """One fit of the run, or one per cross-validation fold (in ``fold_<k>/``); a stopped run
+    (diverged, interrupted, pruned) writes its summary.json and raises."""
+    try:
+        if len(datasets) == 1:
+            return [fit(cfg, datasets[0], loss, out.path, params, target[1] if target else None)]
+        folds = enumerate(datasets, 1)
+        return [fit(cfg, data, loss, out.fold(k).path, {**params, "fold": k}) for k, data in folds]
+    except Stopped as stop:
+        if writes:
+            write_stop_summary(out.path, stop, cfg.monitor, cfg.mode)
+        raise
+
+
+def _outcome(
+    cfg: DictConfig, fits: list[Fit], data: TabularData, loss: str, run_dir: Path, tuned: LRFind | None
+) -> Outcome:
+    """The run as it ended: its fit's, or with cross-validation the mean over the folds with
+    the best fold's model."""
+    pick = min if cfg.mode == "min" else max
+    best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
+    metrics, std = _mean_and_std([f.metrics for f in fits])
+    history = fits[0].history
+    summary: dict[str, Any] = {}
+    if len(fits) > 1:
+        history = [{"fold": k, **row} for k, f in enumerate(fits, 1) for row in f.history]
+        summary = {"folds": [f.metrics for f in fits], "metrics_std": std, "best_fold": fits.index(best) + 1}
+    if tuned is not None:
+        summary["lr_find"] = tuned.as_dict()
+    seconds = tuple(sum(getattr(f, k) for f in fits) for k in ("fit_seconds", "test_seconds", "pictures_seconds"))
+    return Outcome(
+        cfg=cfg,
+        run_dir=run_dir,
+        task=data.task,
+        loss=loss,
+        history=history,
+        epochs=len(best.history),
+        best_epoch=best.best_epoch,
+        stopped_by=best.stopped_by,
+        metrics=metrics,
+        model=best.model,
+        best_checkpoint=best.best_checkpoint,
+        device=best.device,
+        seconds=seconds,  # type: ignore[arg-type]
+        threads=best.threads,
+        optimizer_steps=sum(f.optimizer_steps for f in fits),
+        pictures=[p for f in fits for p in f.pictures],
+        summary=summary,
+        metrics_std=std,
+        folds=summary.get("folds", []),
+    )
+
+
+def _tuned(cfg: DictConfig, out: RunDir, kept: list[str] | None, tuned: LRFind) -> RunResult:
+    """A run of the learning-rate finder alone (``tune.apply=false``): its config and summary."""
+    from torch import nn
+
+    out.save_config(cfg, kept)
+    out.write_json(out.SUMMARY, {"status": "tuned", "run_dir": str(out.path), "lr_find": tuned.as_dict()})
+    return RunResult(metrics={}, history=[], model=nn.Identity(), run_dir=out.path, best_checkpoint=None)
+
+
+def _check_distributed(cfg: DictConfig, processes: int, script: bool, run_dir: Path) -> None:
+    """A run on several devices: refused where no launcher can start its other ranks; else
+    rank 0 exports its run dir for them (``trainlab.training.distributed``)."""
+    check_processes(cfg, processes)
+    if not script and not launched_from_outside():
+        devices = cfg.trainer.get("devices")
+        raise ConfigError(
+            f"trainer.devices={devices} trains in {processes} processes, which trainlab.run() cannot start "
+            "from a Python session (Lightning would run this interpreter's command line again for each): "
+            "run `python train.py trainer.devices=... trainer.strategy=ddp ...` instead, or launch your "
+            "script with torchrun"
+        )
+    if launched_rank() == 0:
+        os.environ[RUN_DIR_ENV] = str(run_dir)
+
+
+def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each metric's mean over folds, and its (sample) standard deviation; no std for one fold."""
+    if len(per_fold) == 1:
+        return dict(per_fold[0]), {}
+    keys = [k for k in per_fold[0] if all(k in m for m in per_fold)]
+    mean = {k: statistics.fmean(m[k] for m in per_fold) for k in keys}
+    std = {k: statistics.stdev(m[k] for m in per_fold) for k in keys}
+    return mean, std
