@@ -28,27 +28,6 @@ def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
     trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(steps)
 
 
-def publish_to_callbacks(trainer: L.Trainer, values: dict[str, float]) -> None:
-    """Make ``values`` visible to callbacks that monitor a metric (an Optuna trial's pruning,
-    Lightning's EarlyStopping) as 0-dim CPU tensors, where ``self.log`` would put them.
-
-    ``trainer.callback_metrics`` is public to read; writing into it is not documented.
-    ``self.log`` keeps a result object per key and moves it between devices at every call
-    and epoch end (about 1 ms per key per epoch on a 2-core CPU): more than a small model's
-    epoch on a GPU.
-    """
-    import torch
-
-    trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
-
-
-def withdraw_from_callbacks(trainer: L.Trainer, prefix: str) -> None:
-    """Remove the callbacks' metrics named ``prefix...`` (an epoch without validation: its
-    monitoring callbacks then skip the epoch, as after Lightning's own skipped validation)."""
-    for key in [k for k in trainer.callback_metrics if k.startswith(prefix)]:
-        del trainer.callback_metrics[key]
-
-
 def publish_to_progress_bar(trainer: L.Trainer, values: dict[str, float]) -> None:
     """Show ``values`` in the progress bar (``trainer.progress_bar_metrics``, as ``self.log(prog_bar=True)``)."""
     trainer.progress_bar_metrics.update(values)

@@ -90,16 +90,10 @@ class Predictor:
         return out
 
 
-def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` (without the index) atomically: a failure never leaves
-    half a file (``trainlab.files.atomic``)."""
-    return write_csv(path, frame)
-
-
 def predict_file(run: str | Path, input: str | Path, output: str | Path, proba: bool = False) -> pd.DataFrame:
     """Read ``input`` (CSV), predict with the run's best weights, write ``output`` (CSV)."""
     predictor = Predictor.from_run(run)
     frame = read_table(input, key="input")
     result = predictor.predict(frame, proba=proba, source=str(input))
-    write_csv_atomic(result, output)
+    write_csv(output, result)
     return result

@@ -15,7 +15,8 @@ from overrides import SILENT
 
 from trainlab import run
 from trainlab.errors import ConfigError
-from trainlab.predict import Predictor, predict_file, write_csv_atomic
+from trainlab.files.atomic import write_csv
+from trainlab.predict import Predictor, predict_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -253,5 +254,5 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
             raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        write_csv_atomic(Boom({"a": [1]}), target)
+        write_csv(target, Boom({"a": [1]}))
     assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["out.csv"]

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from trainlab.models import MLP
-from trainlab.pictures import draw, framed
+from trainlab.pictures import draw
+from trainlab.pictures import tiles as tiles_module
 from trainlab.pictures.plane import DEAD_GREY, Plane, decision_boundary, fitted_curve, neuron_tiles
 from trainlab.training.losses import Loss
 
@@ -97,9 +98,9 @@ def test_neuron_tiles_one_per_hidden_unit():
     assert tiles.images.shape == (6, 3, 32, 32) and tiles.images.dtype == torch.uint8
     assert tiles.dead.tolist() == [False] * 6
     assert neuron_tiles(torch.nn.Sequential(), _points()) is None
-    grid = framed.tile_grid(tiles.images, columns=4)  # 2 rows of 4 tiles, each under its label band
-    across, down = framed.TILE_GAP
-    assert grid.shape == (3, 2 * (framed.TILE_LABEL_BAND + 32) + down, 4 * 32 + 3 * across)
+    grid = tiles_module.tile_grid(tiles.images, columns=4)  # 2 rows of 4 tiles, each under its label band
+    across, down = tiles_module.TILE_GAP
+    assert grid.shape == (3, 2 * (tiles_module.TILE_LABEL_BAND + 32) + down, 4 * 32 + 3 * across)
 
 
 def test_a_dead_relu_unit_is_a_grey_tile_and_flagged():

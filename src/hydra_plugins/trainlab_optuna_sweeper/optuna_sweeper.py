@@ -71,21 +71,17 @@ class OptunaSweeper(Sweeper):
             sys.exit(2)
 
     def _sweep(self, arguments: list[str]) -> int:
-        import optuna
-
         from trainlab.errors import ConfigError
         from trainlab.search import loop
-        from trainlab.search.link import StudyLink, open_study
+        from trainlab.search.link import StudyLink
         from trainlab.search.results import write_study
         from trainlab.search.settings import (
             check_settings,
-            make_pruner,
             make_sampler,
             pruner_name,
             storage_url,
         )
         from trainlab.search.space import search_space
-        from trainlab.search.study import create_or_load
 
         assert self.config is not None
         values = {k: OmegaConf.to_container(v) if isinstance(v, DictConfig) else v for k, v in self.settings.items()}
@@ -103,14 +99,7 @@ class OptunaSweeper(Sweeper):
         name = values.get("study_name") or str(self.config.hydra.sweep.dir)
         seed, pruner = values.get("seed"), pruner_name(values.get("pruner", "MedianPruner"))
         pruner_args = values.get("pruner_args") or {}
-        sampler = make_sampler(values.get("sampler", "TPESampler"), values.get("sampler_args"), seed)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep logs each trial itself
-        direction = "maximize" if self.config.get("mode") == "max" else "minimize"
-        study = create_or_load(url, name, sampler, make_pruner(pruner, pruner_args), direction)
-        if study.direction.name.lower() != direction:
-            aim = study.direction.name.lower()
-            raise ConfigError(f"mode={self.config.get('mode')}: the study {name} in {url} is to {aim}")
-        open_study(url, name, pruner, pruner_args, study=study)  # jobs in this process use it
+        study = self._study(values, url, name, pruner, pruner_args)
         with read_write(self.config.hydra.overrides):  # every job's: how it finds its trial (search.link)
             self.config.hydra.overrides.hydra.append(StudyLink(url, name, pruner, pruner_args).override())
 
@@ -131,6 +120,27 @@ class OptunaSweeper(Sweeper):
         ran = loop.run(search, self._launch, lambda: _rewrite_tables(sweep_dir))
         write_study(sweep_dir, study, space.overrides, str(self.config.get("monitor")), url)
         return ran
+
+    def _study(self, values: dict[str, Any], url: str, name: str, pruner: str, pruner_args: dict[str, Any]) -> Any:
+        """The study on ``url`` (created, or joined), in the direction ``mode`` says; jobs in this
+        process report to it."""
+        import optuna
+
+        from trainlab.errors import ConfigError
+        from trainlab.search.link import open_study
+        from trainlab.search.settings import make_pruner, make_sampler
+        from trainlab.search.study import create_or_load
+
+        assert self.config is not None
+        sampler = make_sampler(values.get("sampler", "TPESampler"), values.get("sampler_args"), values.get("seed"))
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep logs each trial itself
+        direction = "maximize" if self.config.get("mode") == "max" else "minimize"
+        study = create_or_load(url, name, sampler, make_pruner(pruner, pruner_args), direction)
+        if study.direction.name.lower() != direction:
+            aim = study.direction.name.lower()
+            raise ConfigError(f"mode={self.config.get('mode')}: the study {name} in {url} is to {aim}")
+        open_study(url, name, pruner, pruner_args, study=study)
+        return study
 
     def _launch(self, batch: list[list[str]], first: int) -> Sequence[Any]:
         from trainlab.search.loop import Ended

@@ -23,7 +23,7 @@ from trainlab.training import build
 from trainlab.training.callbacks.pictures import tensorboard_writer
 from trainlab.training.loggers import log_final
 from trainlab.training.losses import Loss
-from trainlab.training.members import EARLY_STOPPING, Record
+from trainlab.training.members import EARLY_STOPPING, Record, Rules
 from trainlab.training.module import TrainingModule
 from trainlab.training.threads import thread_policy
 
@@ -71,13 +71,7 @@ def fit(
     run_dir = RunDir(out_dir)
     if writes:
         run_dir.write_json(run_dir.PREPROCESSING, module.checkpoint_extra["preprocessing"])
-    rules = module.records[0].rules
-    if rules.patience is not None and rules.patience >= rules.max_epochs:
-        log.warning(
-            "regularization.early_stopping.patience=%d >= trainer.max_epochs=%d: early stopping cannot fire",
-            rules.patience,
-            rules.max_epochs,
-        )
+    _warn_if_patience_too_long(module.records[0].rules)
     callbacks = build.callbacks(cfg, data, loss, out_dir)
     logger = build.logger(cfg, out_dir)
     trainer = build.trainer(cfg, out_dir, callbacks.all, logger)
@@ -112,6 +106,15 @@ def fit(
         optimizer_steps=trainer.global_step,
         pictures=pictures,
     )
+
+
+def _warn_if_patience_too_long(rules: Rules) -> None:
+    if rules.patience is not None and rules.patience >= rules.max_epochs:
+        log.warning(
+            "regularization.early_stopping.patience=%d >= trainer.max_epochs=%d: early stopping cannot fire",
+            rules.patience,
+            rules.max_epochs,
+        )
 
 
 def fit_under_policy(

@@ -23,8 +23,8 @@ from trainlab.errors import Interrupted, Stopped
 from trainlab.files.checkpoints import save_atomically
 from trainlab.files.rundir import RunDir
 from trainlab.lifecycle.finish import Outcome, finish
+from trainlab.lifecycle.member import Member
 from trainlab.lifecycle.result import RunResult
-from trainlab.lifecycle.stack import Member
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.training.loggers import TensorBoard, hyperparameters, log_final
 from trainlab.training.losses import Loss

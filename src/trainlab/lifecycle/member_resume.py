@@ -17,9 +17,10 @@ from omegaconf import DictConfig
 from trainlab.config.stackable import check_stackable
 from trainlab.errors import Interrupted
 from trainlab.files.rundir import RunDir
+from trainlab.lifecycle.member import StackInterrupted
 from trainlab.lifecycle.member_dir import write_member
 from trainlab.lifecycle.result import RunResult
-from trainlab.lifecycle.stack import StackInterrupted, train_stack
+from trainlab.lifecycle.stack import train_stack
 from trainlab.lifecycle.summary import print_summary
 
 

@@ -13,62 +13,28 @@ differ in shape train as one stack per shape.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from omegaconf import DictConfig
-from torch import nn
 
 from trainlab.config.validate import check_monitor
 from trainlab.data import TabularData
 from trainlab.data.stacked import StackedData
 from trainlab.errors import Interrupted
-from trainlab.files.checkpoints import load_checkpoint
 from trainlab.lifecycle.fit import best_val, fit_under_policy, test_timed
 from trainlab.lifecycle.interrupts import stopping
+from trainlab.lifecycle.member import Member, StackInterrupted, interrupted
 from trainlab.models import from_spec
 from trainlab.training import build
 from trainlab.training.losses import Loss, n_outputs, resolve_loss
-from trainlab.training.members import Record
 from trainlab.training.module import TrainingModule
-from trainlab.training.payload import MEMBERS, upgrade
 from trainlab.training.quiet import quiet_lightning
-from trainlab.training.stack.checkpoint import member_checkpoint
 from trainlab.training.stack.memory import member_bytes, members_that_fit
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Member:
-    """One member's training, ready to be written as a run directory."""
-
-    cfg: DictConfig
-    record: Record
-    data: TabularData
-    loss: str
-    model: nn.Module  # the best weights (or the last, without a best epoch), on the CPU
-    last_state: dict[str, torch.Tensor]  # the final weights
-    metrics: dict[str, float]  # val of the best epoch, test of the best weights
-    extra: dict[str, Any]  # what a checkpoint carries for prediction (model spec, preprocessing)
-    device: str
-    fit_seconds: float  # the stack's
-    threads: int
-    optimizer_steps: int
-    stack_size: int
-    interrupted: tuple[int, int] | None = None  # after Ctrl-C: (epochs finished, epochs its last.ckpt keeps)
-    resume_checkpoint: dict[str, Any] | None = None  # after Ctrl-C: its last.ckpt, which resume= continues
-
-
-class StackInterrupted(Exception):
-    """Ctrl-C during a stack's training: ``members`` as the stack's last checkpoint holds them."""
-
-    def __init__(self, members: list[Member]) -> None:
-        super().__init__("interrupted")
-        self.members = members
 
 
 def train_stack(
@@ -129,7 +95,7 @@ def _train(
             if data.x_test.shape[1]:
                 test_timed(trainer, module, datamodule)
     except Interrupted:
-        raise StackInterrupted(_interrupted(cfgs, module, data, specs, datamodule.n_batches, checkpoints)) from None
+        raise StackInterrupted(interrupted(cfgs, module, data, specs, datamodule.n_batches, checkpoints)) from None
     n_batches, device = datamodule.n_batches, str(trainer.strategy.root_device)
     members = []
     for m, (cfg, record, spec) in enumerate(zip(cfgs, module.records, specs, strict=True)):
@@ -205,58 +171,3 @@ def _piece_dir(first: int, piece: list[DictConfig]) -> str:
 def _shape(data: TabularData) -> tuple[Any, ...]:
     """What must agree for members to share a stack: the task, classes, features and rows."""
     return (data.task, data.n_classes, data.n_features, *(len(data.split(s)[0]) for s in ("train", "val", "test")))
-
-
-def _interrupted(
-    cfgs: list[DictConfig],
-    module: TrainingModule,
-    data: StackedData,
-    specs: list[dict[str, Any]],
-    n_batches: int,
-    checkpoints: Path | None,
-) -> list[Member]:
-    """Each member after Ctrl-C, as the stack's last checkpoint (if one was written) holds it:
-    its record and best weights from there, and its share of the file to resume from."""
-    file = None if checkpoints is None else checkpoints / "last.ckpt"
-    stack = load_checkpoint(file) if file is not None and file.is_file() else None
-    if stack is not None:
-        upgrade(stack)
-    members = []
-    for m, (cfg, spec) in enumerate(zip(cfgs, specs, strict=True)):
-        done = len(module.records[m].history)
-        extra = build.checkpoint_extra(cfg, data.member(m), spec, module.loss.name)
-        record, model, last, resume = Record(build.rules(cfg)), from_spec(spec), {}, None
-        if stack is not None:
-            record.load_state_dict(stack[MEMBERS]["records"][m])
-            resume = member_checkpoint(stack, m, extra)
-            last = {k.removeprefix("model."): v for k, v in resume["state_dict"].items()}
-            best = stack[MEMBERS]["best"]
-            model.load_state_dict(_unflatten(best[m], last) if record.best_epoch and best is not None else last)
-        model.eval()
-        members.append(
-            Member(
-                cfg=cfg,
-                record=record,
-                data=data.member(m),
-                loss=module.loss.name,
-                model=model,
-                last_state=last,
-                metrics={},
-                extra=extra,
-                device=str(module.device),
-                fit_seconds=0.0,
-                threads=0,
-                optimizer_steps=len(record.history) * n_batches,
-                stack_size=module.steps.size,
-                interrupted=(done, len(record.history)),
-                resume_checkpoint=resume,
-            )
-        )
-    return members
-
-
-def _unflatten(flat: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A member's row of the flat layout (every W, then every b) as the tensors of ``like``
-    (the same names, shapes and order)."""
-    sizes = [v.numel() for v in like.values()]
-    return {k: chunk.view_as(v).clone() for (k, v), chunk in zip(like.items(), flat.split(sizes), strict=True)}

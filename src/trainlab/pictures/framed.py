@@ -15,7 +15,6 @@ matplotlib is imported when a frame is first built, never at ``import trainlab``
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,7 @@ PAD = 6  # white pixels around everything drawn
 GREY = (0.45, 0.45, 0.45)
 
 
-def _rgb(colour: tuple[int, int, int]) -> tuple[float, ...]:
+def rgb(colour: tuple[int, int, int]) -> tuple[float, ...]:
     return tuple(c / 255 for c in colour)
 
 
@@ -111,7 +110,7 @@ class Frame:
         return torch.from_numpy(buffer[..., :3].copy()).permute(2, 0, 1).contiguous()
 
 
-def _figure(width: int, height: int) -> Figure:
+def new_figure(width: int, height: int) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -120,13 +119,13 @@ def _figure(width: int, height: int) -> Figure:
     return fig
 
 
-def _axes_at(fig: Figure, left: int, bottom: int, width: int, height: int) -> Axes:
+def axes_at(fig: Figure, left: int, bottom: int, width: int, height: int) -> Axes:
     """Axes over a box of whole pixels (from the figure's lower left corner)."""
     fig_width, fig_height = fig.bbox.width, fig.bbox.height
     return fig.add_axes((left / fig_width, bottom / fig_height, width / fig_width, height / fig_height))
 
 
-def _fit_to_contents(fig: Figure) -> None:
+def fit_to_contents(fig: Figure) -> None:
     """Resize ``fig`` to what is drawn on it with PAD pixels around, moving every axes by
     whole pixels (their sizes in pixels unchanged)."""
     renderer = fig.canvas.get_renderer()
@@ -146,8 +145,8 @@ def _fit_to_contents(fig: Figure) -> None:
 def _plot(size: int, extent: tuple[float, float, float, float], xlabel: str, ylabel: str) -> tuple[Any, ...]:
     """A figure with one square axes of ``size`` pixels holding one image over ``extent``
     (data units), labelled; returns (fig, ax, image)."""
-    fig = _figure(size + 400, size + 200)
-    ax = _axes_at(fig, 100, 80, size, size)
+    fig = new_figure(size + 400, size + 200)
+    ax = axes_at(fig, 100, 80, size, size)
     blank = np.full((size, size, 3), 255, dtype=np.uint8)
     image = ax.imshow(blank, extent=extent, aspect="auto", interpolation="nearest", origin="upper")
     for spine in ax.spines.values():  # the raster is pasted over the axes box: no frame line
@@ -158,13 +157,13 @@ def _plot(size: int, extent: tuple[float, float, float, float], xlabel: str, yla
     return fig, ax, image
 
 
-def _title(ax: Axes, placeholder: str) -> Artist:
+def title_of(ax: Axes, placeholder: str) -> Artist:
     """The axes' title, sized for the layout by ``placeholder`` (the longest it will be)."""
     return ax.set_title(placeholder, fontsize=FONT, y=1.0)  # y given: no automatic placement
 
 
 def _finish(fig: Figure, images: Sequence[AxesImage], title: Artist, extra: Sequence[Artist] = ()) -> Frame:
-    _fit_to_contents(fig)
+    fit_to_contents(fig)
     title.set_text("")
     return Frame(fig, images, [title, *extra])
 
@@ -191,26 +190,26 @@ def plane_frame(
     x_axis, y_axis = labels.axes[0], labels.axes[1]
     extent = (x_axis.to_data(lo[0]), x_axis.to_data(hi[0]), y_axis.to_data(lo[1]), y_axis.to_data(hi[1]))
     fig, ax, image = _plot(size, extent, x_axis.label, y_axis.label)
-    title = _title(ax, placeholder)
+    title = title_of(ax, placeholder)
     if task == "regression":
         centre, scale = values if values is not None else (0.0, 1.0)
         full = scale / draw.SHADE
         colours = draw.diverging(torch.linspace(-1, 1, 256), 1.0).numpy() / 255
         mappable = _scalar_mappable(ListedColormap(colours), Normalize(centre - full, centre + full))
-        cax = _axes_at(fig, 100 + size + 12, 80, 12, size)
+        cax = axes_at(fig, 100 + size + 12, 80, 12, size)
         bar = fig.colorbar(mappable, cax=cax)
         bar.set_label(f"{labels.target}: predicted (background),\ntrue (rings)", fontsize=FONT)
         bar.ax.tick_params(labelsize=SMALL)
         return _finish(fig, [image], title)
     handles: list[Artist] = [
-        Patch(facecolor=_rgb(draw.class_colour(k)), edgecolor="none", label=labels.class_name(k))
+        Patch(facecolor=rgb(draw.class_colour(k)), edgecolor="none", label=labels.class_name(k))
         for k in range(n_classes)
     ]
     handles += [
         Patch(facecolor="white", edgecolor=GREY, linewidth=0.6, label="white: unsure"),
         Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="white", markeredgecolor=GREY,
                markeredgewidth=2, label="a training point:\nring = its class,\ncentre = predicted"),
-        Line2D([], [], color=_rgb(draw.DARK), linewidth=1.5, label="decision boundary"),
+        Line2D([], [], color=rgb(draw.DARK), linewidth=1.5, label="decision boundary"),
     ]  # fmt: skip
     ax.legend(
         handles=handles,
@@ -235,71 +234,16 @@ def curve_frame(
 
     axis = labels.axes[0]
     fig, ax, image = _plot(size, (axis.to_data(lo), axis.to_data(hi), value_lo, value_hi), axis.label, labels.target)
-    title = _title(ax, placeholder)
+    title = title_of(ax, placeholder)
     handles = [
-        Line2D([], [], linestyle="none", marker="o", markersize=4, color=_rgb(draw.POINT_GREY), label="training point"),
-        Line2D([], [], color=_rgb(draw.class_colour(0)), linewidth=2, label="the model's prediction"),
+        Line2D([], [], linestyle="none", marker="o", markersize=4, color=rgb(draw.POINT_GREY), label="training point"),
+        Line2D([], [], color=rgb(draw.class_colour(0)), linewidth=2, label="the model's prediction"),
     ]
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1 + 10 / size, 1.0), borderaxespad=0, fontsize=SMALL,
         frameon=False,
     )  # fmt: skip
     return _finish(fig, [image], title)
-
-
-TILE_LABEL_BAND = 13  # pixels above each tile for its label
-TILE_GAP = (6, 4)  # pixels between tiles across, and between rows (above the label band)
-
-
-def tile_layout(n_units: int, tile: int, columns: int) -> tuple[list[Region], int, int]:
-    """Where each unit's tile of ``tile`` pixels goes in a grid of ``columns`` (fewer for
-    fewer units), below its label band: the regions, and the grid's height and width."""
-    columns = max(1, min(columns, n_units))
-    rows = math.ceil(n_units / columns)
-    across, down = TILE_GAP
-    cell = TILE_LABEL_BAND + tile + down
-    regions = []
-    for j in range(n_units):
-        row, column = divmod(j, columns)
-        regions.append((row * cell + TILE_LABEL_BAND, column * (tile + across), tile, tile))
-    return regions, rows * cell - down, columns * tile + (columns - 1) * across
-
-
-def tile_grid(images: torch.Tensor, columns: int) -> torch.Tensor:
-    """Tiles uint8 [n, 3, t, t] on white, as ``tile_layout`` places them: uint8 [3, H, W]."""
-    n, _, tile, _ = images.shape
-    regions, height, width = tile_layout(n, tile, columns)
-    grid = torch.full((3, height, width), 255, dtype=torch.uint8)
-    for (top, left, h, w), image in zip(regions, images, strict=True):
-        grid[:, top : top + h, left : left + w] = image
-    return grid
-
-
-def neurons_frame(n_units: int, tile: int, columns: int, caption: str, placeholder: str, layer: int = 1) -> Frame:
-    """The neurons' frame: a grid of tiles (``tile_layout``; its raster is ``tile_grid``'s),
-    each labelled ``L<layer> u<unit>`` (units counted from 1) above it and with a hidden "dead"
-    mark on it (``frame.dynamic[1 + j]`` for unit j: shown by the caller for dead units); the
-    title (``frame.dynamic[0]``) and a ``caption`` below."""
-    regions, height, width = tile_layout(n_units, tile, columns)
-    fig = _figure(width + 100, height + 150)
-    ax = _axes_at(fig, 50, 75, width, height)
-    blank = np.full((height, width, 3), 255, dtype=np.uint8)
-    image = ax.imshow(blank, extent=(0, width, height, 0), aspect="auto", interpolation="nearest", origin="upper")
-    dead_marks = []
-    for j, (top, left, h, w) in enumerate(regions):
-        ax.text(left, top - 2, f"L{layer} u{j + 1}", fontsize=TINY, ha="left", va="bottom", color=_rgb(draw.DARK))
-        mark = ax.text(left + w / 2, top + h / 2, "dead", fontsize=SMALL, ha="center", va="center",
-                       color=_rgb(draw.DARK), fontweight="bold", visible=False)  # fmt: skip
-        dead_marks.append(mark)
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
-    ax.set_axis_off()
-    wrapped = "\n".join(textwrap.wrap(caption, max(24, int(width / 4.4))))
-    ax.text(0, height + 4, wrapped, fontsize=TINY, ha="left", va="top", color=GREY)
-    title = _title(ax, placeholder)
-    _fit_to_contents(fig)
-    title.set_text("")
-    return Frame(fig, [image], [title, *dead_marks], [regions])
 
 
 def _scalar_mappable(cmap: Any, norm: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from trainlab.pictures.framed import Frame, curve_frame, neurons_frame, plane_frame, tile_grid
+from trainlab.pictures.framed import Frame, curve_frame, plane_frame
 from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.plane import (
     Plane,
@@ -29,6 +29,7 @@ from trainlab.pictures.plane import (
     value_range,
     value_scale,
 )
+from trainlab.pictures.tiles import neurons_frame, tile_grid
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -84,7 +84,8 @@ def _train_stack(
 ) -> list[Any]:
     """One stack's members (its jobs' ConfigError each, where only its data shows it cannot
     train); on Ctrl-C its members written as interrupted, then ``SweepInterrupted``."""
-    from trainlab.lifecycle.stack import StackInterrupted, train_stack  # torch and Lightning: once a run is certain
+    from trainlab.lifecycle.member import StackInterrupted  # torch and Lightning: once a run is certain
+    from trainlab.lifecycle.stack import train_stack
     from trainlab.training.stack.checkpoint import write_in_stack
 
     if checkpoints is not None and start is not None:

@@ -106,6 +106,19 @@ class GradientSync:
         dist.all_reduce(flag)
         return bool(flag.item() > 0)
 
+    def epoch_sums(self, loss_sum: Any, metric_sum: Any, rows: int) -> tuple[Any, Any, int]:
+        """An epoch's loss and metric sums and its rows, over every rank (one all-reduce, in
+        float64 for exact counts); ``StopRequested`` on every rank where Ctrl-C was pressed on any."""
+        import torch
+
+        pressed = float(self.ctrl_c is not None and self.ctrl_c.pressed)
+        extra = torch.tensor([rows, pressed], device=loss_sum.device, dtype=torch.float64)
+        totals = self.sum(torch.cat([loss_sum.reshape(1).double(), metric_sum.reshape(1).double(), extra]))
+        rows_read, pressed_anywhere = (int(v) for v in totals[2:].tolist())
+        if pressed_anywhere:
+            raise StopRequested
+        return totals[0], totals[1], rows_read
+
     def sum(self, values: Any) -> Any:
         """``values`` (a 1-d device tensor) summed over the ranks."""
         import torch.distributed as dist

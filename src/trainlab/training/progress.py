@@ -1,4 +1,4 @@
-"""What the terminal shows while a model trains: the progress bar and the model summary, in the course's units.
+"""What the terminal shows while a model trains: the progress bar, in the course's units.
 
 Lightning's Rich progress bar counts Lightning steps, and trainlab runs a chunk of up to
 ``speed.steps_per_call`` mini-batches (optimizer steps) in each one, so the stock bar says
@@ -7,13 +7,11 @@ Lightning's Rich progress bar counts Lightning steps, and trainlab runs a chunk 
 after the bar's epoch-end hook, shows the epoch before the one it names.
 ``CourseProgressBar`` shows the epoch counted from 1 as the summary and ``history`` count
 it, the mini-batches done of the epoch's, training samples per second, and the last
-finished epoch's values, a name never split from its value. ``CourseModelSummary`` is
-Rich's model summary without the FLOPs column and total, which Lightning fills with zeros
-unless the module has an ``example_input_array`` (trainlab's has none).
+finished epoch's values, a name never split from its value (``progress_columns``).
 
-Both override Lightning's public hooks, properties and methods only (``total_train_batches``,
-``configure_columns``, ``get_metrics``, ``summarize``, the ``on_*`` hooks); the columns
-are Rich's ``ProgressColumn``, and the bar's task fields Rich's public ``Progress.update``.
+It overrides Lightning's public hooks, properties and methods only (``total_train_batches``,
+``configure_columns``, ``get_metrics``, the ``on_*`` hooks); the columns are Rich's
+``ProgressColumn``, and the bar's task fields Rich's public ``Progress.update``.
 """
 
 from __future__ import annotations
@@ -24,69 +22,15 @@ from collections import deque
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.callbacks.progress.rich_progress import ProcessingSpeedColumn, RichProgressBarTheme
-from lightning.pytorch.utilities.model_summary import get_formatted_model_size, get_human_readable_count
-from rich import get_console
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.measure import Measurement
-from rich.progress import BarColumn, ProgressColumn, Task
-from rich.style import Style
-from rich.table import Column, Table
-from rich.text import Text
+from rich.progress import BarColumn
 from typing_extensions import override
 
 from trainlab.data.loader import Chunk
+from trainlab.training.progress_columns import RATE_FIELD, VALUES_FIELD, RateColumn, ValuesColumn
 
-RATE_FIELD = "samples_per_second"  # the training bar's Rich task fields, shown by RateColumn
-VALUES_FIELD = "epoch_values"  # and by ValuesColumn
 BAR_WIDTH = 20  # Lightning's 40 leaves the values little room on a 100-column terminal
-
-
-class RateColumn(ProgressColumn):
-    """The training bar's rate, ``12,345 samples/s``; blank for a task without one (the test bar)."""
-
-    def __init__(self, style: str | Style = "") -> None:
-        self.style = style
-        super().__init__(table_column=Column(no_wrap=True))
-
-    def render(self, task: Task) -> RenderableType:
-        rate = task.fields.get(RATE_FIELD)
-        return Text("" if rate is None else f"{rate:,.0f} samples/s", style=self.style)
-
-
-class ValuesColumn(ProgressColumn):
-    """The training bar's ``name: value`` pairs; blank for a task without them (the test bar)."""
-
-    def __init__(self, style: str | Style = "") -> None:
-        self.style = style
-        super().__init__()
-
-    def render(self, task: Task) -> RenderableType:
-        return Pairs(task.fields.get(VALUES_FIELD, []), self.style)
-
-
-class Pairs:
-    """``name: value`` texts on as few lines as the width allows, a line breaking only
-    between two of them (a text wider than the whole width folds)."""
-
-    def __init__(self, pairs: list[str], style: str | Style = "") -> None:
-        self.pairs, self.style = pairs, style
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        if not self.pairs:
-            return Measurement(0, 0)
-        return Measurement(max(map(cell_len, self.pairs)), cell_len(" ".join(self.pairs)))
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines: list[str] = []
-        for pair in self.pairs:
-            if lines and cell_len(lines[-1]) + 1 + cell_len(pair) <= options.max_width:
-                lines[-1] += f" {pair}"
-            else:
-                lines.append(pair)
-        yield Text("\n".join(lines), style=self.style, overflow="fold")
 
 
 class CourseProgressBar(RichProgressBar):
@@ -264,56 +208,3 @@ class CourseProgressBar(RichProgressBar):
             points.popleft()  # the oldest kept point is the last one at or before the window's start
         (t0, rows0), (t1, rows1) = points[0], points[-1]
         return (rows1 - rows0) / (t1 - t0) if t1 > t0 else None
-
-
-class CourseModelSummary(RichModelSummary):
-    """Rich's model summary (layers, parameters, their size, train/eval modes) without the
-    FLOPs column and total, which Lightning measures only for a module with an
-    ``example_input_array`` and otherwise shows as zeros; with measured FLOPs (non-zero),
-    Lightning's own table."""
-
-    @staticmethod
-    @override
-    def summarize(
-        summary_data: list[tuple[str, list[str]]],
-        total_parameters: int,
-        trainable_parameters: int,
-        model_size: float,
-        total_training_modes: dict[str, int],
-        total_flops: int,
-        **summarize_kwargs: Any,
-    ) -> None:
-        if total_flops:
-            RichModelSummary.summarize(
-                summary_data,
-                total_parameters,
-                trainable_parameters,
-                model_size,
-                total_training_modes,
-                total_flops,
-                **summarize_kwargs,
-            )
-            return
-        data = [(name, values) for name, values in summary_data if name != "FLOPs"]
-        table = Table(header_style=summarize_kwargs.get("header_style", "bold magenta"))
-        right = {"Params", "Params per Device", "In sizes", "Out sizes"}
-        for name, _ in data:
-            if name == " ":
-                table.add_column(" ", style="dim")
-            else:
-                table.add_column(name, justify="right" if name in right else "left", no_wrap=name == "Name")
-        for row in zip(*(values for _, values in data), strict=True):
-            table.add_row(*row)
-        console = get_console()  # the console Lightning's bar and summary print to
-        console.print(table)
-        trainable, total = int(trainable_parameters), int(total_parameters)
-        count = [get_human_readable_count(n).strip() for n in (trainable, total - trainable, total)]
-        lines = [
-            f"[bold]Trainable params[/]: {count[0]}",
-            f"[bold]Non-trainable params[/]: {count[1]}",
-            f"[bold]Total params[/]: {count[2]}",
-            f"[bold]Total estimated model params size (MB)[/]: {get_formatted_model_size(model_size)}",
-            f"[bold]Modules in train mode[/]: {total_training_modes['train']}",
-            f"[bold]Modules in eval mode[/]: {total_training_modes['eval']}",
-        ]
-        console.print("\n".join(lines))

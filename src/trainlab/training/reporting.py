@@ -1,4 +1,4 @@
-"""Per-epoch values to Lightning's callbacks, the progress bar and the loggers, without ``self.log``.
+"""Per-epoch values to the progress bar and the loggers, without ``self.log``.
 
 trainlab's metrics are plain floats once per epoch. Lightning's ``self.log`` would keep a
 result object per key, move it between devices at every call and again at every epoch end,
@@ -6,29 +6,24 @@ and flush every logger twice per epoch: measured on the 2-core CPU, that is seve
 milliseconds per epoch, the whole epoch's training of a small model on a GPU. So the values
 go straight where Lightning's logging would put them (``trainlab.internals``):
 
-- the callbacks' metrics (``trainer.callback_metrics``), which a callback that monitors a
-  metric reads (an Optuna trial's pruning): only the ``monitored`` ones;
 - the progress bar's metrics;
 - each logger's ``log_metrics``, at step = the epoch (counted from 1, as in ``history`` and
   the pictures), or at step = the optimizer step for per-step values.
 
 Loggers are saved (flushed to disk) at most every ``save_every`` seconds; Lightning saves them
-once more when training ends.
+once more when training ends. (Callbacks read a run's values from its module: its records.)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from trainlab.internals import (
     add_scalar_summaries,
-    publish_to_callbacks,
     publish_to_progress_bar,
-    withdraw_from_callbacks,
 )
 
 # Validation values the progress bar shows, beside the training loss and metric.
@@ -36,10 +31,9 @@ PROGRESS = ("val/loss", "val/acc", "val/mae")
 
 
 class Reporter:
-    """Hands one run's values to its trainer's callbacks, progress bar and loggers."""
+    """Hands one run's values to its trainer's progress bar and loggers."""
 
-    def __init__(self, monitored: Iterable[str] = ("val/loss",), save_every: float = 2.0) -> None:
-        self.monitored = set(monitored)
+    def __init__(self, save_every: float = 2.0) -> None:
         self.save_every = save_every
         self._saved_at = time.monotonic()
 
@@ -52,15 +46,10 @@ class Reporter:
         epoch: int,
         step_losses: list[tuple[int, float]],
     ) -> None:
-        """A finished training epoch: ``train`` and ``val`` to the callbacks (an epoch without
-        validation withdraws the previous one's values, so that no callback takes them for
-        this epoch's) and the main ones to the progress bar; ``train``, ``val`` and ``lr`` to
-        the loggers at step = ``epoch``; each (optimizer step, loss) of ``step_losses`` as
-        ``train/loss_step`` at its step."""
+        """A finished training epoch: the main values to the progress bar; ``train``, ``val`` and
+        ``lr`` to the loggers at step = ``epoch``; each (optimizer step, loss) of ``step_losses``
+        as ``train/loss_step`` at its step."""
         values = {**train, **val}
-        publish_to_callbacks(trainer, {k: v for k, v in values.items() if k in self.monitored})
-        if not val:
-            withdraw_from_callbacks(trainer, "val/")
         publish_to_progress_bar(trainer, {**train, **{k: v for k, v in val.items() if k in PROGRESS}})
         values["lr"] = lr
         for logger in trainer.loggers:

@@ -171,25 +171,17 @@ class SingleModelSteps:
                 metric_sum += self.loss.train_metric_sum(torch.cat(outputs), torch.cat(targets))
         rows_read = self._rows
         if self.sync is not None:  # the sums over every rank's rows, and a Ctrl-C press on any rank
-            loss_sum, metric_sum, rows_read = self._sum_ranks(loss_sum, metric_sum)
+            try:
+                loss_sum, metric_sum, rows_read = self.sync.epoch_sums(loss_sum, metric_sum, self._rows)
+            except StopRequested:
+                self._eager, self._step_log = [], []
+                raise
         read = [loss_sum, metric_sum, *(loss for _, loss in self._step_log)]
         values = torch.stack([t.to(torch.float32) for t in read]).tolist()  # one wait for the device
         rows = max(rows_read, 1)
         kept = list(zip((step for step, _ in self._step_log), values[2:], strict=True))
         self._eager, self._step_log = [], []
         return EpochTotals([values[0] / rows], [values[1] / rows], [True], [None], kept)
-
-    def _sum_ranks(self, loss_sum: torch.Tensor, metric_sum: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """The epoch's sums and rows over every rank; ``StopRequested`` where Ctrl-C was pressed on any."""
-        assert self.sync is not None
-        pressed = float(self.sync.ctrl_c is not None and self.sync.ctrl_c.pressed)
-        extra = torch.tensor([self._rows, pressed], device=loss_sum.device, dtype=torch.float64)  # exact counts
-        totals = self.sync.sum(torch.cat([loss_sum.reshape(1).double(), metric_sum.reshape(1).double(), extra]))
-        rows_read, pressed = (int(v) for v in totals[2:].tolist())
-        if pressed:
-            self._eager, self._step_log = [], []
-            raise StopRequested
-        return totals[0], totals[1], rows_read
 
     @property
     def last_loss(self) -> torch.Tensor | None:

@@ -21,7 +21,6 @@ from trainlab.training.build.data_setup import (
 from trainlab.training.build.network import (
     checkpoint_extra,
     model_spec,
-    monitored,
     optimizer,
     optimizer_settings,
     rules,
@@ -51,7 +50,6 @@ __all__ = [
     "datasets",
     "logger",
     "model_spec",
-    "monitored",
     "optimizer",
     "optimizer_settings",
     "picture_callbacks",

@@ -87,12 +87,6 @@ def rules(cfg: DictConfig) -> Rules:
     return found
 
 
-def monitored(cfg: DictConfig) -> list[str]:
-    """The metrics that callbacks follow: ``monitor`` and early stopping's."""
-    reg = selected_regularization(cfg)
-    return [cfg.monitor] + ([reg.early_stopping.monitor] if "early_stopping" in reg else [])
-
-
 def val_every_n_epochs(cfg: DictConfig) -> int:
     """``trainer.check_val_every_n_epoch``, or 1 for null."""
     return cfg.trainer.get("check_val_every_n_epoch") or 1
@@ -130,7 +124,7 @@ def training_module(
         checkpoint_extra=checkpoint_extra(cfg, data, spec, loss.name),
         val_every_n_epochs=val_every_n_epochs(cfg),
         val_limit=cfg.trainer.get("limit_val_batches"),
-        reporter=Reporter(monitored(cfg)),
+        reporter=Reporter(),
     )
 
 

@@ -24,7 +24,8 @@ from trainlab.training.callbacks.pictures import Histograms, Pictures
 from trainlab.training.callbacks.pruning import optuna_pruning
 from trainlab.training.loggers import TensorBoard
 from trainlab.training.losses import Loss
-from trainlab.training.progress import CourseModelSummary, CourseProgressBar
+from trainlab.training.model_summary import CourseModelSummary
+from trainlab.training.progress import CourseProgressBar
 
 
 @dataclass

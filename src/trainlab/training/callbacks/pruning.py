@@ -23,9 +23,9 @@ def optuna_pruning(cfg: DictConfig) -> list[L.Callback]:
 
 
 class OptunaPruning(Checkpoint):
-    """At the end of each training epoch, after the module has reported the epoch (a
-    ``Checkpoint``, as ``RestoreBestWeights``: Lightning runs it after the module's hook, with
-    the checkpoints), ``trial.report(monitored value, step)`` and, when the study's pruner says
+    """At the end of each training epoch, after the module has recorded the epoch (a
+    ``Checkpoint``, as ``BestCheckpoint``: Lightning runs it after the module's hook, with
+    the checkpoints), ``trial.report(the history's monitored value, step)`` and, when the study's pruner says
     so, raise ``Pruned``: the run stops and writes summary.json with status pruned, and the
     sweeper tells the study PRUNED. An epoch without the value (no validation then) reports
     nothing. ``step`` is the epoch, counted from 1; with cross-validation the folds report
@@ -43,16 +43,15 @@ class OptunaPruning(Checkpoint):
         self._offset = max(reported, default=0)  # earlier folds' epochs
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._trial is None or self.monitor not in trainer.callback_metrics:
-            return
-        value = float(trainer.callback_metrics[self.monitor])
-        if not math.isfinite(value):
-            return
         epoch = trainer.current_epoch + 1
+        history = list(getattr(pl_module, "history", []))
+        row = history[-1] if history and history[-1]["epoch"] == epoch else {}
+        value = row.get(self.monitor)
+        if self._trial is None or value is None or not math.isfinite(value):
+            return
         self._trial.report(value, self._offset + epoch)
         if self._trial.should_prune():
             kept = next((c.epochs_kept for c in trainer.checkpoint_callbacks if isinstance(c, LastCheckpoint)), 0)
-            history = list(getattr(pl_module, "history", []))
             raise Pruned(self.link.number, epoch, self.monitor, value).at(history, Path(trainer.default_root_dir), kept)
 
     def state_dict(self) -> dict[str, Any]:

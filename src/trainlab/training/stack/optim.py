@@ -10,77 +10,12 @@ maximize, ...) are shared by all members.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
-SUPPORTED = ("SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "RMSprop")
-Put = Callable[[Tensor, Tensor], None]  # put(dst, new): dst <- new for the members that step
-
-
-def _sgd(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
-    """b <- g on a member's first step, else momentum·b + (1 - dampening)·g;
-    u = g + momentum·b (nesterov), b, or g where momentum = 0;  p <- p - lr·u."""
-    if "momentum_buffer" in s:
-        b = torch.where(h["first"], g, (s["momentum_buffer"] * h["momentum"]).addcmul_(g, h["1-dampening"]))
-        put(s["momentum_buffer"], b)
-        u = g.addcmul(b, h["momentum"]) if o["nesterov"] else b
-        g = torch.where(h["momentum"] != 0, u, g)
-    put(p, p.addcmul(g, h["lr"], value=-1))
-
-
-def _adam(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
-    """AdamW first decays p <- p·(1 - lr·weight_decay);  m <- lerp(m, g, 1 - beta1);
-    v <- beta2·v + (1 - beta2)·g²;  v <- max(v_max, v) (amsgrad);
-    p <- p - lr / (1 - beta1^t) · m / (sqrt(v) / sqrt(1 - beta2^t) + eps)."""
-    decayed = p * h["1-lr*weight_decay"] if o["decoupled"] else p
-    m = torch.lerp(s["exp_avg"], g, h["1-beta1"])
-    v = (s["exp_avg_sq"] * h["beta2"]).addcmul_(g, g * h["1-beta2"])
-    put(s["exp_avg"], m)
-    put(s["exp_avg_sq"], v)
-    if o["amsgrad"]:
-        v = torch.maximum(s["max_exp_avg_sq"], v)
-        put(s["max_exp_avg_sq"], v)
-    denom = (v.sqrt() / h["sqrt(1-beta2^t)"]).add_(h["eps"])
-    put(p, decayed.addcmul(m / denom, h["lr/(1-beta1^t)"], value=-1))
-
-
-def _adadelta(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
-    """a <- rho·a + (1 - rho)·g²;  d = sqrt(acc + eps) / sqrt(a + eps) · g;  acc <- rho·acc + (1 - rho)·d²;
-    p <- p - lr·d."""
-    a = (s["square_avg"] * h["rho"]).addcmul_(g, g * h["1-rho"])
-    d = (s["acc_delta"] + h["eps"]).sqrt_().div_((a + h["eps"]).sqrt_()).mul_(g)
-    put(s["square_avg"], a)
-    put(s["acc_delta"], (s["acc_delta"] * h["rho"]).addcmul_(d, d * h["1-rho"]))
-    put(p, p.addcmul(d, h["lr"], value=-1))
-
-
-def _adagrad(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
-    """sum <- sum + g²;  p <- p - lr / (1 + (t - 1)·lr_decay) · g / (sqrt(sum) + eps)."""
-    total = s["sum"].addcmul(g, g)
-    put(s["sum"], total)
-    put(p, p.addcmul(g / total.sqrt().add_(h["eps"]), h["lr/(1+(t-1)*lr_decay)"], value=-1))
-
-
-def _rmsprop(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], o: dict[str, Any], put: Put) -> None:
-    """a <- alpha·a + (1 - alpha)·g²;  centered: ga <- lerp(ga, g, 1 - alpha), a' = a - ga², else a' = a;
-    u = g / (sqrt(a') + eps);  b <- momentum·b + u and u = b (when momentum > 0);  p <- p - lr·u."""
-    a = (s["square_avg"] * h["alpha"]).addcmul_(g, g * h["1-alpha"])
-    put(s["square_avg"], a)
-    if o["centered"]:
-        ga = torch.lerp(s["grad_avg"], g, h["1-alpha"])
-        put(s["grad_avg"], ga)
-        a = a.addcmul(ga, ga, value=-1)
-    u = g / a.sqrt().add_(h["eps"])
-    if "momentum_buffer" in s:
-        u = (s["momentum_buffer"] * h["momentum"]).add_(u)  # = u where momentum = 0
-        put(s["momentum_buffer"], u)
-    put(p, p.addcmul(u, h["lr"], value=-1))
-
-
-_UPDATE = {"SGD": _sgd, "Adam": _adam, "AdamW": _adam, "Adadelta": _adadelta, "Adagrad": _adagrad, "RMSprop": _rmsprop}
+from trainlab.training.stack.updates import SUPPORTED, UPDATES
 
 
 class StackedOptimizer:
@@ -206,7 +141,7 @@ class StackedOptimizer:
             def put(dst: Tensor, new: Tensor, act: Tensor | None = act) -> None:
                 dst.copy_(new if act is None else torch.where(act, new, dst))
 
-            _UPDATE[self.name](p, g, s, hp, self.options, put)
+            UPDATES[self.name](p, g, s, hp, self.options, put)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -234,23 +169,3 @@ class StackedOptimizer:
         for mine, saved in zip(self.state, state["state"], strict=True):
             for k, v in mine.items():
                 v.copy_(saved[k])
-
-    def member_state_dict(self, m: int) -> dict[str, Any]:
-        """The state_dict of ``torch.optim.<name>([p[m] for p in params], **settings[m])`` after the same steps."""
-        kwargs = {k: float(v[m]) for k, v in self._hyper.items() if k not in ("beta1", "beta2")}
-        if "beta1" in self._hyper:
-            kwargs["betas"] = (float(self._hyper["beta1"][m]), float(self._hyper["beta2"][m]))
-        kwargs.update((k, v) for k, v in self.options.items() if k != "decoupled")
-        member = [p[m].detach().clone() for p in self.params]
-        opt = self.cls(member, **kwargs)
-        steps = float(self._steps[m])
-        for q, s in zip(member, self.state, strict=True):
-            if steps == 0 and self.name != "Adagrad":
-                continue  # torch creates the state on the first step
-            mine = {} if self.name == "SGD" else {"step": torch.tensor(steps)}
-            mine.update((k, v[m].clone()) for k, v in s.items())
-            if "momentum_buffer" in mine and kwargs["momentum"] == 0:
-                del mine["momentum_buffer"]
-            if mine:
-                opt.state[q] = mine
-        return opt.state_dict()
