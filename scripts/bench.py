@@ -87,7 +87,7 @@ def overrides(w: dict, epochs: int) -> list[str]:
 
 def prepared(w: dict, epochs: int):
     """trainlab's own data and model spec for the workload (the same for every route)."""
-    from trainlab.api import compose
+    from trainlab.config.composing import compose
     from trainlab.training import build
 
     cfg, _ = compose(overrides(w, epochs))
@@ -476,7 +476,7 @@ def startup(repeats: int) -> None:
     option, and the default run (its wall time split into imports, set-up, fit, test and
     pictures, from ``python -X importtime`` and summary.json), beside a scikit-learn
     MLPClassifier script on the same data (read from CSV, same split sizes and network)."""
-    from trainlab.api import compose
+    from trainlab.config.composing import compose
     from trainlab.training import build
 
     train_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train.py")

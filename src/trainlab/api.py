@@ -68,7 +68,7 @@ def run_sweep(
     Raises ConfigError, before anything trains, naming every job that cannot run, and
     ``SweepInterrupted`` on Ctrl-C (naming the jobs written and those that were not).
     """
-    from trainlab.sweeps.stacked import train_sweep
+    from trainlab.sweeps.stacked_sweep import train_sweep
 
     jobs = sweep_jobs(overrides)
     composed = compose_jobs([[*job, *(() if verbose else SILENT)] for job in jobs])

@@ -2,7 +2,7 @@
 
 Hydra finds this launcher after ``pip install`` (the ``hydra_plugins`` namespace). It
 composes every job's config as Hydra's basic launcher does, checks them all, trains the
-jobs in stacks (``trainlab.stacked``), and then hands each job to Hydra's ``run_job`` with a
+jobs in stacks (``trainlab.sweeps.stacked_sweep``), and then hands each job to Hydra's ``run_job`` with a
 task that writes the job's run directory: the job dirs, .hydra files, callbacks (the sweep
 summary) and job returns are Hydra's own, as with the basic launcher.
 ``hydra.launcher.max_stack`` caps the members of one stack. (No ``from __future__ import
@@ -52,7 +52,7 @@ class StackedLauncher(Launcher):
 
         from trainlab.config.jobs import check_jobs
         from trainlab.errors import SweepInterrupted
-        from trainlab.sweeps.stacked import STATE_DIR, train_jobs
+        from trainlab.sweeps.stacked_sweep import STATE_DIR, train_jobs
         from trainlab.training.quiet import quiet_lightning
 
         setup_globals()
@@ -150,7 +150,7 @@ class StackedLauncher(Launcher):
 def _start(config: DictConfig, task_cfg: DictConfig) -> Path:
     """A job's directory with its config.yaml and overrides.yaml, before its stack trains
     (Hydra's job files come when it is written)."""
-    from trainlab.sweeps.stacked import start_job
+    from trainlab.sweeps.stacked_sweep import start_job
 
     run_dir = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
     return start_job(run_dir, task_cfg, [str(o) for o in config.hydra.overrides.task])

@@ -42,7 +42,7 @@ def help_text() -> str:
         "",
         "keys: seed, monitor, mode, data.batch_size, trainer.max_epochs, optimizer.lr, ...;",
         "  python train.py --cfg job [overrides] prints every key with its value;",
-        "  each key's allowed values are in trainlab/schema/ and the README.",
+        "  each key's allowed values are in trainlab/config/schema/ and the README.",
         "",
         EXAMPLES,
     ]

@@ -1,6 +1,6 @@
 """What a config key allows: a test, and the words a refusal uses to say so.
 
-The schema (trainlab/schema/) declares each key as ``key(default, allowed)``, so a key's
+The schema (trainlab/config/schema/) declares each key as ``key(default, allowed)``, so a key's
 type, default and allowed values sit on one line; ``trainlab.config.validate`` checks every key of
 a composed config against its ``allowed``. The words complete trainlab's message
 ``{key}={value!r} is not allowed: {words}``. Imports neither Hydra, Lightning nor torch.

@@ -1,7 +1,7 @@
 """Checks of a composed config, run before any data is built or any training starts.
 
-Every key is checked against its schema (trainlab/schema/): a key the schema lacks, and a
-value outside what the key's ``allowed`` says (trainlab/ranges.py). What one key cannot say
+Every key is checked against its schema (trainlab/config/schema/): a key the schema lacks, and a
+value outside what the key's ``allowed`` says (trainlab/config/ranges.py). What one key cannot say
 alone is checked here by hand: the data fractions' sum, the lr finder's range, a GPU that is
 not there, an option renamed to another's name, two weight decays. Each failure raises
 ConfigError naming the key, the value given and what is allowed.

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from trainlab.course import (
-    activations,
+    activation_derivatives,
     depth,
     fitting,
     gradient_descent,
@@ -22,18 +22,18 @@ from trainlab.course import (
     loss_choice,
     minibatches,
     optimizers,
+    pass_the_class,
     perceptron,
     regularization,
-    will_i_pass,
 )
 from trainlab.course.common import Course, Section
 
 CLAIMS: tuple[Callable[[Course], Section], ...] = (
     perceptron.section,
-    activations.section,
+    activation_derivatives.section,
     linearity.section,
     depth.section,
-    will_i_pass.section,
+    pass_the_class.section,
     loss_choice.section,
     gradient_descent.section,
     learning_rate.section,

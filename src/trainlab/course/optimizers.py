@@ -1,6 +1,6 @@
 """Claim 9: adaptive optimizers (Adam, Adadelta, Adagrad, RMSProp) next to plain gradient descent.
 
-Every optimizer at the default learning rate of its config (trainlab/schema/groups.py), ``SEEDS``
+Every optimizer at the default learning rate of its config (trainlab/config/schema/groups.py), ``SEEDS``
 seeds each, on will_i_pass; one sweep trains them all (``trainlab.run_sweep`` makes one stack per
 optimizer class). The measure: the first epoch at which the validation loss, averaged over the
 seeds, is at or below ``TARGET``.

@@ -23,8 +23,8 @@ from trainlab.training import build
 from trainlab.training.callbacks.pictures import tensorboard_writer
 from trainlab.training.loggers import log_final
 from trainlab.training.losses import Loss
-from trainlab.training.members import EARLY_STOPPING, Record, Rules
 from trainlab.training.module import TrainingModule
+from trainlab.training.records import EARLY_STOPPING, Record, Rules
 from trainlab.training.threads import thread_policy
 
 log = logging.getLogger(__name__)

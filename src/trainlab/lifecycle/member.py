@@ -16,10 +16,10 @@ from trainlab.data.stacked import StackedData
 from trainlab.files.checkpoints import load_checkpoint
 from trainlab.models import from_spec
 from trainlab.training import build
-from trainlab.training.members import Record
 from trainlab.training.module import TrainingModule
 from trainlab.training.payload import MEMBERS, upgrade
-from trainlab.training.stack.checkpoint import member_checkpoint
+from trainlab.training.records import Record
+from trainlab.training.stack.member_checkpoint import member_checkpoint
 
 
 @dataclass

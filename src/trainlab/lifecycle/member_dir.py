@@ -6,7 +6,7 @@ TensorBoard events (each epoch's values at step = epoch, the test values, HPARAM
 final metrics), the pictures as configured, and summary.json: the lone run's keys, plus
 ``stack`` (how many members trained together). A diverged member's summary says so as a
 lone run's does. A finished member's last.ckpt holds its final weights; after Ctrl-C it
-holds the member's share of the stack's training state (``trainlab.training.stack.checkpoint``),
+holds the member's share of the stack's training state (``trainlab.training.stack.member_checkpoint``),
 which ``resume=<run dir>`` continues, and summary.json says interrupted, as a lone run's.
 """
 
@@ -29,7 +29,7 @@ from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.training.loggers import TensorBoard, hyperparameters, log_final
 from trainlab.training.losses import Loss
 from trainlab.training.payload import STACKED
-from trainlab.training.stack.checkpoint import IN_STACK
+from trainlab.training.stack.member_checkpoint import IN_STACK
 
 
 def _checkpoint(member: Member, state: dict[str, Any], epoch: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """``resume=<run dir>`` of a stack member interrupted by Ctrl-C: it continues alone.
 
-Its last.ckpt holds its share of the stack's training state (``trainlab.training.stack.checkpoint``):
+Its last.ckpt holds its share of the stack's training state (``trainlab.training.stack.member_checkpoint``):
 weights, optimizer state, best weights, record, epoch counters and random state. It trains on
 as a stack of one from there, in its own run directory, which ends as the sweep would have
 left it. Each member's arithmetic is its own, so the numbers are those the stack would have

@@ -82,7 +82,7 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path, given: list[s
     if not (run / run.CONFIG).is_file():
         raise ConfigError(f"{key}={value!r} is not allowed: {run_dir} is not a trainlab run directory (no config.yaml)")
     if not checkpoint.is_file() and checkpoint == run.last_checkpoint:
-        from trainlab.training.stack.checkpoint import restore_member_checkpoint
+        from trainlab.training.stack.member_checkpoint import restore_member_checkpoint
 
         restore_member_checkpoint(run_dir)  # a stack member killed while its stack trained: cut from the stack's
     if not checkpoint.is_file():

@@ -43,7 +43,7 @@ def train_stack(
     """Train the jobs ``cfgs`` (checked by ``config.stackable`` to share a stack) at once.
 
     With ``checkpoints`` (a directory), the stack's state goes to ``checkpoints/last.ckpt``
-    at the end of an epoch as a lone run's does (``trainlab.training.stack.checkpoint``); on
+    at the end of an epoch as a lone run's does (``trainlab.training.stack.member_checkpoint``); on
     Ctrl-C ``StackInterrupted`` hands each member with its share of that file. ``resume_from``
     continues from such a file: the whole stack's, or one member's (for a stack of one).
     """
@@ -66,7 +66,7 @@ def train_stack(
     specs = [build.model_spec(cfg, data.n_features, n_out) for cfg in cfgs]
     fit = _members_that_fit(cfgs, data, specs[0], len(datasets), trainer.strategy.root_device)
     if fit < len(cfgs):  # cut, not crashed: each piece is estimated again (its own data sets)
-        pieces = [cfgs[start : start + fit] for start in range(0, len(cfgs), fit)]  # (checkpoint.stack_file)
+        pieces = [cfgs[start : start + fit] for start in range(0, len(cfgs), fit)]  # (member_checkpoint.stack_file)
         dirs = [None if checkpoints is None else checkpoints / _piece_dir(n * fit, p) for n, p in enumerate(pieces)]
         return [member for piece, path in zip(pieces, dirs, strict=True) for member in train_stack(piece, path)]
     stacked = StackedData(datasets, member_data)
@@ -164,7 +164,7 @@ def _members_that_fit(
 
 
 def _piece_dir(first: int, piece: list[DictConfig]) -> str:
-    """The directory name of a piece's checkpoints, in its stack's (``checkpoint.stack_file``)."""
+    """The directory name of a piece's checkpoints, in its stack's (``member_checkpoint.stack_file``)."""
     return f"members-{first}-{first + len(piece) - 1}"
 
 

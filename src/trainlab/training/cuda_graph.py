@@ -5,7 +5,7 @@ tensors (a static index buffer), runs forward, loss, backward and ``optimizer.st
 and adds to the on-device training accumulators. Replaying it costs one launch instead
 of dozens of kernel launches and Python calls.
 
-``capture`` is the one capture for both widths (a stack's step, ``trainlab.training.stack.steps``,
+``capture`` is the one capture for both widths (a stack's step, ``trainlab.training.stack.stack_steps``,
 too): a few warm-up steps first on a side stream, so that lazily created optimizer state and
 cuBLAS workspaces exist; they would change the weights, so what the caller saves is put
 back before the capture. Learning rates are baked into one model's graph: when a scheduler

@@ -11,7 +11,7 @@ Lightning's cluster environments expect) and sets up the process group. trainlab
   after rank 0 has the say: Lightning's launcher kills every process when a child exits
   with another code, which would cut rank 0's summary short.
 - **Gradients averaged by trainlab, not by DDP's reducer.** trainlab optimizes manually and
-  runs many optimizer steps per Lightning step (``trainlab.training.single.SingleModelSteps``); DDP's reducer
+  runs many optimizer steps per Lightning step (``trainlab.training.single_steps.SingleModelSteps``); DDP's reducer
   expects one backward per forward of its wrapper. So the fit runs inside the strategy's
   ``block_backward_sync()`` (DDP's ``no_sync``: the reducer never syncs; DDP still
   broadcasts rank 0's initial weights), and after each backward ``GradientSync`` all-reduces

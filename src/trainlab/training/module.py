@@ -15,7 +15,7 @@ from trainlab.training import payload
 from trainlab.training.distributed import DistributedTraining
 from trainlab.training.evaluation import Evaluation, first_rows, limited_rows
 from trainlab.training.losses import Loss
-from trainlab.training.members import Record
+from trainlab.training.records import Record
 from trainlab.training.reporting import Reporter
 from trainlab.training.steps import FAST_PRECISION, EpochTotals, Plan, StepUnit
 
@@ -29,7 +29,7 @@ class TrainingModule(L.LightningModule):
     steps the step unit runs (``trainlab.training.steps``). Once per epoch the module reads the
     unit's totals, validates every member (every ``val_every_n_epochs``-th epoch; ``val_limit``
     as Lightning's ``limit_val_batches``), and hands each member's row to its ``Record``
-    (``trainlab.training.members``): the best epoch, whose weights it keeps on the device, early
+    (``trainlab.training.records``): the best epoch, whose weights it keeps on the device, early
     stopping and max_epochs; a diverged member is recorded and restarted from the epoch's start.
     Training ends when no member trains on. The epoch goes to ``reporter`` (one model: the
     callbacks, progress bar and loggers; ``trainlab.training.reporting``), and the epoch-interval

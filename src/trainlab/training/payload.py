@@ -30,7 +30,7 @@ from torch import nn
 
 from trainlab.files.checkpoints import load_checkpoint, restore_rng, rng_state
 from trainlab.training.callbacks.best_checkpoint import BestCheckpoint
-from trainlab.training.members import EARLY_STOPPING, Record
+from trainlab.training.records import EARLY_STOPPING, Record
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@
 step unit, and asks it once per epoch for the epoch's training totals, one per member. Two
 units implement ``StepUnit``:
 
-- ``trainlab.training.single.SingleModelSteps``: one model (a member of one); chunks of
+- ``trainlab.training.single_steps.SingleModelSteps``: one model (a member of one); chunks of
   mini-batches from ``data.loader.ChunkLoader``, each full mini-batch one CUDA-graph replay on
   CUDA, DDP's gradient sync on several devices; its divergence stops the run at once.
-- ``trainlab.training.stack.steps.StackSteps``: M models at once (weights [M, ...],
+- ``trainlab.training.stack.stack_steps.StackSteps``: M models at once (weights [M, ...],
   per-member hyper-parameters), chunks from ``data.stacked.StackChunkLoader``; a member that
   diverges is recorded at the epoch's end and freezes, the others train on.
 

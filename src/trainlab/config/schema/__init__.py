@@ -1,7 +1,7 @@
 """The configuration's schema: a dataclass per config group option, registered with Hydra.
 
 The one place for every key's type, default and allowed values, declared together as
-``name: type = key(default, allowed)`` (trainlab/ranges.py). Hydra merges each option's YAML
+``name: type = key(default, allowed)`` (trainlab/config/ranges.py). Hydra merges each option's YAML
 onto its schema (``defaults: [/schema/<group>/<option>@_here_, _self_]``), so a key the
 schema lacks (``optimizer.lrr=0.1``) or a value of the wrong type (``trainer.max_epochs=ten``)
 is refused while the config is composed, with Hydra's message naming the key. Then

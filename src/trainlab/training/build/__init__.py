@@ -4,7 +4,7 @@ Trainer. The only place that does so: ``trainlab.lifecycle`` asks it for each ob
 
 - ``build.data_setup``: the data set, its splits and folds, the DataModule (a stack's:
   each distinct data set once), the file to predict;
-- ``build.network``: the network's spec, the optimizer's settings (a stack takes them per
+- ``build.model_setup``: the network's spec, the optimizer's settings (a stack takes them per
   member), scheduler, each member's rules, and the LightningModule with its step unit;
 - ``build.trainer_setup``: the callbacks, the logger and the Lightning Trainer (a stack's too).
 """
@@ -18,7 +18,7 @@ from trainlab.training.build.data_setup import (
     stack_datasets,
     submission_input,
 )
-from trainlab.training.build.network import (
+from trainlab.training.build.model_setup import (
     checkpoint_extra,
     model_spec,
     optimizer,

@@ -126,7 +126,7 @@ def trainer(
     for key in ("gradient_clip_val", "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps", "threads"):
         args.pop(key, None)
     args |= overrides
-    # A stack steps an optimizer of its own (trainlab.training.stack.steps): Lightning has none.
+    # A stack steps an optimizer of its own (trainlab.training.stack.stack_steps): Lightning has none.
     warnings.filterwarnings("ignore", message=".*configure_optimizers.*returned `None`")
     speed = cfg.speed
     # Every save of last.ckpt is written when it is asked for every epoch; else a newer save

@@ -14,7 +14,7 @@ from trainlab.files.rundir import RunDir
 class BestCheckpoint(Checkpoint):
     """Writes ``<dirpath>/best.ckpt`` at the end of each training epoch whose weights one
     model's record calls its best (``TrainingModule.records[0]``: the one best-epoch rule,
-    ``trainlab.training.members``), after the module has recorded the epoch (a ``Checkpoint``:
+    ``trainlab.training.records``), after the module has recorded the epoch (a ``Checkpoint``:
     Lightning runs it after the module's hook). The file is where it is now, whatever path a
     resumed run's checkpoint remembers (a run directory may have moved)."""
 

@@ -23,7 +23,7 @@ class LastCheckpoint(ModelCheckpoint):
     ``every_seconds=0`` writes every epoch.
 
     ``epochs_kept`` is the number of finished epochs the file holds. (Whether early stopping
-    ended training there is the module's record's: ``trainlab.training.members``.)
+    ended training there is the module's record's: ``trainlab.training.records``.)
     """
 
     def __init__(self, dirpath: str, every_seconds: float = 0.0) -> None:

@@ -59,7 +59,7 @@ class Pictures(_EveryNEpochs):
     ``pictures/fitted_curve`` (regression on one input), labelled (``trainlab.pictures.inputs``),
     at step = epoch: every ``every_n_epochs`` epochs and at the last epoch, however training
     ended (max_epochs, early stopping, max_steps, max_time). Then, with the best weights
-    restored, the same pictures of the best epoch (``RestoreBestWeights.best_epoch``) as
+    restored, the same pictures of the best epoch (the module's record's ``best_epoch``) as
     ``pictures/best/<name>`` at step = best epoch: a tag of their own, since TensorBoard drops
     a series' records from any step it sees again (a later step logged first would vanish).
 

@@ -1,4 +1,4 @@
-"""The one best-epoch and early-stopping rule (trainlab.training.members), for one model and a
+"""The one best-epoch and early-stopping rule (trainlab.training.records), for one model and a
 stack's members alike, decides as Lightning's EarlyStopping decides, near-ties included."""
 
 import math
@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.trainer.states import TrainerFn
 
-from trainlab.training.members import Record, Rules, improves
+from trainlab.training.records import Record, Rules, improves
 
 
 def lightnings_stops(values, mode, patience, min_delta):

@@ -16,13 +16,13 @@ from trainlab.config.validate import selected_regularization
 from trainlab.data import TabularData
 from trainlab.models import from_spec
 from trainlab.training.losses import Loss, n_outputs
-from trainlab.training.members import Record, Rules
 from trainlab.training.module import TrainingModule
+from trainlab.training.records import Record, Rules
 from trainlab.training.reporting import Reporter
-from trainlab.training.single import SingleModelSteps
+from trainlab.training.single_steps import SingleModelSteps
 from trainlab.training.stack.network import StackedNetwork
 from trainlab.training.stack.optim import StackedOptimizer
-from trainlab.training.stack.steps import StackSteps
+from trainlab.training.stack.stack_steps import StackSteps
 
 
 def model_spec(cfg: DictConfig, in_features: int, out_features: int) -> dict[str, Any]:

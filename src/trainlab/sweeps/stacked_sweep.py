@@ -54,7 +54,7 @@ def train_jobs(
     are written); on Ctrl-C its members are written as interrupted, each resumable alone,
     and ``SweepInterrupted`` names them and the jobs that did not start. ``start(job)``
     writes a job's config before its stack trains and returns its run directory, which then
-    notes where its state is (``checkpoint.IN_STACK``): killed outright, it resumes too."""
+    notes where its state is (``member_checkpoint.IN_STACK``): killed outright, it resumes too."""
     grouping = group_jobs(cfgs, max_stack)
     alone = len(cfgs) > 1 and all(len(stack.jobs) == 1 for stack in grouping.stacks)
     # A warning when no two jobs share a stack: they train one after another, as with hydra/launcher=basic.
@@ -86,7 +86,7 @@ def _train_stack(
     train); on Ctrl-C its members written as interrupted, then ``SweepInterrupted``."""
     from trainlab.lifecycle.member import StackInterrupted  # torch and Lightning: once a run is certain
     from trainlab.lifecycle.stack import train_stack
-    from trainlab.training.stack.checkpoint import write_in_stack
+    from trainlab.training.stack.member_checkpoint import write_in_stack
 
     if checkpoints is not None and start is not None:
         for m, job in enumerate(stack.jobs):
