@@ -80,3 +80,16 @@ def test_a_stop_by_max_epochs_is_lifted_when_a_resume_allows_more_epochs():
     resumed = Record(Rules(max_epochs=4, monitor="val/loss", mode="min"))
     resumed.load_state_dict(record.state_dict())
     assert resumed.training and resumed.best_epoch == 2 and len(resumed.history) == 2
+
+
+def test_a_stack_member_that_finished_before_its_stack_is_not_extended_from_the_stacks_epochs():
+    """Its checkpoint's loop ran 20 epochs, the member trained 10 (max_epochs=10): raising
+    max_epochs on resume cannot continue it from epoch 21."""
+    record = Record(Rules(max_epochs=10, monitor="val/loss", mode="min"))
+    for epoch in range(1, 11):
+        record.finish_epoch({"epoch": epoch, "val/loss": 1.0 / epoch})
+    resumed = Record(Rules(max_epochs=25, monitor="val/loss", mode="min"))
+    resumed.load_state_dict(record.state_dict(), epochs_run=20)
+    assert resumed.stopped_by == "max_epochs"
+    resumed.load_state_dict(record.state_dict(), epochs_run=10)
+    assert resumed.training

@@ -148,6 +148,61 @@ def test_ctrl_c_keeps_the_finished_stacks_and_writes_the_interrupted_ones_member
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_in_a_stack_cut_to_fit_keeps_the_finished_piece_and_resumes_the_interrupted_one(tmp_path, monkeypatch):
+    """A stack of 4 cut into pieces of 2 (the device fits 2), Ctrl-C in the second piece's
+    epoch 2: the first piece's jobs are finished, the second's interrupted (one epoch kept),
+    and resume=<its run dir> finishes a member of it."""
+    import trainlab.lifecycle.stack
+    from trainlab.errors import SweepInterrupted
+
+    monkeypatch.setattr(trainlab.lifecycle.stack, "members_that_fit", lambda per_member, device: 2)
+    _interrupt_in_epoch(monkeypatch, stack=2, epoch=2)
+    sweep = ["seed=0,1,2,3", *SMALL, "speed.last_checkpoint_seconds=0"]
+    with pytest.raises(SweepInterrupted, match=r"jobs 0, 1 finished; jobs 2, 3 were interrupted") as stop:
+        run_sweep(sweep, output_dir=tmp_path, verbose=False)
+    assert (stop.value.written, stop.value.interrupted, stop.value.lost) == ([0, 1], [2, 3], [])
+    monkeypatch.undo()
+    assert trainlab.files.rundir.RunDir(tmp_path / "0").read_json("summary.json")["status"] == "finished"
+    summary = trainlab.files.rundir.RunDir(tmp_path / "3").read_json("summary.json")
+    assert summary["status"] == "interrupted" and summary["epochs_kept"] == 1 and summary["stack"] == {"size": 2}
+    resumed = trainlab.run([f"resume={tmp_path / '3'}"], verbose=False)
+    assert len(resumed.history) == 3 and resumed.metrics["test/acc"] > 0
+
+
+def test_members_whose_data_differ_in_shape_train_as_stacks_per_shape_and_resume_after_ctrl_c(tmp_path, monkeypatch):
+    """A CSV's rare category is in seed 3's training split, not in seed 4's: their one-hot
+    columns differ, so they train as two stacks. Ctrl-C in the second: the first is finished,
+    the second interrupted and resumable (its checkpoints under the stack's shape-1/)."""
+    import numpy as np
+
+    from trainlab.errors import SweepInterrupted
+
+    rng = np.random.default_rng(0)
+    color = rng.choice(["red", "blue"], size=200)
+    color[:2] = "green"
+    x = rng.normal(size=200)
+    pd.DataFrame({"x": x, "color": color, "y": (x + (color == "red") > 0.3).astype(int)}).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    data = ["data=csv", f"data.train={tmp_path / 'd.csv'}", "data.target=y", "trainer.max_epochs=3"]
+    _interrupt_in_epoch(monkeypatch, stack=2, epoch=2)
+    sweep = ["seed=3,4", *data, "trainer.enable_progress_bar=false", "speed.last_checkpoint_seconds=0"]
+    with pytest.raises(SweepInterrupted, match=r"jobs 0 finished; jobs 1 were interrupted"):
+        run_sweep(sweep, output_dir=tmp_path / "s", verbose=False)
+    monkeypatch.undo()
+    resumed = trainlab.run([f"resume={tmp_path / 's' / '1'}"], verbose=False)
+    assert len(resumed.history) == 3 and resumed.stopped_by == "max_epochs"
+
+
+def test_full_batch_gradient_descent_trains_in_a_stack_as_alone(tmp_path):
+    """data.batch_size=full: one optimizer step an epoch for every member, as its lone run."""
+    results = run_sweep(["seed=0,1", "data.batch_size=full", *SMALL], output_dir=tmp_path / "s", verbose=False)
+    lone = trainlab.run(["seed=1", "data.batch_size=full", *SMALL], output_dir=tmp_path / "lone", verbose=False)
+    summary = trainlab.files.rundir.RunDir(results[1].run_dir).read_json("summary.json")
+    assert summary["optimizer_steps"] == len(results[1].history) == 3
+    assert [r["val/loss"] for r in results[1].history] == pytest.approx([r["val/loss"] for r in lone.history], rel=1e-4)
+
+
 def test_an_interrupted_member_resumes_alone_to_the_numbers_of_the_uninterrupted_sweep(swept, tmp_path, monkeypatch):
     """Ctrl-C in epoch 3 of the swept fixture's sweep (checkpoints every epoch): each member
     keeps 2 epochs; resume=<its run dir> finishes it with the history, best epoch and test

@@ -53,27 +53,33 @@ class StackedData(nn.Module):
         """Member ``m``'s data set, as a lone run would have prepared it."""
         return self.datasets[int(self.member_data[m])]
 
-    def rows(self, split: str, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each member's rows of ``split``: all of them ([M, n, ...]), or ``rows`` [M, B] of
-        it (member m's row indices into its own split)."""
+    def rows(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's rows of ``split``: x [M, n, F], y [M, n, ...]."""
         x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-        if rows is None:
-            return x[self.member_data], y[self.member_data]
-        which = self.member_data.unsqueeze(1)
-        return x[which, rows], y[which, rows]
+        return x[self.member_data], y[self.member_data]
 
 
 class StackChunk(NamedTuple):
-    """What one Lightning training step of a stack receives: each member's row indices of its
-    ``steps_per_call`` (or fewer) consecutive mini-batches, ``rows`` [M, k], in ``batch_size`` pieces."""
+    """What one Lightning training step of a stack receives: the training split of each
+    distinct data set (``x`` [D, n, F], ``y`` [D, n, ...]), which one each member trains on
+    (``member_data`` [M]), and each member's row indices of its ``steps_per_call`` (or fewer)
+    consecutive mini-batches, ``rows`` [M, k], in ``batch_size`` pieces. Tensors only: Lightning's
+    move of a batch to the device costs nothing for tensors already there."""
 
-    data: StackedData
+    x: torch.Tensor
+    y: torch.Tensor
+    member_data: torch.Tensor
     rows: torch.Tensor
     batch_size: int
 
     def batches(self, limit: int | None = None) -> list[torch.Tensor]:
         """Each mini-batch's rows [M, B] (the first ``limit``)."""
         return list(self.rows.split(self.batch_size, dim=1))[:limit]
+
+    def mini_batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's ``rows`` [M, B] of its training split: x [M, B, F], y [M, B, ...]."""
+        which = self.member_data.unsqueeze(1)
+        return self.x[which, rows], self.y[which, rows]
 
 
 class _Epochs:
@@ -122,7 +128,8 @@ class StackChunkLoader:
         order = self.sampler.order(self.data.x_train.device)
         width = self.steps_per_call * self.batch_size
         for start in range(0, order.shape[1], width):
-            yield StackChunk(self.data, order[:, start : start + width], self.batch_size)
+            rows = order[:, start : start + width]
+            yield StackChunk(self.data.x_train, self.data.y_train, self.data.member_data, rows, self.batch_size)
 
 
 class StackedDataModule(L.LightningDataModule):

@@ -44,9 +44,11 @@ class Member:
 
 
 class StackInterrupted(Exception):
-    """Ctrl-C during a stack's training: ``members`` as the stack's last checkpoint holds them."""
+    """Ctrl-C during a stack's training: ``members`` as the stack's last checkpoint holds them
+    (a stack trained in pieces: the finished pieces' members as they finished, and None for
+    the members of pieces that had not started)."""
 
-    def __init__(self, members: list[Member]) -> None:
+    def __init__(self, members: list[Member | None]) -> None:
         super().__init__("interrupted")
         self.members = members
 

@@ -20,7 +20,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
-from trainlab.config.validate import check_monitor
+from trainlab.config.validate import batch_size, check_monitor
 from trainlab.data import TabularData
 from trainlab.data.stacked import StackedData
 from trainlab.errors import Interrupted
@@ -32,6 +32,7 @@ from trainlab.training import build
 from trainlab.training.losses import Loss, n_outputs, resolve_loss
 from trainlab.training.module import TrainingModule
 from trainlab.training.quiet import quiet_lightning
+from trainlab.training.stack.member_checkpoint import piece_dir, shape_dir, write_shape_groups
 from trainlab.training.stack.memory import member_bytes, members_that_fit
 
 log = logging.getLogger(__name__)
@@ -56,23 +57,41 @@ def train_stack(
     if len(set(shapes)) > 1:  # e.g. one-hot columns that depend on the split: stacks per shape
         log.info("the stack's data sets differ in shape (%s): trained as one stack per shape", sorted(set(shapes)))
         groups = [[m for m, shape in enumerate(shapes) if shape == kind] for kind in dict.fromkeys(shapes)]
-        trained = {m: member for g in groups for m, member in zip(g, train_stack([cfgs[m] for m in g]), strict=True)}
-        return [trained[m] for m in range(len(cfgs))]
+        if checkpoints is not None:
+            write_shape_groups(checkpoints, groups)
+        dirs = [None if checkpoints is None else checkpoints / shape_dir(k) for k in range(len(groups))]
+        return _train_groups(cfgs, groups, dirs)
     data = datasets[0]
     for cfg in cfgs:
         check_monitor(cfg, data.task)
     loss_name = resolve_loss(first.loss.name, data.task, data.n_classes)
     n_out = n_outputs(loss_name, data.task, data.n_classes, data.n_targets)
     specs = [build.model_spec(cfg, data.n_features, n_out) for cfg in cfgs]
-    fit = _members_that_fit(cfgs, data, specs[0], len(datasets), trainer.strategy.root_device)
+    batch = batch_size(first.data.batch_size, len(data.x_train))  # an int, or every row for "full"
+    fit = _members_that_fit(cfgs, data, specs[0], batch, len(datasets), trainer.strategy.root_device)
     if fit < len(cfgs):  # cut, not crashed: each piece is estimated again (its own data sets)
-        pieces = [cfgs[start : start + fit] for start in range(0, len(cfgs), fit)]  # (member_checkpoint.stack_file)
-        dirs = [None if checkpoints is None else checkpoints / _piece_dir(n * fit, p) for n, p in enumerate(pieces)]
-        return [member for piece, path in zip(pieces, dirs, strict=True) for member in train_stack(piece, path)]
+        pieces = [list(range(start, min(start + fit, len(cfgs)))) for start in range(0, len(cfgs), fit)]
+        dirs = [None if checkpoints is None else checkpoints / piece_dir(p[0], p[-1]) for p in pieces]
+        return _train_groups(cfgs, pieces, dirs)
     stacked = StackedData(datasets, member_data)
     scales = zip(*(datasets[d].target_scale for d in member_data), strict=True)
     module = build.stack_module(cfgs, Loss(loss_name, data.task, *(torch.tensor(s) for s in scales)), specs)
-    return _train(trainer, cfgs, module, stacked, specs, checkpoints, resume_from)
+    return _train(trainer, cfgs, module, stacked, specs, batch, checkpoints, resume_from)
+
+
+def _train_groups(cfgs: list[DictConfig], groups: list[list[int]], dirs: list[Path | None]) -> list[Member]:
+    """Each group of members trained as a stack of its own (its checkpoints in its dir), in
+    order. On Ctrl-C, ``StackInterrupted`` holds every member: the earlier groups' finished
+    ones, the interrupted group's, and None for the members of groups that did not start."""
+    trained: dict[int, Member] = {}
+    for group, path in zip(groups, dirs, strict=True):
+        try:
+            members = train_stack([cfgs[m] for m in group], path)
+        except StackInterrupted as stop:
+            trained |= {m: member for m, member in zip(group, stop.members, strict=True) if member is not None}
+            raise StackInterrupted([trained.get(m) for m in range(len(cfgs))]) from None
+        trained |= dict(zip(group, members, strict=True))
+    return [trained[m] for m in range(len(cfgs))]
 
 
 def _train(
@@ -81,11 +100,12 @@ def _train(
     module: TrainingModule,
     data: StackedData,
     specs: list[dict[str, Any]],
+    batch: int,
     checkpoints: Path | None,
     resume_from: Path | None,
 ) -> list[Member]:
     """Fit and test the stack (Ctrl-C: ``StackInterrupted``); its members."""
-    datamodule = build.stack_datamodule(cfgs, data)
+    datamodule = build.stack_datamodule(cfgs, data, batch)
     out = checkpoints if checkpoints is not None else Path(".")
     try:
         seconds, threads = fit_under_policy(
@@ -141,16 +161,14 @@ def _trainer(cfgs: list[DictConfig], checkpoints: Path | None) -> L.Trainer:
 
 
 def _members_that_fit(
-    cfgs: list[DictConfig], data: TabularData, spec: dict[str, Any], n_data: int, device: torch.device
+    cfgs: list[DictConfig], data: TabularData, spec: dict[str, Any], batch: int, n_data: int, device: torch.device
 ) -> int:
     """How many of the stack's members fit on ``device`` (``trainlab.training.stack.memory``)."""
     first = cfgs[0]
     rows = tuple(len(data.split(split)[0]) for split in ("train", "val", "test"))
     sizes = [spec["in_features"], *spec["hidden"], spec["out_features"]]
     optimizer = build.optimizer_settings(first)[0].rsplit(".", 1)[-1]
-    per_member = member_bytes(
-        sizes, first.data.batch_size, first.speed.steps_per_call, rows, optimizer, n_data / len(cfgs)
-    )
+    per_member = member_bytes(sizes, batch, first.speed.steps_per_call, rows, optimizer, n_data / len(cfgs))
     fit = min(len(cfgs), members_that_fit(per_member, device))
     if fit < len(cfgs):
         log.info(
@@ -161,11 +179,6 @@ def _members_that_fit(
             fit,
         )
     return fit
-
-
-def _piece_dir(first: int, piece: list[DictConfig]) -> str:
-    """The directory name of a piece's checkpoints, in its stack's (``member_checkpoint.stack_file``)."""
-    return f"members-{first}-{first + len(piece) - 1}"
 
 
 def _shape(data: TabularData) -> tuple[Any, ...]:

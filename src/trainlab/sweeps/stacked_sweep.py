@@ -93,11 +93,14 @@ def _train_stack(
             write_in_stack(start(job), checkpoints, m)
     try:
         return train_stack(list(stack.cfgs), checkpoints)
-    except StackInterrupted as stop:
+    except StackInterrupted as stop:  # its members as they stand: finished, interrupted, or not started (None)
+        interrupted = []
         for job, member in zip(stack.jobs, stop.members, strict=True):
-            results[job] = write(job, member)
+            if member is not None:
+                results[job] = write(job, member)
+                interrupted += [job] if member.interrupted is not None else []
         lost = sorted(set(range(n_jobs)) - set(results))
-        raise SweepInterrupted(sorted(set(results) - set(stack.jobs)), list(stack.jobs), lost) from None
+        raise SweepInterrupted(sorted(set(results) - set(interrupted)), interrupted, lost) from None
     except KeyboardInterrupt:  # before the stack's training started
         raise SweepInterrupted(sorted(results), [], sorted(set(range(n_jobs)) - set(results))) from None
     except ConfigError as error:  # what only the data shows: these jobs fail, the sweep goes on

@@ -66,6 +66,7 @@ class TrainingModule(L.LightningModule):
         self.test_values: list[dict[str, float]] = []
         self.last_states: list[dict[str, torch.Tensor]] = []  # each member's final weights
         self._best_file: Callable[[], torch.Tensor | None] | None = None  # an older checkpoint's best weights
+        self._best_lost = False  # an older checkpoint's best.ckpt held another epoch: keep the final weights
         self._ended = False
 
     @property
@@ -112,6 +113,7 @@ class TrainingModule(L.LightningModule):
         best = self.best.to(weights.device) if self.best is not None else weights.clone()
         if self._best_file is not None:  # resumed from an older checkpoint: best.ckpt holds them
             found = self._best_file()
+            self._best_lost = found is None
             best = found.to(weights.device) if found is not None else best
             self._best_file = None
         return best
@@ -149,16 +151,22 @@ class TrainingModule(L.LightningModule):
     ) -> list[dict[str, float]]:
         """Each member's row of the epoch, to its record; the best weights of those that improved."""
         lrs, name = self.steps.learning_rates(), self.loss.train_metric_name
-        rows, improved = [], []
+        rows = [
+            {"epoch": epoch, "train/loss": totals.loss[m], f"train/{name}": totals.metric[m], **val[m]}
+            | {"lr": lrs[m], "epoch_seconds": seconds}
+            for m in range(len(self.records))
+        ]
+        if self.trainer.world_size > 1:  # every rank computed the same values; rank 0's decide, so no rank strays
+            rows = self.trainer.strategy.broadcast(rows, src=0)
+        improved = []
         for m, record in enumerate(self.records):
-            train = {"train/loss": totals.loss[m], f"train/{name}": totals.metric[m]}
-            rows.append({"epoch": epoch, **train, **val[m], "lr": lrs[m], "epoch_seconds": seconds})
             diverged = totals.diverged[m]
             if diverged is not None and totals.trained[m]:
                 record.diverge(diverged)
                 self.steps.restart(m)  # its last good weights, as a lone run's last.ckpt keeps them
             improved.append(totals.trained[m] and diverged is None and record.finish_epoch(rows[m]))
         if any(improved):
+            self._best_lost = False
             with torch.no_grad():
                 mask = torch.tensor(improved, device=self.best.device).unsqueeze(1)
                 self.best = torch.where(mask, self.steps.weights().detach(), self.best)
@@ -191,7 +199,7 @@ class TrainingModule(L.LightningModule):
         in (members without one keep theirs). Run on the training device: a stack's weights are
         views of one tensor there, which Lightning's teardown splits when it moves them."""
         self.last_states = [self.steps.member_state(m) for m in range(len(self.records))]
-        has_best = torch.tensor([record.best_epoch is not None for record in self.records])
+        has_best = torch.tensor([record.best_epoch is not None and not self._best_lost for record in self.records])
         if self.best is not None:
             self.steps.load_weights(self.best, has_best.to(self.best.device))
         self._ended = True
@@ -221,7 +229,8 @@ class TrainingModule(L.LightningModule):
     # ----- the checkpoint payload (trainlab.training.payload) -----
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        payload.save(checkpoint, self.records, self.best, self.steps.state_dict(), self.checkpoint_extra)
+        best = None if self._best_lost else self.best
+        payload.save(checkpoint, self.records, best, self.steps.state_dict(), self.checkpoint_extra)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = payload.load(checkpoint, self.records, self.model, self.trainer)

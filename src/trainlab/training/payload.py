@@ -77,8 +77,9 @@ def load(checkpoint: dict[str, Any], records: Sequence[Record], model: nn.Module
     state = checkpoint[MEMBERS]
     if len(state["records"]) != len(records):
         raise ValueError(f"a checkpoint of {len(state['records'])} members for a module of {len(records)}")
+    epochs_run = checkpoint["epoch"] + 1 if "epoch" in checkpoint else None  # Lightning's loop: epochs finished
     for record, saved in zip(records, state["records"], strict=True):
-        record.load_state_dict(saved)
+        record.load_state_dict(saved, epochs_run)
     restore_rng(checkpoint[RNG])
     best_file = None
     if state["best"] is None and records[0].best_epoch is not None:

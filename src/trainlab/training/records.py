@@ -121,13 +121,16 @@ class Record:
             "wait": self.wait,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], epochs_run: int | None = None) -> None:
         """Put ``state_dict()``'s data back. A stop by max_epochs is lifted when the rules now
-        allow more epochs (``resume=`` may raise trainer.max_epochs)."""
+        allow more epochs (``resume=`` may raise trainer.max_epochs) and the member trained
+        every one of the ``epochs_run`` its checkpoint's loop ran (a stack's member that had
+        finished before the others cannot go on from the stack's later epochs)."""
         self.history = [dict(row) for row in state["history"]]
         self.best_epoch, self.best_score = state["best_epoch"], state["best_score"]
         self.stopped_by = state["stopped_by"]
         self.diverged = None if state["diverged"] is None else Diverged(*state["diverged"])
         self.early_best, self.wait = state["early_best"], state["wait"]
-        if self.stopped_by == MAX_EPOCHS and len(self.history) < self.rules.max_epochs:
+        extendable = epochs_run is None or len(self.history) == epochs_run
+        if self.stopped_by == MAX_EPOCHS and len(self.history) < self.rules.max_epochs and extendable:
             self.stopped_by = None

@@ -83,8 +83,9 @@ def stack_datasets(cfgs: Sequence[DictConfig]) -> tuple[list[TabularData], list[
     return [datasets(cfgs[keys.index(key)])[0] for key in distinct], [distinct.index(key) for key in keys]
 
 
-def stack_datamodule(cfgs: Sequence[DictConfig], data: StackedData) -> StackedDataModule:
-    """The stack's splits in ``data.batch_size`` mini-batches, each member's shuffled by its seed."""
+def stack_datamodule(cfgs: Sequence[DictConfig], data: StackedData, batch: int) -> StackedDataModule:
+    """The stack's splits in mini-batches of ``batch`` rows (``data.batch_size``, resolved),
+    each member's shuffled by its seed."""
     first = cfgs[0]
     seeds = [cfg.seed for cfg in cfgs]
-    return StackedDataModule(data, seeds, first.data.batch_size, first.speed.steps_per_call, first.speed.drop_last)
+    return StackedDataModule(data, seeds, batch, first.speed.steps_per_call, first.speed.drop_last)

@@ -29,6 +29,22 @@ from trainlab.files.rundir import RunDir
 from trainlab.training.payload import EXTRA, HISTORY, MEMBERS, STACKED, upgrade
 
 IN_STACK = "in_stack.json"  # in a training member's checkpoints/: where its state is
+SHAPES = "shapes.json"  # in a stack's directory split by its data sets' shapes: which member is in which group
+
+
+def piece_dir(first: int, last: int) -> str:
+    """The directory of the piece of members ``first``..``last`` of a stack cut to fit its device."""
+    return f"members-{first}-{last}"
+
+
+def shape_dir(group: int) -> str:
+    """The directory of a stack's ``group``-th group of members whose data sets share a shape."""
+    return f"shape-{group}"
+
+
+def write_shape_groups(stack_dir: Path, groups: list[list[int]]) -> None:
+    """Note in ``stack_dir`` which members each shape group holds (``stack_file`` reads it)."""
+    RunDir(stack_dir).write_json(SHAPES, {"groups": groups})
 
 
 def write_in_stack(run_dir: Path, stack_dir: Path, m: int) -> None:
@@ -42,9 +58,14 @@ def write_in_stack(run_dir: Path, stack_dir: Path, m: int) -> None:
 def stack_file(stack_dir: Path, m: int) -> tuple[Path, int] | None:
     """(the file holding member ``m`` of the stack in ``stack_dir``, its row there), or None
     when none was written. A stack cut to fit its device keeps its pieces in
-    ``members-<first>-<last>/`` below its own directory."""
+    ``members-<first>-<last>/`` below its own directory; one split by its data sets' shapes,
+    its groups in ``shape-<k>/`` (``shapes.json`` says which members each holds)."""
     if (stack_dir / "last.ckpt").is_file():
         return stack_dir / "last.ckpt", m
+    shapes = RunDir(stack_dir).read_json(SHAPES)
+    for k, group in enumerate((shapes or {}).get("groups", [])):
+        if m in group:
+            return stack_file(stack_dir / shape_dir(k), group.index(m))
     for piece in stack_dir.glob("members-*-*"):
         first, last = (int(n) for n in piece.name.split("-")[1:])
         if first <= m <= last:

@@ -110,7 +110,7 @@ class StackSteps:
     def _step(self, chunk: StackChunk, rows: torch.Tensor, active: torch.Tensor | None) -> Outputs:
         """One optimizer step of every member (of those ``active``, if given) on its ``rows``
         [M, B]: the members' losses [M], outputs and targets."""
-        x, y = chunk.data.rows("train", rows)
+        x, y = chunk.mini_batch(rows)
         output = self.model(x)
         losses = self.loss(output, y)
         losses.sum().backward()
