@@ -42,10 +42,6 @@ class StackedData(nn.Module):
         self.register_buffer("member_data", torch.tensor(list(member_data)), persistent=False)
 
     @property
-    def n_members(self) -> int:
-        return len(self.member_data)
-
-    @property
     def n_train(self) -> int:
         return self.x_train.shape[1]
 
@@ -57,6 +53,11 @@ class StackedData(nn.Module):
         """Each member's rows of ``split``: x [M, n, F], y [M, n, ...]."""
         x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
         return x[self.member_data], y[self.member_data]
+
+
+def mini_batches(rows: int, batch_size: int) -> int:
+    """Mini-batches (optimizer steps) in an epoch of ``rows`` rows (a last partial one counts)."""
+    return math.ceil(rows / batch_size)
 
 
 class StackChunk(NamedTuple):
@@ -119,7 +120,7 @@ class StackChunkLoader:
     @property
     def n_batches(self) -> int:
         """Mini-batches (optimizer steps) per epoch."""
-        return math.ceil(len(self.sampler) / self.batch_size)
+        return mini_batches(len(self.sampler), self.batch_size)
 
     def __len__(self) -> int:
         return math.ceil(self.n_batches / self.steps_per_call)
@@ -155,7 +156,7 @@ class StackedDataModule(L.LightningDataModule):
     @property
     def n_batches(self) -> int:
         """Mini-batches (optimizer steps) per epoch."""
-        return math.ceil(rows_per_epoch(self.data.n_train, self.batch_size, self.drop_last) / self.batch_size)
+        return mini_batches(rows_per_epoch(self.data.n_train, self.batch_size, self.drop_last), self.batch_size)
 
     def _on_device(self) -> StackedData:
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")

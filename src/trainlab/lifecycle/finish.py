@@ -69,12 +69,12 @@ def finish(outcomes: Sequence[Outcome], writes: bool = True) -> list[RunResult]:
             continue
         if writes:
             out = RunDir(outcome.run_dir)
-            out.write_json(out.SUMMARY, summary_of(outcome))
+            out.write_json(out.SUMMARY, _summary_of(outcome))
         results.append(_result(outcome, stopped=False))
     return results
 
 
-def summary_of(outcome: Outcome) -> dict[str, Any]:
+def _summary_of(outcome: Outcome) -> dict[str, Any]:
     """A finished outcome's summary.json."""
     summary = finished_summary(
         stopped_by=str(outcome.stopped_by),
