@@ -256,3 +256,24 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         write_csv(target, Boom({"a": [1]}))
     assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["out.csv"]
+
+
+def test_predict_reads_a_file_as_training_does(kaggle, tmp_path):
+    """A test.csv saved by a European Excel (cp1252, semicolons, decimal commas) predicts as the original."""
+    root, _, _ = kaggle
+    original = predict_file(root / "run", root / "test.csv", tmp_path / "a.csv")
+    frame = pd.read_csv(root / "test.csv")
+    frame.to_csv(tmp_path / "excel.csv", sep=";", decimal=",", index=False, encoding="cp1252")
+    again = predict_file(root / "run", tmp_path / "excel.csv", tmp_path / "b.csv")
+    pd.testing.assert_frame_equal(original, again)
+
+
+def test_predictor_refuses_text_and_inf_in_a_numeric_column(kaggle):
+    root, _, _ = kaggle
+    predictor = Predictor.from_run(root / "run")
+    frame = pd.read_csv(root / "test.csv")
+    with pytest.raises(ConfigError, match=r"column 'Age' of the input holds text \('old' at row 3\) where the"):
+        predictor.predict(frame.assign(Age=frame.Age.astype(object).where(frame.index != 2, "old")))
+    with pytest.raises(ConfigError, match=r"column 'Age' of the input holds an infinite value .* at row 1:"):
+        predictor.predict(frame.assign(Age=np.where(frame.index == 0, np.inf, frame.Age)))
+    assert len(predictor.predict(frame.assign(Age=frame.Age.astype(object).fillna("?")))) == len(frame)

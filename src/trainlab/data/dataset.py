@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,10 @@ import torch
 from trainlab.config.options import TASKS
 from trainlab.data.preprocess import Preprocessor, TargetEncoder, infer_task
 from trainlab.data.split import folds, train_val_test
+from trainlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+_Split = TypeVar("_Split")
 
 
 @dataclass
@@ -104,9 +110,12 @@ def prepare(
     max_categories: int = 50,
 ) -> TabularData:
     """Split ``raw`` (stratified for classification), fit the preprocessing on the training
-    rows, and transform all three splits with it."""
+    rows, and transform all three splits with it. ConfigError, naming the data (its file), when
+    the fractions leave a split empty, the training rows are fewer than two or of one class, or
+    the preprocessing drops every feature column (saying why it dropped each)."""
     task, encoder, labels = _target(raw)
-    train, val, test = train_val_test(len(raw.target), labels, val_fraction, test_fraction, seed)
+    train, val, test = _named(raw, lambda: train_val_test(len(raw.target), labels, val_fraction, test_fraction, seed))
+    _check_training_rows(raw, encoder, labels, train)
     return _tensors(raw, task, encoder, train, val, test, max_categories)
 
 
@@ -116,8 +125,50 @@ def prepare_folds(
     """One TabularData per cross-validation fold (its own train/val rows and preprocessing;
     the same held-out test rows)."""
     task, encoder, labels = _target(raw)
-    fold_rows, test = folds(len(raw.target), labels, n_folds, test_fraction, seed)
+    fold_rows, test = _named(raw, lambda: folds(len(raw.target), labels, n_folds, test_fraction, seed))
+    for train, _ in fold_rows:
+        _check_training_rows(raw, encoder, labels, train)
     return [_tensors(raw, task, encoder, train, val, test, max_categories) for train, val in fold_rows]
+
+
+def _named(raw: RawData, split: Callable[[], _Split]) -> _Split:
+    """``split()``; a file's ConfigError (too few rows for the fractions) says which file."""
+    try:
+        return split()
+    except ConfigError as error:
+        if raw.name != "csv":
+            raise
+        raise ConfigError(f"{raw.source} has {len(raw.target)} labelled rows: {error}") from None
+
+
+def _check_training_rows(raw: RawData, encoder: TargetEncoder, labels: np.ndarray | None, train: np.ndarray) -> None:
+    """Refuse a training split of fewer than two rows, or of one class; warn about a class it lacks."""
+    classes = encoder.classes
+    if labels is None or classes is None:
+        if len(train) < 2:
+            raise ConfigError(_too_few(raw, len(train), "row(s)"))
+        return
+    present = np.unique(labels[train])
+    if len(train) < 2 or len(present) < 2:
+        counts = np.bincount(labels, minlength=len(classes))
+        per_class = ", ".join(f"{c!r}: {n}" for c, n in zip(classes, counts, strict=True))
+        in_classes = f" in {len(classes)} classes ({per_class})"
+        raise ConfigError(_too_few(raw, len(train), f"row(s) of {len(present)} class(es)", in_classes))
+    absent = [str(classes[i]) for i in sorted(set(range(len(classes))) - set(present.tolist()))]
+    if absent:
+        log.warning(
+            "class %s of %s has no row in the training split: the model cannot learn it; add rows of it",
+            ", ".join(map(repr, absent)),
+            raw.source or raw.name,
+        )
+
+
+def _too_few(raw: RawData, n_train: int, what: str, classes: str = "") -> str:
+    return (
+        f"{raw.source or raw.name} has {len(raw.target)} labelled rows{classes}: after the validation and test "
+        f"rows (data.val_fraction, data.test_fraction) {n_train} training {what} remain, too few to learn from; "
+        "add rows (at least a few per class), or lower data.val_fraction and data.test_fraction"
+    )
 
 
 def _target(raw: RawData) -> tuple[str, TargetEncoder, np.ndarray | None]:
@@ -140,6 +191,11 @@ def _tensors(
     encoder = encoder.scaled(raw.target.iloc[train])
     y = encoder.encode(raw.target)
     pre = Preprocessor.fit(raw.features.iloc[train], max_categories)
+    if not pre.columns:
+        raise ConfigError(
+            f"no feature of {raw.source or raw.name} is left to train on: {pre.dropped_words(len(train))}; "
+            "add columns that vary from row to row (or raise data.max_categories for text columns)"
+        )
     xs = [torch.from_numpy(pre.transform(raw.features.iloc[rows])) for rows in (train, val, test)]
     ys = [torch.from_numpy(y[rows]) for rows in (train, val, test)]
     return TabularData(raw.name, task, xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], pre, encoder)

@@ -6,7 +6,9 @@ statistics. Text/categorical columns: one-hot ``<col>=<value>`` over the trainin
 split's values; a value unseen at fit time becomes all zeros; missing is its own
 category (``<col>=<missing>``) when the training split had missing values. Constant
 columns are dropped, and so are text columns with more than ``max_categories`` values
-(names, ticket numbers...).
+(names, ticket numbers...). Text is compared without its surrounding spaces. A cell of a
+numeric column that is text (other than a placeholder such as ``?``, read as missing),
+infinite or beyond float32 is refused: one ConfigError naming the column and the row.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trainlab.data.csv_values import FLOAT32_MAX, PLACEHOLDERS, at, check_finite, is_text, refuse_value
 from trainlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -93,11 +96,53 @@ class Preprocessor:
             names += [f"{c.name}={v}" for v in c.categories] + ([f"{c.name}={MISSING}"] if c.missing else [])
         return names
 
+    def dropped_words(self, rows: int) -> str:
+        """Why each column was dropped, for a message: ``column 'a' is constant on the 40 training rows, ...``."""
+        words = []
+        for name, why in self.dropped.items():
+            if why in ("constant", "empty"):
+                words.append(f"column {name!r} is {why} on the {rows} training rows")
+            else:  # "<n> distinct values > data.max_categories=<k>"
+                words.append(f"column {name!r} is text with {why} (an identifier or free text)")
+        return "; ".join(words)
+
+    def check_numbers(self, frame: pd.DataFrame, source: str, lines: np.ndarray | None = None) -> None:
+        """Refuse, naming the column and row, a numeric column's cell that is no number (text where
+        training had numbers; placeholders such as '?' are missing values), infinite or beyond float32."""
+        for c in self.numeric:
+            raw = frame[c.name]
+            if not is_text(raw):
+                check_finite(frame, [c.name], source, lines, droppable=False)
+                continue
+            text = raw.astype("object").map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+            numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            words = np.flatnonzero((raw.notna() & ~text.isin(PLACEHOLDERS)).to_numpy() & np.isnan(numbers))
+            if len(words):
+                raise ConfigError(
+                    f"column {c.name!r} of {source} holds text ({raw.iloc[words[0]]!r} at {at(lines, int(words[0]))}) "
+                    "where the training data has numbers: fix the value, or leave the cell empty to read it as missing"
+                )
+            huge = np.flatnonzero(np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > FLOAT32_MAX))
+            if len(huge):
+                refuse_value(c.name, numbers[huge[0]], int(huge[0]), len(huge), source, lines, droppable=False)
+
+    def unseen(self, frame: pd.DataFrame) -> dict[str, tuple[int, str]]:
+        """Per text column: (how many cells of ``frame`` hold a value training never saw, the first one)."""
+        found = {}
+        for c in self.categorical:
+            raw = frame[c.name]
+            new = raw[raw.notna() & ~raw.astype(str).str.strip().isin([v.strip() for v in c.categories])]
+            if len(new):
+                found[c.name] = (len(new), str(new.iloc[0]))
+        return found
+
     def transform(self, frame: pd.DataFrame, source: str = "the input") -> np.ndarray:
-        """The float32 feature matrix [rows, len(feature_names)] of ``frame``."""
+        """The float32 feature matrix [rows, len(feature_names)] of ``frame``; ConfigError for a missing
+        column, or a numeric column's cell that is no number, infinite or beyond float32 (``check_numbers``)."""
         absent = [c for c in self.columns if c not in frame.columns]
         if absent:
             raise ConfigError(f"{source} lacks column {absent[0]!r}, which the model was trained on")
+        self.check_numbers(frame, source)
         parts = []
         for c in self.numeric:
             raw = frame[c.name]
@@ -107,10 +152,10 @@ class Preprocessor:
             parts.append(((x.fillna(c.median) - c.mean) / c.std).to_numpy()[:, None])
             if c.indicator:
                 parts.append(x.isna().to_numpy(dtype="float64")[:, None])
-        for c in self.categorical:
+        for c in self.categorical:  # compared stripped: files are read stripped, runs trained before kept spaces
             raw = frame[c.name]
-            text = raw.astype(str).where(raw.notna(), MISSING)
-            values = [*c.categories, MISSING] if c.missing else c.categories
+            text = raw.astype(str).str.strip().where(raw.notna(), MISSING)
+            values = [*(v.strip() for v in c.categories), MISSING] if c.missing else [v.strip() for v in c.categories]
             parts.append((text.to_numpy()[:, None] == np.array(values, dtype=object)[None, :]).astype("float64"))
         if not parts:
             return np.zeros((len(frame), 0), dtype=np.float32)

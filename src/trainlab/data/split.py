@@ -42,7 +42,7 @@ def _check(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int,
     if val_fraction > 0 and n_val == 0:
         raise ConfigError(
             f"data.val_fraction={val_fraction} of {n} samples leaves no validation rows; "
-            "raise data.val_fraction or data.n_samples"
+            "raise data.val_fraction, or use more samples (data.n_samples, or rows in the file)"
         )
     return n_train, n_val, n_test
 

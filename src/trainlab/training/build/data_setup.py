@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.validate import batch_size
 from trainlab.data import COMMON_KEYS, DATASETS, RawData, TabularData, prepare, prepare_folds
-from trainlab.data.csv_file import check_ids, read_table
+from trainlab.data.csv_file import read_to_predict
 from trainlab.data.datamodule import DataModule
 from trainlab.data.stacked import StackedData, StackedDataModule
 from trainlab.errors import ConfigError
@@ -56,12 +56,7 @@ def submission_input(cfg: DictConfig, data: TabularData) -> pd.DataFrame | None:
     path = cfg.data.get("test")
     if not path:
         return None
-    frame = read_table(path, key="data.test")
-    absent = [c for c in data.preprocessor.columns if c not in frame.columns]
-    if absent:
-        raise ConfigError(f"data.test={path!r} lacks column {absent[0]!r}, which the model trains on")
-    check_ids(frame, cfg.data.get("id"), path)
-    return frame
+    return read_to_predict(path, data.preprocessor, cfg.data.get("id"), key="data.test")
 
 
 def datamodule(cfg: DictConfig, data: TabularData, steps_per_call: int | None = None) -> DataModule:
