@@ -7,13 +7,20 @@ resume removes. Writing in the background (``BackgroundCheckpointIO``): the tens
 thread (on their device: training goes on while the copy is written), the file is written
 by one worker thread, in order. Reading: ``torch.load(weights_only=True)``, whose unpickler builds only
 tensors, numbers, strings and containers of them: a file crafted to run code when
-unpickled is refused before any of it runs.
+unpickled is refused before any of it runs ("cannot be loaded safely"). Before it, the file is
+checked whole (``check_whole``): torch.save writes a zip archive whose every member carries a
+CRC, so a file that is empty, cut short or corrupted is refused as damaged
+(``DamagedFile``, "truncated or not a checkpoint file") rather than half read.
 """
 
 from __future__ import annotations
 
 import copy
+import pickle
+import re
 import threading
+import warnings
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,25 +31,93 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from trainlab.errors import ConfigError
 from trainlab.files.atomic import atomic_open
+from trainlab.files.rundir import COPY_AGAIN, DamagedFile
+
+NOT_A_CHECKPOINT = "truncated or not a checkpoint file"
+_ZIP_MAGIC = b"PK\x03\x04"  # a zip archive's first local header: torch.save's format since torch 1.6
+# The weights-only unpickler's words for bytes that are no pickle at all (damage), as opposed to
+# a pickle that asks for something it refuses to build (a global, a class: a crafted file).
+_GARBAGE = ("Unsupported operand", "String is too long", "Expected bytes")
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint at ``path`` on the CPU, tensors and plain data only; ConfigError
-    naming the file when it is missing, unreadable or holds anything else."""
+def load_checkpoint(path: str | Path, remedy: str = COPY_AGAIN) -> dict[str, Any]:
+    """The checkpoint at ``path`` on the CPU, tensors and plain data only. ConfigError naming
+    the file when it is missing or not a dict; ``DamagedFile`` (saying ``remedy``) when it is
+    not whole (``check_whole``) or not a checkpoint file at all; "cannot be loaded safely" when
+    its pickle asks for anything but tensors and plain data (nothing in it is run)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint {path}: file not found")
+    check_whole(path, remedy)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # the unpickler names the global it refused
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        with warnings.catch_warnings():  # a bare pickle's protocol: torch.load's concern, not the user's
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        reason = _unpickler_reason(error)
+        if not isinstance(error, pickle.UnpicklingError) or reason.startswith(_GARBAGE):
+            raise DamagedFile(path, f"{NOT_A_CHECKPOINT}: {_what_torch_says(path, error)}", remedy) from None
         raise ConfigError(
             f"checkpoint {path} cannot be loaded safely: it is not tensors and plain data only "
-            f"(refused by torch.load(weights_only=True), nothing in it was run): {first}"
+            f"(refused by torch.load(weights_only=True), nothing in it was run): {reason}"
         ) from None
     if not isinstance(checkpoint, dict):
         raise ConfigError(f"checkpoint {path} is not a Lightning checkpoint (a dict), but {type(checkpoint).__name__}")
     return checkpoint
+
+
+def check_whole(path: str | Path, remedy: str = COPY_AGAIN) -> None:
+    """``DamagedFile`` (saying ``remedy``) unless ``path`` is whole: not empty and, when it is a
+    zip archive (what torch.save writes), with its end (the central directory) and every
+    member matching its CRC. Reads the file once; unpickles nothing. A file that is not a zip
+    archive passes: ``torch.load`` decides (an older torch's format, or not a checkpoint)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as file:
+            head = file.read(len(_ZIP_MAGIC))
+    except OSError as error:
+        raise ConfigError(f"checkpoint {path} cannot be read: {error.strerror or error}") from None
+    if not head:
+        raise DamagedFile(path, f"{NOT_A_CHECKPOINT}: 0 bytes", remedy)
+    if head != _ZIP_MAGIC:
+        return
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except zipfile.BadZipFile as error:
+        cut = "File is not a zip file" in str(error)  # no end of archive where the file ends
+        problem = f"{size} bytes, without the end of its zip archive" if cut else f"its zip archive is broken: {error}"
+        raise DamagedFile(path, f"{NOT_A_CHECKPOINT}: {problem}", remedy) from None
+    except Exception as error:  # a member cut short, a bad compressed stream, a read error
+        problem = f"its zip archive is broken: {_first_line(error)}"
+        raise DamagedFile(path, f"{NOT_A_CHECKPOINT}: {problem}", remedy) from None
+    if bad is not None:
+        raise DamagedFile(path, f"{NOT_A_CHECKPOINT}: {bad} in its zip archive fails its CRC check", remedy)
+
+
+def _first_line(error: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # torch's messages carry terminal colours
+    return text.splitlines()[0].strip() if text else type(error).__name__
+
+
+def _unpickler_reason(error: BaseException) -> str:
+    """What torch's weights-only unpickler said (its first sentence), else the error's first line."""
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        after = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
+        if after:
+            return after[0].split(". ")[0].rstrip(".")
+    return _first_line(error)
+
+
+def _what_torch_says(path: Path, error: BaseException) -> str:
+    """Why torch.load failed on a file ``check_whole`` passed: torch's words for a zip archive;
+    for any other file, that it is not one (torch.load then read it as a bare pickle)."""
+    with open(path, "rb") as file:
+        zipped = file.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+    return _unpickler_reason(error) if zipped else "not the zip archive torch.save writes"
 
 
 def rng_state() -> dict[str, Any]:
