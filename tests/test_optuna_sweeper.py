@@ -117,6 +117,7 @@ def test_samplers_and_pruners_by_name_with_their_arguments():
         ({"n_trails": 3}, "hydra.sweeper.n_trails: .*did you mean n_trials"),
         ({"n_trials": 0}, "hydra.sweeper.n_trials=0: allowed: an integer >= 1"),
         ({"storage": "optuna.db"}, "hydra.sweeper.storage=optuna.db: not a storage"),
+        ({"heartbeat_seconds": 0}, r"hydra.sweeper.heartbeat_seconds=0: allowed: a number of seconds > 0"),
     ],
 )
 def test_a_bad_setting_names_the_key_and_what_is_allowed(values, words):
@@ -187,10 +188,12 @@ def test_two_workers_on_one_study_run_n_trials_between_them_each_once(tmp_path):
 
 def test_job_states_from_how_they_ended(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"status": "pruned", "epoch": 2}))
-    assert loop.state_of(loop.Ended(False, None, tmp_path)) == ("pruned", None)
-    assert loop.state_of(loop.Ended(True, None, None)) == ("failed", None)
-    assert loop.state_of(loop.Ended(False, float("nan"), None)) == ("failed", None)
-    assert loop.state_of(loop.Ended(False, 0.5, None)) == ("complete", 0.5)
+    assert loop.state_of(loop.Ended(False, None, tmp_path)) == ("pruned", None, None)
+    assert loop.state_of(loop.Ended(True, None, None)) == ("failed", None, "the job raised (its train.log says why)")
+    assert loop.state_of(loop.Ended(False, float("nan"), None)) == ("failed", None, "no monitored value")
+    assert loop.state_of(loop.Ended(False, 0.5, None)) == ("complete", 0.5, None)
+    (tmp_path / "summary.json").write_text(json.dumps({"status": "diverged", "error": "diverged at epoch 2"}))
+    assert loop.state_of(loop.Ended(False, None, tmp_path)) == ("failed", None, "diverged at epoch 2")
 
 
 # ----- the command line's pre-check -----
@@ -274,6 +277,22 @@ def test_a_trial_behind_the_others_is_pruned_with_its_epoch(pruning_search):
     assert "0.0001" in job["overrides"]
     study = optuna.load_study(study_name=str(sweep_dir), storage=f"sqlite:///{sweep_dir}/optuna.db")
     assert study.trials[int(job["trial"])].state == TrialState.PRUNED
+
+
+def test_resuming_a_pruned_trial_says_it_was_pruned(pruning_search):
+    sweep_dir, _ = pruning_search
+    table = pd.read_csv(sweep_dir / "summary.csv")
+    job = table[table["state"] == "pruned"].iloc[0]
+    run_dir = sweep_dir / str(job["job"])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    out = train(f"resume={run_dir}", cwd=run_dir.parent)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"error: resume={str(run_dir)!r} is not allowed: that run is Optuna trial {job['trial']}, pruned at epoch "
+        f"{summary['epoch']} by its study's pruner; there is nothing to resume (to train it in full, run its "
+        "overrides without resume=)"
+    ]
+    assert json.loads((run_dir / "summary.json").read_text()) == summary  # the run is as it was
 
 
 def test_two_processes_share_one_study(tmp_path):

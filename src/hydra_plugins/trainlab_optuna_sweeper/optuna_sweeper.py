@@ -4,7 +4,9 @@ An Optuna search as a Hydra sweeper: the sweep grammar's ``interval``, ``range``
 ``choice`` are the search space (``trainlab.search.space``), the other overrides are every
 trial's. Trials are asked ``n_jobs`` at a time and handed to the launcher (basic, joblib,
 stacked) as one batch of jobs; each job's result is told to the study, which lives in
-``storage`` (default: optuna.db in the sweep dir). The logic is in ``trainlab.search``;
+``storage`` (default: optuna.db in the sweep dir). Each running trial has a heartbeat, and a
+trial whose worker was killed is failed by the others (``trainlab.search.heartbeat``); a
+failed trial carries its job's error. The logic is in ``trainlab.search``;
 this module is Hydra's glue. (No ``from __future__ import annotations``: Hydra executes
 plugin modules outside ``sys.modules``, where dataclasses cannot resolve string annotations.)
 """
@@ -38,6 +40,9 @@ class OptunaSweeperConf:
     storage: str | None = None  # null: sqlite:///<sweep dir>/optuna.db; a URL; journal:<file>
     study_name: str | None = None  # null: the sweep dir's path
     params: Any = None  # a dict, key -> sweep text (as Hydra's optuna sweeper takes it)
+    # how often a worker records that its running trials live; another worker fails a trial
+    # whose heartbeat is 3x this old (or whose process on the same machine is gone): trainlab.search.heartbeat
+    heartbeat_seconds: float = 30.0
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="trainlab")
@@ -73,6 +78,7 @@ class OptunaSweeper(Sweeper):
     def _sweep(self, arguments: list[str]) -> int:
         from trainlab.errors import ConfigError
         from trainlab.search import loop
+        from trainlab.search.heartbeat import HEARTBEAT_SECONDS
         from trainlab.search.link import StudyLink
         from trainlab.search.results import write_study
         from trainlab.search.settings import (
@@ -115,6 +121,7 @@ class OptunaSweeper(Sweeper):
             n_trials=int(values.get("n_trials", 20)),
             n_jobs=int(values.get("n_jobs", 1)),
             reseed=reseed,
+            heartbeat_seconds=float(values.get("heartbeat_seconds", HEARTBEAT_SECONDS)),
         )
         log.info("Optuna study %s in %s: %d trials, %d at a time", name, url, search.n_trials, search.n_jobs)
         ran = loop.run(search, self._launch, lambda: _rewrite_tables(sweep_dir))

@@ -8,6 +8,8 @@ launcher as jobs and tells the study how each ended; what it does lives here, on
 - ``settings``: ``hydra.sweeper.*``: the sampler and pruner by name, the storage forms;
 - ``link``: how a job finds its trial (an environment variable the job's own Hydra sets);
 - ``loop``: the ask / launch / tell loop and what ``n_trials`` means for a shared study;
+- ``heartbeat``: each running trial's worker and heartbeat; a killed worker's trials failed
+  (with the reason) by the others, and replaced;
 - ``results``: each job's ``trial.json``, optuna.csv and the best trial's rerun command;
 - ``checks``: the command line's pre-check (jobs at the search space's ends).
 

@@ -1,7 +1,7 @@
 """What a search leaves in the sweep dir, besides the sweep's own tables (``trainlab.sweeps.tables``):
 
 - ``<job dir>/trial.json``: the job's trial: number, state (complete, pruned, failed),
-  value and params, as the sweeper told the study (``trainlab.sweeps.tables`` adds trial and
+  value and params, as the sweeper told the study, and a failed one's reason (``trainlab.sweeps.tables`` adds trial and
   state columns from it);
 - ``optuna.csv``: the study's trials (``study.trials_dataframe()``: every worker's);
 - ``best_trial.json``: the study's best trial and the ``python train.py ...`` command that
@@ -20,10 +20,13 @@ BEST_FILE = "best_trial.json"
 TRIALS_CSV = "optuna.csv"
 
 
-def write_trial(job_dir: Path, number: int, state: str, value: float | None, params: dict[str, Any]) -> None:
+def write_trial(
+    job_dir: Path, number: int, state: str, value: float | None, params: dict[str, Any], reason: str | None = None
+) -> None:
     from trainlab.files.rundir import RunDir
 
-    RunDir(job_dir).write_json(TRIAL_FILE, {"trial": number, "state": state, "value": value, "params": params})
+    record = {"trial": number, "state": state, "value": value, "params": params}
+    RunDir(job_dir).write_json(TRIAL_FILE, record | ({"reason": reason} if reason else {}))
 
 
 def read_trial(job_dir: Path) -> dict[str, Any] | None:
@@ -34,6 +37,16 @@ def read_trial(job_dir: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def pruned_refusal(summary: dict[str, Any]) -> str:
+    """Why ``resume=`` does not continue a pruned trial's run (its summary.json): its study
+    stopped it, and going on would train it as a plain run the study never sees."""
+    trial, epoch = summary.get("trial"), summary.get("epoch")
+    return (
+        f"that run is Optuna trial {trial}, pruned at epoch {epoch} by its study's pruner; there is nothing "
+        "to resume (to train it in full, run its overrides without resume=)"
+    )
 
 
 def rerun_command(overrides: list[str]) -> str:

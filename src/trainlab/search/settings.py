@@ -10,6 +10,8 @@
 - ``storage``: null (``sqlite:///<sweep dir>/optuna.db``), any SQLAlchemy URL
   (``sqlite:///path.db``, ``postgresql://...``, ``mysql://...``), or ``journal:<file>``
   (Optuna's JournalStorage over a JournalFileBackend: a file many processes append to).
+- ``heartbeat_seconds`` (default 30): how often a worker records that its running trials
+  live; another worker fails a trial with no heartbeat for 3x that (``trainlab.search.heartbeat``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ KEYS = (
     "storage",
     "study_name",
     "params",
+    "heartbeat_seconds",
 )
 # Samplers and pruners that work from their keyword arguments alone, on one objective.
 SAMPLERS = (
@@ -172,6 +175,9 @@ def check_settings(values: dict[str, Any]) -> None:
             value = values[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"hydra.sweeper.{key}={value}: allowed: an integer >= 1")
+    beat = values.get("heartbeat_seconds")
+    if beat is not None and (isinstance(beat, bool) or not isinstance(beat, int | float) or not 0 < beat < 1e6):
+        raise ConfigError(f"hydra.sweeper.heartbeat_seconds={beat}: allowed: a number of seconds > 0, e.g. 30")
     for key in ("sampler_args", "pruner_args", "params"):
         if values.get(key) is not None and not isinstance(values[key], dict):
             raise ConfigError(f"hydra.sweeper.{key}={values[key]}: allowed: a dict, e.g. {{n_startup_trials: 5}}")
