@@ -148,6 +148,7 @@ def test_rank_zero_alone_writes_one_run_dir_and_prints_one_table(runs):
     events = list(run_dir.glob("events.out.tfevents.*"))
     assert events and {e.name.split(".")[-2] for e in events} == {str(out.pid)}  # rank 0's process only
     assert not list(run_dir.glob("**/*.tmp"))
+    assert {p.name for p in run_dir.glob("*.log")} == {"train.log"}  # rank 1's log file neither
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["epochs"] == 3
     assert out.stdout.count("trainlab run: finished") == 1

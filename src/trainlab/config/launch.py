@@ -13,6 +13,10 @@ anything heavy is imported: conf/train.yaml's resolvers for ``hydra.run.dir`` an
   give ``hydra.run.dir=``.
 - **One sweep directory for every worker** of a parallel launcher (joblib, submitit): the
   sweep's process names it in ``TRAINLAB_SWEEP_DIR`` (``trainlab.sweeps.tables.SweepSummary``).
+- **Hydra's own files by rank 0 alone**: ``.hydra/`` (``hydra.output_subdir``) and the log file
+  (conf/hydra/job_logging/trainlab.yaml) are rank 0's; the other ranks, which run Hydra too
+  (torchrun's; the processes Lightning starts, with their ``train_ddp_process_<r>`` job name),
+  write neither.
 """
 
 from __future__ import annotations
@@ -102,8 +106,27 @@ def hydra_sweep_dir(root: str) -> str:
     return os.environ.get(SWEEP_DIR_ENV) or _fresh(root)
 
 
+def rank_zero(value: Any) -> Any:
+    """Resolver behind ``hydra.output_subdir``: ``value`` in global rank 0, None (nothing
+    written) in the other ranks of a run on several devices."""
+    return value if launched_rank() == 0 else None
+
+
+def rank_zero_log(path: str) -> str:
+    """Resolver behind the job log's file name: ``path`` in global rank 0, the null device in
+    the other ranks (which log to the console only)."""
+    return path if launched_rank() == 0 else os.devnull
+
+
 def register_resolvers() -> None:
-    """``${trainlab_run_dir:${resume},${ckpt_path}}`` and ``${trainlab_sweep_dir:root}`` for conf/train.yaml."""
-    if not OmegaConf.has_resolver("trainlab_run_dir"):
-        OmegaConf.register_new_resolver("trainlab_run_dir", hydra_run_dir)
-        OmegaConf.register_new_resolver("trainlab_sweep_dir", hydra_sweep_dir)
+    """``${trainlab_run_dir:${resume},${ckpt_path}}``, ``${trainlab_sweep_dir:root}``,
+    ``${trainlab_rank_zero:value}`` and ``${trainlab_rank_zero_log:path}`` for conf/."""
+    resolvers = {
+        "trainlab_run_dir": hydra_run_dir,
+        "trainlab_sweep_dir": hydra_sweep_dir,
+        "trainlab_rank_zero": rank_zero,
+        "trainlab_rank_zero_log": rank_zero_log,
+    }
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)

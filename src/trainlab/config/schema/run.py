@@ -108,6 +108,13 @@ class Divergence:
 
 
 @dataclass
+class Distributed:
+    # Several devices (trainlab.training.ddp): how long a rank waits for the others in a collective step
+    # (their start included) before the run stops as failed; a rank whose process ended is noticed at once.
+    timeout: float = key(300.0, above(0, "seconds", note="a silent rank stops the run after it"))
+
+
+@dataclass
 class Train:
     """conf/train.yaml. Groups are typed by their options' schemas, hence Any here."""
 
@@ -125,6 +132,7 @@ class Train:
     monitor: str = key("val/loss", METRIC)
     mode: str = key("min", MODE)
     divergence: Divergence = field(default_factory=Divergence)
+    distributed: Distributed = field(default_factory=Distributed)
     resume: str | None = None
     ckpt_path: str | None = None
     speed: Speed = field(default_factory=Speed)

@@ -19,6 +19,7 @@ from trainlab.data import TabularData
 from trainlab.errors import ConfigError
 from trainlab.files.checkpoints import AtomicCheckpointIO, BackgroundCheckpointIO
 from trainlab.files.rundir import RunDir
+from trainlab.training import ddp
 from trainlab.training.callbacks import BestCheckpoint, LastCheckpoint
 from trainlab.training.callbacks.pictures import Histograms, Pictures
 from trainlab.training.callbacks.pruning import optuna_pruning
@@ -126,6 +127,7 @@ def trainer(
     for key in ("gradient_clip_val", "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps", "threads"):
         args.pop(key, None)
     args |= overrides
+    args["strategy"] = ddp.strategy(args, cfg.distributed.timeout)  # DDP: distributed.timeout, a stopped rank
     # A stack steps an optimizer of its own (trainlab.training.stack.stack_steps): Lightning has none.
     warnings.filterwarnings("ignore", message=".*configure_optimizers.*returned `None`")
     speed = cfg.speed
