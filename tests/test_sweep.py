@@ -49,8 +49,9 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path):
     # start; the others train. (A value the config alone refuses stops the whole sweep before
     # any job trains: tests/test_first_use.py.)
     out = sweep(tmp_path, "monitor=val/loss,val/r2")
-    assert out.returncode == 0, out.stderr
-    assert "monitor='val/r2' is not allowed" in out.stderr
+    assert out.returncode == 1, out.stderr  # every job ran; one failed: summary.csv says why
+    assert "error: job 1: monitor='val/r2' is not allowed" in out.stderr
+    assert f"error: 1 of 2 jobs failed (job 1); the errors are in {tmp_path / 'summary.csv'}" in out.stderr
     table = pd.read_csv(tmp_path / "summary.csv")
     assert list(table["status"]) == ["finished", "failed"]  # the failed job last
     assert "a metric logged for this binary task" in table["error"].iloc[1]

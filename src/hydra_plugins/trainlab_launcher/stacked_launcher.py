@@ -5,7 +5,14 @@ composes every job's config as Hydra's basic launcher does, checks them all, tra
 jobs in stacks (``trainlab.sweeps.stacked_sweep``), and then hands each job to Hydra's ``run_job`` with a
 task that writes the job's run directory: the job dirs, .hydra files, callbacks (the sweep
 summary) and job returns are Hydra's own, as with the basic launcher.
-``hydra.launcher.max_stack`` caps the members of one stack. (No ``from __future__ import
+``hydra.launcher.max_stack`` caps the members of one stack.
+
+A job whose stack fails (its data, a full disk, memory, anything) is one line on stderr,
+``error: job <n>: <why>``, and a failed row in the sweep's tables; the other stacks go on. A
+sweep continued with ``python train.py -m resume=<sweep dir>`` (``trainlab.sweeps.resume``)
+keeps the jobs that ended, continues a stack whose members were all training when it stopped
+from the stack's own file, its other stopped members one by one (as ``resume=<sweep dir>/<n>``),
+and trains the jobs that had not started in stacks. (No ``from __future__ import
 annotations``: Hydra executes plugin modules outside ``sys.modules``, where dataclasses
 cannot resolve string annotations.)
 """
@@ -52,6 +59,7 @@ class StackedLauncher(Launcher):
 
         from trainlab.config.jobs import check_jobs
         from trainlab.errors import SweepInterrupted
+        from trainlab.sweeps.resume import continuing
         from trainlab.sweeps.stacked_sweep import STATE_DIR, train_jobs
         from trainlab.training.quiet import quiet_lightning
 
@@ -65,17 +73,65 @@ class StackedLauncher(Launcher):
         task_cfgs = [_task_config(config) for config in configs]
         check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides], stacked=True)
         quiet_lightning(propagate_to_root=True)  # each message once, in the console and the log
+        state_dir = sweep_dir.resolve() / STATE_DIR  # absolute: each member's in_stack.json names it
         try:
-            return train_jobs(
-                task_cfgs,
-                lambda number, member: self._write(configs[number], member),
-                self.max_stack,
-                sweep_dir / STATE_DIR,
-                lambda number: _start(configs[number], task_cfgs[number]),
-            )
+            if continuing(sweep_dir):
+                returns = self._continue(configs, task_cfgs, state_dir)
+            else:
+                returns = train_jobs(
+                    task_cfgs,
+                    lambda number, member: self._write(configs[number], member),
+                    self.max_stack,
+                    state_dir,
+                    lambda number: _start(configs[number], task_cfgs[number]),
+                )
         except SweepInterrupted as stop:  # as a lone run's Ctrl-C: the message, exit 130
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(stop))}", highlight=False)
+            console = Console(stderr=True, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(stop))}", highlight=False)
+            if self._grid():
+                console.print(f"continue the whole sweep with: python train.py -m resume={sweep_dir}", highlight=False)
             sys.exit(130)
+        return [returns[number] for number in range(len(configs))]
+
+    def _continue(self, configs: list[DictConfig], task_cfgs: list[DictConfig], state_dir: Path) -> dict[int, Any]:
+        """A sweep continued by ``-m resume=`` (``trainlab.sweeps.resume``): the jobs that ended
+        and the stopped members that continue one by one go to the task function (which keeps
+        or resumes each), then the stacks that continue from their file and the jobs that start
+        over train in stacks. Each job's return, by number."""
+        import shutil
+
+        from trainlab.sweeps.resume import FRESH, clear_job, ended, job_state, stacks_to_resume
+        from trainlab.sweeps.stacked_sweep import train_jobs
+
+        assert self.task_function is not None
+        run_dirs = [_run_dir(config) for config in configs]
+        states = [job_state(cfg, run_dir) for cfg, run_dir in zip(task_cfgs, run_dirs, strict=True)]
+        stacks = stacks_to_resume(state_dir, states)
+        in_stacks = {job for jobs, _ in stacks for job in jobs}
+        returns: dict[int, Any] = {}
+        for number, state in enumerate(states):
+            if state != FRESH and number not in in_stacks:
+                returns[number] = self._run(configs[number], self.task_function)
+        fresh = [number for number, state in enumerate(states) if state == FRESH]
+        for number in fresh:
+            clear_job(run_dirs[number])
+        returns |= train_jobs(
+            task_cfgs,
+            lambda number, member: self._write(configs[number], member),
+            self.max_stack,
+            state_dir,
+            lambda number: _start(configs[number], task_cfgs[number]),
+            jobs=fresh,
+            resumed=stacks,
+        )
+        if all(ended(run_dir) for run_dir in run_dirs):  # what the stopped sweep's stacks left: nothing resumes from it
+            shutil.rmtree(state_dir, ignore_errors=True)
+        return returns
+
+    def _grid(self) -> bool:
+        """Whether Hydra's own sweeper (a grid) runs the sweep: ``-m resume=`` continues it."""
+        assert self.config is not None
+        return str(self.config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper")
 
     def _sweep_configs(self, job_overrides: Sequence[Sequence[str]], first: int) -> list[DictConfig]:
         """Each job's config, as Hydra's ``load_sweep_config`` makes it. That composes from the
@@ -115,26 +171,35 @@ class StackedLauncher(Launcher):
 
     def _write(self, config: DictConfig, member: Any) -> JobReturn:
         """Hydra's run_job for one job: its directory and .hydra files, the callbacks, and a
-        task that writes the member's run directory there."""
+        task that writes the member's run directory there (or, where its stack failed, or the
+        writing fails, the one line and the failed row of ``trainlab.sweeps.tables.fail_job``)."""
 
         def task(cfg: DictConfig) -> float | None:
             from trainlab.lifecycle.member_dir import write_member
+            from trainlab.sweeps.tables import fail_job
 
             hydra_cfg = HydraConfig.get()
-            if isinstance(member, Exception):  # its stack failed on what only the data shows
-                from trainlab.sweeps.tables import record_failure
-
-                record_failure(Path(hydra_cfg.runtime.output_dir), str(member))
+            run_dir = Path(hydra_cfg.runtime.output_dir)
+            if isinstance(member, Exception):  # its stack failed
+                fail_job(run_dir, hydra_cfg.job.num, member)
                 return None
-            result = write_member(
-                member,
-                Path(hydra_cfg.runtime.output_dir),
-                dict(hydra_cfg.runtime.choices),
-                list(hydra_cfg.overrides.task),
-                config_written=True,  # by _start, before its stack trained
-            )
+            try:
+                result = write_member(
+                    member,
+                    run_dir,
+                    dict(hydra_cfg.runtime.choices),
+                    list(hydra_cfg.overrides.task),
+                    config_written=True,  # by _start, before its stack trained
+                )
+            except Exception as error:  # a full disk, ...: this job fails, the others are written
+                fail_job(run_dir, hydra_cfg.job.num, error)
+                return None
             return result.metrics.get(cfg.monitor)
 
+        return self._run(config, task)
+
+    def _run(self, config: DictConfig, task: TaskFunction) -> JobReturn:
+        """Hydra's run_job of ``task`` for the job of ``config``, then the launcher's logging again."""
         assert self.hydra_context is not None and self.config is not None
         returned = run_job(
             hydra_context=self.hydra_context,
@@ -147,13 +212,17 @@ class StackedLauncher(Launcher):
         return returned
 
 
+def _run_dir(config: DictConfig) -> Path:
+    """The job's directory: ``<sweep dir>/<subdir>``, absolute."""
+    return (Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)).resolve()
+
+
 def _start(config: DictConfig, task_cfg: DictConfig) -> Path:
     """A job's directory with its config.yaml and overrides.yaml, before its stack trains
     (Hydra's job files come when it is written)."""
     from trainlab.sweeps.stacked_sweep import start_job
 
-    run_dir = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
-    return start_job(run_dir, task_cfg, [str(o) for o in config.hydra.overrides.task])
+    return start_job(_run_dir(config), task_cfg, [str(o) for o in config.hydra.overrides.task])
 
 
 def _with_values(config: DictConfig, parsed: list[Any], groups: set[str]) -> DictConfig | None:

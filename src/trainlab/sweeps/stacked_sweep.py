@@ -19,10 +19,12 @@ from typing import Any
 from omegaconf import DictConfig
 from rich.console import Console
 
+from trainlab.config.composing import first_line
 from trainlab.config.jobs import check_jobs
 from trainlab.errors import ConfigError, SweepInterrupted
 from trainlab.files.rundir import RunDir
 from trainlab.sweeps.grouping import Stack, group_jobs
+from trainlab.sweeps.resume import STACK_JOBS
 from trainlab.sweeps.tables import finish, job_rows, record_failure
 
 log = logging.getLogger(__name__)
@@ -45,33 +47,62 @@ def train_jobs(
     max_stack: int | None = None,
     state_dir: Path | None = None,
     start: Callable[[int], Path] | None = None,
-) -> list[Any]:
-    """Train ``cfgs`` in stacks; return ``write(job number, member)`` of each job, in job order.
-    A stack that fails with a ConfigError (what only the data shows: a loss that does not fit
-    the task, a monitor it does not log) hands ``write`` that error for each of its jobs, and
-    the other stacks go on, as the basic launcher's jobs do. With ``state_dir``, a training
-    stack keeps its last.ckpt in ``state_dir/jobs-<first>-<last>/`` (removed once its members
-    are written); on Ctrl-C its members are written as interrupted, each resumable alone,
-    and ``SweepInterrupted`` names them and the jobs that did not start. ``start(job)``
-    writes a job's config before its stack trains and returns its run directory, which then
-    notes where its state is (``member_checkpoint.IN_STACK``): killed outright, it resumes too."""
-    grouping = group_jobs(cfgs, max_stack)
-    alone = len(cfgs) > 1 and all(len(stack.jobs) == 1 for stack in grouping.stacks)
-    # A warning when no two jobs share a stack: they train one after another, as with hydra/launcher=basic.
-    log.log(logging.WARNING if alone else logging.INFO, "stacked launcher: %s", grouping.describe())
+    jobs: Sequence[int] | None = None,
+    resumed: Sequence[tuple[Sequence[int], Path]] = (),
+) -> dict[int, Any]:
+    """Train ``cfgs`` (``jobs`` of them: default all) in stacks; return ``write(job number,
+    member)`` of each job trained, by job number in job order.
+
+    A stack that fails hands ``write`` its error for each of its jobs, and the other stacks go
+    on, as the basic launcher's jobs do: a ConfigError where only its data shows it cannot
+    train (a loss that does not fit the task, a monitor it does not log), or any other error
+    (a full disk, memory, a bug). With ``state_dir``, a training stack keeps its last.ckpt in
+    ``state_dir/jobs-<first>-<last>/`` with its jobs' list (``resume.STACK_JOBS``; removed
+    once its members are written); on Ctrl-C its members are written as interrupted, each
+    resumable alone, and ``SweepInterrupted`` names them and the jobs that did not start.
+    ``start(job)`` writes a job's config before its stack trains and returns its run
+    directory, which then notes where its state is (``member_checkpoint.IN_STACK``): killed
+    outright, it resumes too. ``resumed``: stacks that continue from their own file, each as
+    (its jobs in row order, the directory of its last.ckpt), before the others (a sweep
+    continued by ``-m resume=``: ``trainlab.sweeps.resume.stacks_to_resume``)."""
+    todo = list(range(len(cfgs))) if jobs is None else list(jobs)
+    grouping = group_jobs([cfgs[j] for j in todo], max_stack)
+    if resumed:
+        log.info("stacked launcher: %d stopped stack(s) continue from their checkpoints", len(resumed))
+    if todo:
+        alone = len(todo) > 1 and all(len(stack.jobs) == 1 for stack in grouping.stacks)
+        # A warning when no two jobs share a stack: they train one after another, as with hydra/launcher=basic.
+        log.log(logging.WARNING if alone else logging.INFO, "stacked launcher: %s", grouping.describe())
+    # (the stack, its state's directory, the file it continues from)
+    plan: list[tuple[Stack, Path | None, Path | None]] = [
+        (Stack(list(js), [cfgs[j] for j in js], []), directory, directory / "last.ckpt") for js, directory in resumed
+    ]
+    for group in grouping.stacks:
+        stack = Stack([todo[i] for i in group.jobs], group.cfgs, group.varying)
+        plan.append((stack, _new_state_dir(state_dir, stack.jobs), None))
+    every = sorted(job for stack, _, _ in plan for job in stack.jobs)
     results: dict[int, Any] = {}
-    for number, stack in enumerate(grouping.stacks, 1):
-        varying = ", ".join(stack.varying) or "nothing"
-        log.info("stack %d of %d: jobs %s (varying: %s)", number, len(grouping.stacks), _jobs(stack.jobs), varying)
-        checkpoints = None if state_dir is None else state_dir / f"jobs-{stack.jobs[0]}-{stack.jobs[-1]}"
-        members = _train_stack(stack, checkpoints, start, write, results, len(cfgs))
+    for number, (stack, checkpoints, resume_from) in enumerate(plan, 1):
+        how = "continued from its checkpoint" if resume_from else f"varying: {', '.join(stack.varying) or 'nothing'}"
+        log.info("stack %d of %d: jobs %s (%s)", number, len(plan), _jobs(stack.jobs), how)
+        members = _train_stack(stack, checkpoints, None if resume_from else start, write, results, every, resume_from)
         for job, member in zip(stack.jobs, members, strict=True):
             results[job] = write(job, member)
         if checkpoints is not None:
             shutil.rmtree(checkpoints, ignore_errors=True)
     if state_dir is not None and state_dir.is_dir() and not any(state_dir.iterdir()):
         state_dir.rmdir()
-    return [results[job] for job in range(len(cfgs))]
+    return {job: results[job] for job in every}
+
+
+def _new_state_dir(state_dir: Path | None, jobs: list[int]) -> Path | None:
+    """Where the stack of ``jobs`` keeps its state: ``state_dir/jobs-<first>-<last>/``, emptied
+    of what a stopped sweep's stack of that name left (None without ``state_dir``)."""
+    if state_dir is None:
+        return None
+    directory = state_dir / f"jobs-{jobs[0]}-{jobs[-1]}"
+    shutil.rmtree(directory, ignore_errors=True)
+    return directory
 
 
 def _train_stack(
@@ -80,10 +111,12 @@ def _train_stack(
     start: Callable[[int], Path] | None,
     write: Callable[[int, Any], Any],
     results: dict[int, Any],
-    n_jobs: int,
+    every: list[int],
+    resume_from: Path | None = None,
 ) -> list[Any]:
-    """One stack's members (its jobs' ConfigError each, where only its data shows it cannot
-    train); on Ctrl-C its members written as interrupted, then ``SweepInterrupted``."""
+    """One stack's members (from ``resume_from``, the stack's own file, if given), or its
+    error for each of its jobs where it failed; on Ctrl-C its members written as interrupted,
+    then ``SweepInterrupted`` (``every``: the jobs of this launch)."""
     from trainlab.lifecycle.member import StackInterrupted  # torch and Lightning: once a run is certain
     from trainlab.lifecycle.stack import train_stack
     from trainlab.training.stack.member_checkpoint import write_in_stack
@@ -91,20 +124,24 @@ def _train_stack(
     if checkpoints is not None and start is not None:
         for m, job in enumerate(stack.jobs):
             write_in_stack(start(job), checkpoints, m)
+        RunDir(checkpoints).write_json(STACK_JOBS, {"jobs": stack.jobs})  # a continued sweep reads it
     try:
-        return train_stack(list(stack.cfgs), checkpoints)
+        return train_stack(list(stack.cfgs), checkpoints, resume_from)
     except StackInterrupted as stop:  # its members as they stand: finished, interrupted, or not started (None)
         interrupted = []
         for job, member in zip(stack.jobs, stop.members, strict=True):
             if member is not None:
                 results[job] = write(job, member)
                 interrupted += [job] if member.interrupted is not None else []
-        lost = sorted(set(range(n_jobs)) - set(results))
+        lost = sorted(set(every) - set(results))
         raise SweepInterrupted(sorted(set(results) - set(interrupted)), interrupted, lost) from None
     except KeyboardInterrupt:  # before the stack's training started
-        raise SweepInterrupted(sorted(results), [], sorted(set(range(n_jobs)) - set(results))) from None
+        raise SweepInterrupted(sorted(results), [], sorted(set(every) - set(results))) from None
     except ConfigError as error:  # what only the data shows: these jobs fail, the sweep goes on
         log.error("a stack (jobs %s) cannot train: %s", _jobs(stack.jobs), error)
+        return [error] * len(stack.jobs)
+    except Exception as error:  # what nothing foresaw (a full disk, memory, a bug): the same
+        log.error("a stack (jobs %s) failed: %s: %s", _jobs(stack.jobs), type(error).__name__, first_line(error))
         return [error] * len(stack.jobs)
 
 
@@ -123,7 +160,7 @@ def train_sweep(
 ) -> list[Any]:
     """``trainlab.run_sweep``'s work: check every job's ``composed`` config (nothing trains if one
     cannot), train them in stacks, write job n's run directory to ``sweep_dir/<n>`` and the
-    sweep's tables; one ``RunResult`` (or the job's ConfigError) per job, in job order."""
+    sweep's tables; one ``RunResult`` (or the error its stack failed with) per job, in job order."""
     from trainlab.lifecycle.member_dir import write_member
     from trainlab.training.quiet import quiet_logs
 
@@ -134,8 +171,9 @@ def train_sweep(
         return start_job(sweep_dir / str(number), cfgs[number], jobs[number])
 
     def write(number: int, member: Any) -> Any:
-        if isinstance(member, ConfigError):
-            record_failure(start(number), str(member))
+        if isinstance(member, Exception):  # its stack failed
+            why = str(member) if isinstance(member, ConfigError) else f"{type(member).__name__}: {member}"
+            record_failure(start(number), why)
             return member
         path, choices = sweep_dir / str(number), composed[number][1]
         return write_member(member, path, choices, list(jobs[number]), config_written=True)  # by start
@@ -143,4 +181,4 @@ def train_sweep(
     with quiet_logs(not verbose):
         results = train_jobs(cfgs, write, max_stack, sweep_dir / STATE_DIR, start)
     finish(sweep_dir, job_rows(sweep_dir), None if verbose else Console(quiet=True))
-    return results
+    return list(results.values())

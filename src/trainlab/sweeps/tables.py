@@ -6,12 +6,21 @@ Each job's row comes from its own directory: ``.hydra/overrides.yaml`` (what the
 changed) and ``summary.json`` (status, best epoch, metrics). A job that left no summary
 failed. Rows are sorted by the monitored metric (best first, as ``mode`` says); jobs
 without it (failed, diverged early) come last, in job order.
+
+A job that fails (on what only its data shows, or on anything it did not foresee: a full disk,
+memory, a bug) is one line on stderr, ``error: job <n>: <why>``, and a row with status failed
+and the error (``fail_job``); the other jobs go on. A grid sweep in which a job failed ends,
+after its tables, with one line naming them and exit code ``EXIT_JOBS_FAILED``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +31,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from trainlab.config.launch import SWEEP_DIR_ENV
@@ -30,6 +40,8 @@ from trainlab.files.rundir import RunDir
 from trainlab.search.results import best_lines, read_trial
 
 FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
+TABLES_LOCK = ".tables.lock"  # in the sweep dir: one process rewrites the tables at a time
+EXIT_JOBS_FAILED = 1  # a grid sweep ran to its end, and some of its jobs failed (summary.csv says why)
 # yaml.safe_load's loader on libyaml's parser where PyYAML has it: the same constructors build
 # the values, in a tenth of the time (most of the time job_rows takes for a 1000-job sweep).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -165,7 +177,8 @@ def print_table(
 class SweepSummary(Callback):
     """Hydra callback (conf/train.yaml, ``hydra.callbacks``): names the sweep dir for the
     launcher's worker processes, rewrites the sweep's tables after every job (so they exist
-    even when a later job crashes the sweep) and prints the table at the end."""
+    even when a later job crashes the sweep) and prints the table at the end; a grid sweep in
+    which a job failed then exits with ``EXIT_JOBS_FAILED``."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Workers (joblib's, submitit's) inherit the variable and resolve hydra.sweep.dir to it.
@@ -182,14 +195,41 @@ class SweepSummary(Callback):
             except Exception as error:
                 record_failure(job.path, f"{type(error).__name__}: {error}")
         sweep_dir = Path(hydra_cfg.sweep.dir)
-        write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))  # joblib's, submitit's: side by side
+        with _one_writer(sweep_dir):  # joblib's, submitit's workers: side by side
+            write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from trainlab.sweeps.resume import RESUME_ENV
+
         sweep_dir = Path(config.hydra.sweep.dir)
         os.environ.pop(SWEEP_DIR_ENV, None)
+        os.environ.pop(RESUME_ENV, None)
         rows = job_rows(sweep_dir)
         if rows:
             finish(sweep_dir, rows)
+        failed = sorted((r["job"] for r in rows if r["status"] == "failed"), key=lambda job: _job_number({"job": job}))
+        if failed and not any("state" in r for r in rows):  # a search's failed trials are its own outcome
+            which = f"job {failed[0]}" if len(failed) == 1 else f"jobs {', '.join(failed)}"
+            _say(f"{len(failed)} of {len(rows)} jobs failed ({which}); the errors are in {sweep_dir / 'summary.csv'}")
+            sys.exit(EXIT_JOBS_FAILED)
+
+
+@contextlib.contextmanager
+def _one_writer(sweep_dir: Path) -> Iterator[None]:
+    """The ``with`` block run by one process of the sweep at a time (an exclusive ``flock`` on
+    ``TABLES_LOCK``): a parallel launcher's workers each rewrite the tables after their jobs,
+    and an atomic write has one writer at a time. Without ``fcntl`` (Windows), unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(sweep_dir / TABLES_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def finish(sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None) -> None:
@@ -206,3 +246,45 @@ def record_failure(job_dir: Path, error: str) -> None:
     from trainlab.lifecycle.summary import write_summary
 
     write_summary(job_dir, {"status": "failed", "error": error, "run_dir": str(job_dir)})
+
+
+def fail_job(job_dir: Path, job: int | str, error: BaseException) -> None:
+    """A sweep's job that failed with ``error``: one line on stderr, ``error: job <job>: <why>``,
+    and its summary.json with status failed and the error (``record_failure``, where the disk
+    takes it: else the tables list it as failed all the same, having no summary). A ConfigError
+    says why in trainlab's words; any other error (one trainlab did not foresee) is named by
+    its type, and its traceback goes to the job's log file (``train.log``) only."""
+    from trainlab.errors import ConfigError, write_failure
+    from trainlab.files.lock import Taken
+    from trainlab.lifecycle.summary import write_failed_summary
+
+    disk = write_failure(error)
+    expected = isinstance(error, ConfigError) or disk is not None
+    why = str(disk or error) if expected else f"{type(error).__name__}: {error}".rstrip(": ")
+    lines = why.strip().splitlines() or [type(error).__name__]
+    logged = None if expected else _log_traceback(error)
+    where = f" (traceback in {logged})" if logged else ""
+    _say(f"job {job}: {lines[0]}{' ...' if len(lines) > 1 else ''}{where}")
+    if isinstance(error, Taken):  # another process writes that directory: nothing of it is this job's
+        return
+    if disk is not None:  # the summary names the file: the job continues with -m resume= once space is freed
+        write_failed_summary(job_dir, disk)
+        return
+    with contextlib.suppress(OSError):  # a full disk: the tables list a job without a summary as failed
+        record_failure(job_dir, why)
+
+
+def _say(message: str) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
+def _log_traceback(error: BaseException) -> str | None:
+    """``error``'s traceback to the log files only (Hydra's job log, ``train.log``): the console
+    shows one line. The file that took it, if one did."""
+    record = logging.LogRecord(
+        "trainlab", logging.ERROR, __file__, 0, "the job failed:", None, (type(error), error, error.__traceback__)
+    )
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    for handler in files:
+        handler.handle(record)
+    return files[0].baseFilename if files else None
