@@ -82,3 +82,26 @@ def test_resume_after_an_early_stop_interrupted_in_test_trains_no_further(tmp_pa
     resumed = run([*overrides, f"resume={tmp_path / 'run'}"])
     assert len(resumed.history) == epochs and resumed.stopped_early
     assert resumed.metrics == pytest.approx(reference.metrics)
+
+
+def test_ctrl_c_keeps_every_finished_epoch_though_last_ckpt_waits_between_writes(tmp_path, monkeypatch):
+    """last.ckpt is written at most every 2 s; Ctrl-C still keeps every finished epoch: the
+    last one's checkpoint, held in memory, is written as the run stops."""
+    import pytest
+    from interrupting import ctrl_c_in_epoch
+
+    from trainlab import run
+
+    overrides = ["data.n_samples=300", "trainer.max_epochs=8", "pictures.enabled=false", *QUIET]
+    overrides += ["speed.last_checkpoint_seconds=3600"]  # no write before the last epoch's
+    reference = run(overrides, output_dir=tmp_path / "reference")
+    with ctrl_c_in_epoch(monkeypatch, 6) as stopped:
+        run(overrides, output_dir=tmp_path / "run")
+    assert "in epoch 6; 5 epoch(s) finished, 5 kept in" in str(stopped.value)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["epoch"] == 4  # epochs 0-4
+    resumed = run([*overrides, f"resume={tmp_path / 'run'}"])
+    for row, expected in zip(resumed.history, reference.history, strict=True):
+        assert {k: v for k, v in row.items() if k != "epoch_seconds"} == pytest.approx(
+            {k: v for k, v in expected.items() if k != "epoch_seconds"}, rel=1e-6
+        )
+    assert resumed.metrics == pytest.approx(reference.metrics, rel=1e-6)

@@ -71,6 +71,33 @@ class Interrupted(Stopped):
         )
 
 
+class RankFailed(Stopped):
+    """A run on several devices stopped because one of its ranks did: its process ended
+    (killed, crashed) or it did not answer within ``distributed.timeout`` seconds. ``what``
+    says which (``rank 1 stopped (its process ended)``); ``ranks`` are the ranks it names,
+    ``rank_zero_ended`` whether global rank 0, the run's writer, is gone (a survivor then
+    writes summary.json). As ``Interrupted``: ``epochs_done`` finished, ``epochs_kept`` of them
+    in ``last_checkpoint``, which ``resume=<out_dir>`` continues from."""
+
+    def __init__(
+        self,
+        what: str,
+        ranks: list[int],
+        rank_zero_ended: bool,
+        timeout: float,
+        progress: tuple[int, int, bool],
+        out_dir: Path,
+        last_checkpoint: Path,
+    ) -> None:
+        self.epochs_done, kept, self.training = progress
+        self.ranks, self.rank_zero_ended, self.timeout = list(ranks), rank_zero_ended, timeout
+        n = self.epochs_done
+        where = f"in epoch {n + 1}; {n} epoch(s) finished" if self.training else f"after {n} epoch(s) of training"
+        waits = f" (a silent rank stops the run after distributed.timeout={timeout:g}s)"
+        waits = "" if "distributed.timeout" in what else waits
+        super().__init__(f"{what} {where}, {kept} kept in {last_checkpoint}; continue with resume={out_dir}{waits}")
+
+
 class Pruned(Stopped):
     """An Optuna trial (``hydra/sweeper=optuna``) stopped by the study's pruner at the end of
     ``epoch``, its monitored metric then ``value``; not an error: the sweep goes on."""
@@ -97,3 +124,33 @@ class SweepInterrupted(Stopped):
 
 def _numbers(jobs: list[int]) -> str:
     return ", ".join(map(str, jobs)) if len(jobs) < 8 else f"{', '.join(map(str, jobs[:6]))}, ... ({len(jobs)} jobs)"
+
+
+class WriteFailed(OSError):
+    """A file trainlab could not write: no space left on the device, a read-only or failing
+    disk, no permission. ``path`` names the file, ``reason`` the system's words (``No space
+    left on device``). The files written before it are whole (every write is atomic:
+    ``trainlab.files.atomic``) and no temporary is left; the run can be continued with
+    ``resume=`` once the cause is mended."""
+
+    def __init__(self, path: str | Path | None, error: OSError) -> None:
+        self.path = None if path is None else Path(path)
+        self.reason = error.strerror or str(error) or type(error).__name__
+        super().__init__(error.errno, str(self))
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path if self.path is not None else 'a file'}: {self.reason}"
+
+
+def write_failure(error: BaseException) -> WriteFailed | None:
+    """``error`` as a WriteFailed when it is one, or an OSError that a full, read-only or failing
+    disk raises while writing (the file named where the system named it), else None."""
+    import errno as codes
+
+    if isinstance(error, WriteFailed):
+        return error
+    disk = (codes.ENOSPC, codes.EROFS, codes.EDQUOT, codes.EIO, codes.EFBIG)
+    if isinstance(error, OSError) and error.errno in disk:
+        return WriteFailed(error.filename, error)
+    cause = error.__cause__ or error.__context__
+    return write_failure(cause) if cause is not None and cause is not error else None

@@ -112,3 +112,42 @@ def omegaconf_dumper() -> Any:
     from omegaconf._utils import get_omega_conf_dumper
 
     return get_omega_conf_dumper()
+
+
+def tensorboard_file_of(error: BaseException) -> str | None:
+    """The TensorBoard event file whose write raised ``error``, or None. TensorBoard's event
+    writer writes on a thread of its own and raises its failure (an OSError without a file
+    name) at the next write or flush; its writer object, found in the traceback's frames,
+    keeps the file's name privately (``EventFileWriter._file_name``)."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        owner = traceback.tb_frame.f_locals.get("self")
+        name = getattr(owner, "_file_name", None)
+        if type(owner).__module__.startswith("tensorboard.") and isinstance(name, str):
+            return name
+        traceback = traceback.tb_next
+    return None
+
+
+def dump_checkpoint(trainer: L.Trainer) -> dict[str, Any]:
+    """The checkpoint ``trainer.save_checkpoint`` would write now, as a dict (Lightning builds
+    it in its private checkpoint connector; no public method returns it unwritten)."""
+    return trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+
+
+def stop_watching_children() -> None:
+    """Tell Lightning's child-process observer that it watches no child from now on.
+
+    ``python train.py trainer.devices=N`` starts ranks 1..N-1 through Lightning's
+    ``_SubprocessScriptLauncher``, whose thread (``_ChildProcessObserver``, polling every 5 s)
+    SIGKILLs every process, rank 0 included, once a child ends with a code other than 0: rank 0
+    could not record the rank that stopped. Called once the process group exists, from then on
+    trainlab notices a stopped rank in its next collective step (``trainlab.training.ddp``);
+    before, while the ranks meet, the observer still ends a start that cannot complete. No
+    public switch turns it off; given an empty list of children its next poll ends it.
+    """
+    import threading
+
+    for thread in threading.enumerate():
+        if type(thread).__name__ == "_ChildProcessObserver":
+            thread._child_processes = []  # type: ignore[attr-defined]

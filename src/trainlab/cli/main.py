@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -17,10 +18,12 @@ from rich.markup import escape
 from trainlab.config.composing import config_dir
 from trainlab.config.launch import launched_rank, register_resolvers
 from trainlab.config.schema import register as register_schemas
-from trainlab.errors import ConfigError, Diverged, Interrupted, Pruned
+from trainlab.errors import ConfigError, Diverged, Interrupted, Pruned, RankFailed, WriteFailed
 
 EXIT_CONFIG = 2  # a value, file or column trainlab cannot use; nothing was trained
 EXIT_DIVERGED = 3  # the loss diverged; summary.json says where
+EXIT_WRITE = 4  # a file could not be written (a full or read-only disk); resume= continues
+EXIT_RANK_FAILED = 5  # several devices: a rank stopped or did not answer; summary.json names it
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), after a clean stop
 
 register_resolvers()  # before Hydra composes conf/train.yaml (hydra.run.dir)
@@ -35,6 +38,7 @@ def _train(cfg: DictConfig) -> float | None:
     # On ranks other than 0 a stop (diverged, Ctrl-C) exits with 0: rank 0 says so and gives the
     # exit code; another code would make Lightning's launcher kill rank 0 while it writes.
     quiet_stops: tuple[type[Exception], ...] = (Diverged, Interrupted) if rank else ()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         from trainlab.lifecycle.train import train  # checks the config before it imports Lightning
         from trainlab.training.quiet import quiet_lightning
@@ -42,27 +46,28 @@ def _train(cfg: DictConfig) -> float | None:
         quiet_lightning(propagate_to_root=True)
         if rank:
             _quiet_rank()
-        if hydra_cfg.mode == RunMode.MULTIRUN:
-            from trainlab.config.validate import check_one_device
-
-            check_one_device(cfg)
         overrides = list(hydra_cfg.overrides.task)
+        job = _sweep_job(cfg, run_dir, overrides, hydra_cfg) if multirun else None
+        if job is not None and job.kept:  # it ended before the sweep stopped
+            return job.value
+        if job is not None and job.cfg is not None:  # resumed from its checkpoint, or from the start
+            cfg, overrides = job.cfg, job.overrides
         result = train(cfg, run_dir, dict(hydra_cfg.runtime.choices), overrides=overrides, script=True)
     except quiet_stops:
         sys.exit(0)
     except ConfigError as error:
-        _print_error(error)
-        if hydra_cfg.mode == RunMode.MULTIRUN:  # recorded in the sweep summary; the other jobs go on
-            from trainlab.sweeps.tables import record_failure
+        if multirun:  # error: job <n>: ..., recorded in the sweep summary; the others go on
+            from trainlab.sweeps.tables import fail_job
 
-            record_failure(run_dir, str(error))
+            fail_job(run_dir, hydra_cfg.job.num, error)
             return None
+        _print_error(error)
         if not rank:
             _remove_if_empty_run(run_dir)
         sys.exit(EXIT_CONFIG)
     except Diverged as error:  # summary.json says diverged; a sweep goes on to its other jobs
         _print_error(error)
-        if hydra_cfg.mode == RunMode.MULTIRUN:
+        if multirun:
             return None
         sys.exit(EXIT_DIVERGED)
     except Pruned as error:  # an Optuna trial its study's pruner stopped: summary.json says pruned; the search goes on
@@ -70,8 +75,90 @@ def _train(cfg: DictConfig) -> float | None:
         return None
     except Interrupted as error:  # Ctrl-C stops a sweep too
         _print_error(error)
+        if multirun and str(hydra_cfg.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+            print(f"continue the whole sweep with: python train.py -m resume={hydra_cfg.sweep.dir}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except RankFailed as error:  # rank 0 says it; another rank only where rank 0 is the one that stopped
+        if rank and (0 not in error.ranks or _rank_zero_said_it(run_dir)):
+            sys.exit(0)
+        _print_error(error)
+        sys.exit(EXIT_RANK_FAILED)
+    except WriteFailed as error:  # summary.json says failed (with the file) where the disk took it
+        _write_failed(error, cfg, run_dir, hydra_cfg)
+        return None
+    except Exception as error:  # a sweep's job that failed on anything else: one line, recorded; the others go on
+        if not multirun:
+            raise
+        from trainlab.sweeps.tables import fail_job
+
+        fail_job(run_dir, hydra_cfg.job.num, error)
+        return None
     return result.metrics.get(cfg.monitor)
+
+
+def _sweep_job(cfg: DictConfig, run_dir: Path, overrides: list[str], hydra_cfg: Any) -> Any:
+    """A sweep's job: one device each; with ``-m resume=<sweep dir>``, how it goes on
+    (``trainlab.sweeps.resume.continued_job``: kept, resumed or run from the start), else None."""
+    from trainlab.config.validate import check_one_device
+    from trainlab.sweeps.resume import continued_job
+
+    check_one_device(cfg)
+    return continued_job(cfg, run_dir, overrides, Path(hydra_cfg.sweep.dir))
+
+
+def _write_failed(error: WriteFailed, cfg: DictConfig, run_dir: Path, hydra_cfg: Any) -> None:
+    """A file the disk refused: one line saying how to go on. A sweep's job is recorded failed
+    with the file (``-m resume=`` continues it once space is freed) and the sweep goes on; a
+    run exits with ``EXIT_WRITE``."""
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        from trainlab.lifecycle.summary import write_failed_summary
+
+        write_failed_summary(run_dir, error)
+        _print_error(
+            f"job {hydra_cfg.job.num}: {error}; free the space (or mend the disk), then continue the "
+            f"sweep with python train.py -m resume={hydra_cfg.sweep.dir}"
+        )
+        return
+    _print_error(f"{error}; free the space (or mend the disk), then {_how_to_continue(cfg, run_dir)}")
+    sys.exit(EXIT_WRITE)
+
+
+def _how_to_continue(cfg: DictConfig, run_dir: Path) -> str:
+    """``continue with resume=<run dir>`` where a resume can continue the run (it wrote its
+    config; no cross-validation, no learning-rate finder), else ``run the command again``."""
+    resumable = (run_dir / "config.yaml").is_file() and cfg.data.get("folds", 1) <= 1 and cfg.tune.name == "none"
+    return f"continue with resume={run_dir}" if resumable else "run the command again"
+
+
+def _rank_zero_said_it(run_dir: Path) -> bool:
+    """Whether rank 0 recorded a failure of its own before its process ended (its summary.json
+    says failed without naming a rank): a surviving rank then has nothing to add."""
+    import json
+
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return summary.get("status") == "failed" and "ranks" not in summary
+
+
+def _one_message_for_a_failing_disk() -> None:
+    """A disk that fails (full, read-only) gets one message, from the run: TensorBoard's writer
+    thread would print the same failure's traceback, and the log file's handler one per line
+    logged."""
+    import logging
+    import threading
+
+    from trainlab.errors import write_failure
+
+    logging.raiseExceptions = False
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or write_failure(args.exc_value) is None:
+            previous(args)
+
+    threading.excepthook = hook
 
 
 def _quiet_rank() -> None:
@@ -87,7 +174,7 @@ def _quiet_rank() -> None:
     warnings.simplefilter("ignore")
 
 
-def _print_error(error: Exception) -> None:
+def _print_error(error: Exception | str) -> None:
     Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
 
 
@@ -119,10 +206,14 @@ def train() -> None:
 
     flags = {a for a in args if a.startswith("-")}
     try:
+        from trainlab.sweeps.resume import sweep_command
+
+        args = sys.argv[1:] = sweep_command(args)  # -m resume=<sweep dir>: the sweep's own overrides and dir
         check_extras(args)
         if flags <= {"-m", "--multirun"}:
             check_before_training([a for a in args if not a.startswith("-")], multirun=bool(flags))
     except ConfigError as error:
         _print_error(error)
         sys.exit(EXIT_CONFIG)
+    _one_message_for_a_failing_disk()
     _train()

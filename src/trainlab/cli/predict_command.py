@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from trainlab.config.composing import first_line
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, WriteFailed
 
 
 @dataclass
@@ -52,4 +52,7 @@ def predict(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}")
         sys.exit(2)
+    except WriteFailed as error:  # a full or read-only disk: nothing half-written (an atomic write)
+        console.print(f"[bold red]error:[/] {escape(str(error))}; free some space or choose another output=")
+        sys.exit(4)
     Console(soft_wrap=True).print(f"wrote {len(result)} predictions to {options.output} ({', '.join(result.columns)})")

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from trainlab.errors import WriteFailed, write_failure
+
 TMP_SUFFIX = ".tmp"  # resume removes stale ``*.tmp``; conftest's break_last_ckpt knows "last.ckpt.tmp"
 
 
@@ -26,24 +28,38 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **open_args: Any)
     """A file (``mode`` "w" or "wb"; text is UTF-8 unless ``encoding`` says otherwise) whose
     content replaces ``path`` only when the ``with`` block ends without an exception; on any
     exception (BaseException: Ctrl-C too) the temporary is removed and ``path`` is untouched.
-    The parent directories are created."""
+    The parent directories are created. An OSError of the disk (full, read-only, failing) is
+    raised as ``WriteFailed`` naming ``path``."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode {mode!r} is not allowed: 'w' or 'wb'")
     if mode == "w":
         open_args.setdefault("encoding", "utf-8")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + TMP_SUFFIX)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, mode, **open_args) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, target)
+    except WriteFailed:
+        _remove(tmp)
+        raise
+    except OSError as error:
+        _remove(tmp)
+        if write_failure(error) is None and not isinstance(error, PermissionError):
+            raise  # not the disk's refusal (the block's own error): as it is
+        raise WriteFailed(target, error) from error
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     _fsync_directory(target.parent)
+
+
+def _remove(tmp: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only disk refuses even this
+        tmp.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from trainlab.config.launch import RUN_DIR_ENV, launched_from_outside, launched_rank
 from trainlab.config.validate import check_monitor, check_processes
 from trainlab.data import TabularData
-from trainlab.errors import ConfigError, Stopped
+from trainlab.errors import ConfigError, RankFailed, Stopped
 from trainlab.files.rundir import RunDir
 from trainlab.lifecycle.finish import Outcome, finish
 from trainlab.lifecycle.fit import Fit, fit
@@ -55,9 +55,14 @@ def run_checked(setup: Setup) -> RunResult:
     if setup.target is None:
         if writes:
             out.refuse_existing()
-    elif STACKED in check_resume(cfg, out.path, setup.target[1], setup.given):
-        # a stack's member, interrupted: it trains on as a stack of one
-        return resume_member(cfg, out.path, setup.choices, setup.target[1], setup.kept or [], setup.console)
+    else:
+        loaded = check_resume(cfg, out.path, setup.target[1], setup.given)
+        if STACKED in loaded:  # a stack's member, interrupted: it trains on as a stack of one
+            return resume_member(cfg, out.path, setup.choices, setup.target[1], setup.kept or [], setup.console)
+        if not loaded:  # stopped before it kept an epoch: it trains again from its first
+            setup.target = None
+            if writes:
+                out.remove_stale_temporaries()
     quiet_lightning()
     processes = build.check_trainer(cfg)
     if processes > 1:
@@ -102,9 +107,21 @@ def _fits(
         folds = enumerate(datasets, 1)
         return [fit(cfg, data, loss, out.fold(k).path, {**params, "fold": k}) for k, data in folds]
     except Stopped as stop:
-        if writes:
+        if writes or _survivor_writes(stop, out):
             write_stop_summary(out.path, stop, cfg.monitor, cfg.mode)
         raise
+
+
+def _survivor_writes(stop: Stopped, out: RunDir) -> bool:
+    """Whether this rank, not rank 0, writes the stopped run's summary: rank 0's process is
+    gone, and it had not recorded a failure of its own first (a refused write, an error only
+    it met: its summary.json names that, and the survivor leaves it)."""
+    if not (isinstance(stop, RankFailed) and stop.rank_zero_ended):
+        return False
+    try:
+        return (out.read_json(out.SUMMARY) or {}).get("status") != "failed"
+    except ConfigError:  # damaged: rank 0 died writing it
+        return True
 
 
 def _outcome(

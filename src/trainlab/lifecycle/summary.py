@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from trainlab.errors import Diverged, Pruned, Stopped
+from trainlab.errors import Diverged, Pruned, RankFailed, Stopped, WriteFailed
 from trainlab.files.rundir import RunDir
 
 
@@ -127,7 +128,28 @@ def write_stop_summary(
     }
     if isinstance(stop, Diverged):
         summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
+    if isinstance(stop, RankFailed):  # several devices: a rank stopped (the ranks named)
+        summary |= {"status": "failed", "ranks": stop.ranks}
     if isinstance(stop, Pruned):  # not an error: the sweep's table says pruned, and the epoch
         del summary["error"]
         summary |= {"status": "pruned", "epoch": stop.epoch, "trial": stop.trial, "value": stop.value}
     return out.write_json(out.SUMMARY, summary | (extra or {}))
+
+
+def write_failed_summary(run_dir: str | os.PathLike[str], failure: WriteFailed) -> None:
+    """summary.json of a run that stopped because a file could not be written: status
+    ``failed``, the file and the reason, and the checkpoint ``resume=`` continues from. Written
+    only where the run's summary does not already say it finished, and only if the disk
+    takes it (a full disk may not take even this: the message said it)."""
+    out = RunDir(run_dir)
+    last = out.last_checkpoint
+    summary = {
+        "status": "failed",
+        "error": str(failure),
+        "file": None if failure.path is None else str(failure.path),
+        "run_dir": str(out.path),
+        "last_checkpoint": str(last) if last.is_file() else None,
+    }
+    with contextlib.suppress(OSError, ValueError):
+        if out.path.is_dir() and (out.read_json(out.SUMMARY) or {}).get("status") not in ("finished", "failed"):
+            out.write_json(out.SUMMARY, summary)

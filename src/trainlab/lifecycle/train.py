@@ -8,6 +8,7 @@ written or anything trains. Lightning is imported only after the config values h
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,14 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trainlab.config.composing import compose
+from trainlab.config.launch import launched_rank
 from trainlab.config.validate import validate
+from trainlab.errors import WriteFailed, write_failure
+from trainlab.files.lock import sole_writer
+from trainlab.internals import tensorboard_file_of
 from trainlab.lifecycle.result import RunResult
 from trainlab.lifecycle.resume import kept_overrides, resume_overrides, resume_target
+from trainlab.lifecycle.summary import write_failed_summary
 
 
 def train(
@@ -50,4 +56,17 @@ def train(
     from trainlab.lifecycle.checked_run import Setup, run_checked  # imports Lightning: the config has passed
 
     kept = kept_overrides(given) if given is not None else None
-    return run_checked(Setup(cfg, run_dir, choices or {}, list(overrides or []), kept, console, script, target))
+    setup = Setup(cfg, run_dir, choices or {}, list(overrides or []), kept, console, script, target)
+    # Global rank 0 writes the run's files: it holds the directory's lock (one writer at a time).
+    with sole_writer(run_dir) if launched_rank() == 0 else contextlib.nullcontext():
+        try:
+            return run_checked(setup)
+        except OSError as error:
+            failure = write_failure(error)
+            if failure is None:
+                raise
+            if failure.path is None:  # TensorBoard's event writer names no file
+                failure = WriteFailed(tensorboard_file_of(error) or run_dir, error)
+            if launched_rank() == 0:
+                write_failed_summary(run_dir, failure)
+            raise failure from None

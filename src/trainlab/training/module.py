@@ -68,6 +68,7 @@ class TrainingModule(L.LightningModule):
         self._best_file: Callable[[], torch.Tensor | None] | None = None  # an older checkpoint's best weights
         self._best_lost = False  # an older checkpoint's best.ckpt held another epoch: keep the final weights
         self._ended = False
+        self.histories_later = False  # a checkpoint kept in memory: its histories put in when written
 
     @property
     def history(self) -> list[dict[str, float]]:
@@ -138,6 +139,7 @@ class TrainingModule(L.LightningModule):
         epoch = self.current_epoch + 1
         val = self.validate() if epoch % self.val_every_n_epochs == 0 else [{} for _ in self.records]
         seconds = time.perf_counter() - self._epoch_start  # after the reads: the device has finished
+        self.distributed.agree()  # Ctrl-C during validation, on any rank: every rank stops here
         rows = self._record(epoch, totals, val, seconds)
         if self.reporter is not None:
             train = {k: v for k, v in rows[0].items() if k.startswith("train/")}
@@ -223,6 +225,7 @@ class TrainingModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.test_values = self.evaluation.compute("test") or [{} for _ in self.records]
+        self.distributed.agree()  # Ctrl-C during the test, on any rank: every rank stops here
         if self.reporter is not None:
             self.reporter.test(self.trainer, self.test_values[0], step=len(self.history))
 
@@ -230,7 +233,12 @@ class TrainingModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         best = None if self._best_lost else self.best
-        payload.save(checkpoint, self.records, best, self.steps.state_dict(), self.checkpoint_extra)
+        steps, extra = self.steps.state_dict(), self.checkpoint_extra
+        payload.save(checkpoint, self.records, best, steps, extra, not self.histories_later)
+
+    def add_histories(self, checkpoint: dict[str, Any], rows: list[int]) -> None:
+        """Complete a checkpoint saved with ``histories_later``: each record's first ``rows`` rows."""
+        payload.add_histories(checkpoint, self.records, rows)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = payload.load(checkpoint, self.records, self.model, self.trainer)

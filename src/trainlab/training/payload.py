@@ -43,18 +43,32 @@ def save(
     best: torch.Tensor | None,
     steps: dict[str, Any],
     extra: dict[str, Any],
+    histories: bool = True,
 ) -> None:
-    """Add trainlab's part to ``checkpoint`` (see the module doc)."""
+    """Add trainlab's part to ``checkpoint`` (see the module doc). Without ``histories`` the
+    records' histories are left out (None), for ``add_histories`` to put in later: a history
+    is only ever appended to, so its first rows are those of the time of the save."""
     checkpoint[EXTRA] = json.dumps(extra)
-    if len(records) == 1:
+    if histories and len(records) == 1:
         checkpoint[HISTORY] = json.dumps(records[0].history)
+    states = [record.state_dict() for record in records]
     checkpoint[MEMBERS] = {
-        "records": [record.state_dict() for record in records],
+        "records": states if histories else [{**state, "history": None} for state in states],
         "best": None if best is None else best.detach().clone(),
     }
     if steps:
         checkpoint[STACKED] = steps
     checkpoint[RNG] = rng_state()
+
+
+def add_histories(checkpoint: dict[str, Any], records: Sequence[Record], rows: Sequence[int]) -> None:
+    """Put into ``checkpoint`` (saved without its histories) each record's first ``rows``
+    rows: its history at the time of that save."""
+    states = checkpoint[MEMBERS]["records"]
+    for state, record, n in zip(states, records, rows, strict=True):
+        state["history"] = [dict(row) for row in record.history[:n]]
+    if len(records) == 1:
+        checkpoint[HISTORY] = json.dumps(states[0]["history"])
 
 
 @dataclass
