@@ -79,3 +79,16 @@ def test_a_run_through_the_api_holds_its_directory_and_leaves_no_lock_behind(tmp
 
     result = run([*QUICK, "logger=none", "pictures.enabled=false"], output_dir=tmp_path / "run", verbose=False)
     assert not (result.run_dir / LOCK).exists()
+
+
+def test_resuming_a_stack_member_while_its_stacked_sweep_trains_is_refused_with_its_pid(tmp_path):
+    """The stacked launcher's process writes every member's directory: it holds the sweep's lock,
+    and ``resume=<member>`` meanwhile is refused naming it."""
+    member = tmp_path / "sweep" / "3"
+    (member / "checkpoints").mkdir(parents=True)
+    (member / "config.yaml").write_text("seed: 0\n")
+    (member / "checkpoints" / "in_stack.json").write_text("{}\n")
+    with sole_writer(tmp_path / "sweep"):  # as the sweep's process holds it
+        done = train(f"resume={member}", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"{member} is being written by another trainlab process (pid {os.getpid()})" in done.stderr

@@ -17,6 +17,7 @@ annotations``: Hydra executes plugin modules outside ``sys.modules``, where data
 cannot resolve string annotations.)
 """
 
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -58,9 +59,8 @@ class StackedLauncher(Launcher):
         from rich.markup import escape
 
         from trainlab.config.jobs import check_jobs
-        from trainlab.errors import SweepInterrupted
-        from trainlab.sweeps.resume import continuing
-        from trainlab.sweeps.stacked_sweep import STATE_DIR, train_jobs
+        from trainlab.files.lock import Taken, sole_writer
+        from trainlab.sweeps.stacked_sweep import STATE_DIR
         from trainlab.training.quiet import quiet_lightning
 
         setup_globals()
@@ -74,6 +74,26 @@ class StackedLauncher(Launcher):
         check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides], stacked=True)
         quiet_lightning(propagate_to_root=True)  # each message once, in the console and the log
         state_dir = sweep_dir.resolve() / STATE_DIR  # absolute: each member's in_stack.json names it
+        with contextlib.ExitStack() as held:
+            try:  # the stacks write every member's directory: one writer at a time
+                held.enter_context(sole_writer(sweep_dir))
+            except Taken as taken:  # a resume= of this sweep while it still trains
+                Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(taken))}", highlight=False)
+                sys.exit(2)
+            returns = self._stacks(configs, task_cfgs, state_dir, sweep_dir)
+        return [returns[number] for number in range(len(configs))]
+
+    def _stacks(
+        self, configs: list[DictConfig], task_cfgs: list[DictConfig], state_dir: Path, sweep_dir: Path
+    ) -> dict[int, Any]:
+        """Every job trained in stacks (or continued: ``-m resume=``); Ctrl-C is the message and exit 130."""
+        from rich.console import Console
+        from rich.markup import escape
+
+        from trainlab.errors import SweepInterrupted
+        from trainlab.sweeps.resume import continuing
+        from trainlab.sweeps.stacked_sweep import train_jobs
+
         try:
             if continuing(sweep_dir):
                 returns = self._continue(configs, task_cfgs, state_dir)
@@ -91,7 +111,7 @@ class StackedLauncher(Launcher):
             if self._grid():
                 console.print(f"continue the whole sweep with: python train.py -m resume={sweep_dir}", highlight=False)
             sys.exit(130)
-        return [returns[number] for number in range(len(configs))]
+        return returns
 
     def _continue(self, configs: list[DictConfig], task_cfgs: list[DictConfig], state_dir: Path) -> dict[int, Any]:
         """A sweep continued by ``-m resume=`` (``trainlab.sweeps.resume``): the jobs that ended

@@ -102,6 +102,8 @@ def check_resume_place(cfg: DictConfig) -> Path | None:
             )
         raise ConfigError(f"{key}={value!r} is not allowed: {run_dir} is not a trainlab run directory (no config.yaml)")
     pid = writer_of(run_dir)
+    if pid is None and (run_dir / RunDir.CHECKPOINTS / "in_stack.json").is_file():  # a stack member:
+        pid = writer_of(run_dir.parent)  # its stacked sweep's process writes it while the stack trains
     if pid is not None:
         who = f"pid {pid}" if pid else "another process"
         raise ConfigError(
