@@ -3,8 +3,10 @@ each of trainlab's writers. Each failed write stops with one message naming the 
 cause, leaves the files written before whole and no temporary, and ``resume=`` continues to
 the numbers of a run that never failed."""
 
+import json
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -168,3 +170,35 @@ def test_predictions_on_a_full_disk_are_one_message_and_no_half_written_file(tmp
         )
         assert (disk / "submission.csv").read_text() == "id,label\n"  # untouched
         assert not list(disk.glob("*.tmp"))
+
+
+def test_a_sweep_whose_own_directory_fills_says_so_once_per_write_and_keeps_every_job(tmp_path):
+    """The sweep's tables on a full disk, its jobs on disks of their own (mounted inside it): each
+    refused write of the tables is one line, the jobs finish, the sweep ends with exit 4, and
+    ``-m resume=`` writes the tables once space is freed."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", *QUICK, "logger=none", "pictures.enabled=false", "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={sweep}"]
+    with tmpfs(sweep, "1m"), tmpfs(sweep / "0", "16m"), tmpfs(sweep / "1", "16m"):
+        process = subprocess.Popen(
+            command(*args), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not (sweep / "multirun.yaml").is_file():  # Hydra's own file first, then the disk is full
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+                time.sleep(0.005)
+            filler = fill(sweep)
+            _, stderr = process.communicate(timeout=300)
+        finally:
+            process.kill()
+            process.communicate()
+        assert process.returncode == 4, stderr
+        assert "Traceback" not in stderr and "Callback" not in stderr, stderr
+        assert f"error: cannot write {sweep}/summary" in stderr and "No space left on device" in stderr
+        assert f"then python train.py -m resume={sweep} writes the sweep's tables" in stderr
+        assert_whole(sweep)
+        assert [json.loads((sweep / j / "summary.json").read_text())["status"] for j in "01"] == ["finished"] * 2
+        filler.unlink()
+        continued = train("-m", f"resume={sweep}", cwd=tmp_path)
+        assert continued.returncode == 0, continued.stderr
+        assert [row["status"] for row in _table(sweep)] == ["finished", "finished"]

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from trainlab.errors import WriteFailed, write_failure
 from trainlab.files.atomic import write_bytes
+from trainlab.internals import tensorboard_file_of
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -162,5 +164,9 @@ def write_png_event(log_dir: Path, tag: str, png: bytes, height: int, width: int
     try:
         summary = Summary(value=[Summary.Value(tag=tag, image=image)])
         writer.add_event(Event(wall_time=time.time(), step=step, summary=summary))
-    finally:
         writer.close()
+    except OSError as error:  # a full disk: named (the writer's thread raises it without a file name)
+        failure = write_failure(error)
+        if failure is None:
+            raise
+        raise WriteFailed(tensorboard_file_of(error) or writer.get_logdir(), error) from None

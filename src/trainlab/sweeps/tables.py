@@ -35,6 +35,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from trainlab.config.launch import SWEEP_DIR_ENV
+from trainlab.errors import WriteFailed
 from trainlab.files.atomic import write_csv, write_text
 from trainlab.files.rundir import RunDir
 from trainlab.search.results import best_lines, read_trial
@@ -42,6 +43,7 @@ from trainlab.search.results import best_lines, read_trial
 FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
 TABLES_LOCK = ".tables.lock"  # in the sweep dir: one process rewrites the tables at a time
 EXIT_JOBS_FAILED = 1  # a grid sweep ran to its end, and some of its jobs failed (summary.csv says why)
+EXIT_WRITE = 4  # the sweep's tables could not be written (as a run's file: cli.main.EXIT_WRITE)
 # yaml.safe_load's loader on libyaml's parser where PyYAML has it: the same constructors build
 # the values, in a tenth of the time (most of the time job_rows takes for a 1000-job sweep).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -195,8 +197,11 @@ class SweepSummary(Callback):
             except Exception as error:
                 record_failure(job.path, f"{type(error).__name__}: {error}")
         sweep_dir = Path(hydra_cfg.sweep.dir)
-        with _one_writer(sweep_dir):  # joblib's, submitit's workers: side by side
-            write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))
+        try:
+            with _one_writer(sweep_dir):  # joblib's, submitit's workers: side by side
+                write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))
+        except WriteFailed as error:  # the jobs' own directories hold their results: the sweep goes on
+            _say(f"{error}; the sweep goes on (each job's results are in its own directory)")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from trainlab.sweeps.resume import RESUME_ENV
@@ -205,8 +210,12 @@ class SweepSummary(Callback):
         os.environ.pop(SWEEP_DIR_ENV, None)
         os.environ.pop(RESUME_ENV, None)
         rows = job_rows(sweep_dir)
-        if rows:
-            finish(sweep_dir, rows)
+        try:
+            if rows:
+                finish(sweep_dir, rows)
+        except WriteFailed as error:  # every job is kept: a continued sweep writes the tables again
+            _say(f"{error}; free the space, then python train.py -m resume={sweep_dir} writes the sweep's tables")
+            sys.exit(EXIT_WRITE)
         failed = sorted((r["job"] for r in rows if r["status"] == "failed"), key=lambda job: _job_number({"job": job}))
         if failed and not any("state" in r for r in rows):  # a search's failed trials are its own outcome
             which = f"job {failed[0]}" if len(failed) == 1 else f"jobs {', '.join(failed)}"
