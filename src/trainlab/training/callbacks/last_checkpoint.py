@@ -29,9 +29,9 @@ class LastCheckpoint(ModelCheckpoint):
     ended training there is the module's record's: ``trainlab.training.records``.)
 
     Ctrl-C keeps every finished epoch: an epoch whose write waits keeps a copy of the
-    checkpoint it would have written in memory (the newest only: about 1 ms per epoch for the
-    default run on the 2-core CPU), and an interrupt (Ctrl-C, or every rank's agreed stop
-    under DDP) writes it before the run stops.
+    checkpoint it would have written in memory (the newest only: 0.6 ms per epoch in
+    ``scripts/bench.py --only overhead`` on the 2-core CPU), and an interrupt (Ctrl-C, every
+    rank's agreed stop under DDP, a lost rank) or a refused write writes it before the run stops.
     """
 
     def __init__(self, dirpath: str, every_seconds: float = 0.0) -> None:
