@@ -4,7 +4,6 @@ finished trials), a trial whose job raises an unexpected error (one line, the tr
 with the error as its reason), and the heartbeat itself (trainlab.search.heartbeat)."""
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -49,14 +48,14 @@ def running_trial(study, worker: Worker | None, heartbeat: float | None):
 
 def test_a_lost_workers_trial_is_failed_with_the_reason_and_no_longer_counts():
     study = optuna.create_study()
-    here, now = Worker.this(), time.time()
+    here, now = Worker.this(), 1_800_000_000.0  # the moment the trials are judged at (fail_lost's now)
     gone = running_trial(study, Worker(here.host, dead_pid(), here.pid_ns), now)  # killed a moment ago
     silent = running_trial(study, Worker("elsewhere", 4242), now - 1000)  # another machine, silent since
     beating = running_trial(study, Worker("elsewhere", 4242), now - 5)
     alive = running_trial(study, Worker(here.host, os.getppid(), here.pid_ns), now - 5)  # a live process here
     foreign = running_trial(study, None, None)  # not trainlab's: never judged
 
-    failed = fail_lost(study, stale_after=90)
+    failed = fail_lost(study, stale_after=90, now=now)
 
     assert [number for number, _ in failed] == [gone.number, silent.number]
     trials = study.get_trials()
@@ -64,7 +63,7 @@ def test_a_lost_workers_trial_is_failed_with_the_reason_and_no_longer_counts():
     assert reason.startswith(f"lost: worker pid {gone.user_attrs[WORKER]['pid']} on host {here.host} stopped")
     assert "its process is gone" in reason
     silent_reason = trials[silent.number].user_attrs[REASON]
-    assert re.fullmatch(r"lost: worker pid 4242 on host elsewhere stopped \(no heartbeat for 100\d s\)", silent_reason)
+    assert silent_reason == "lost: worker pid 4242 on host elsewhere stopped (no heartbeat for 1000 s)"
     for number in (gone.number, silent.number):
         assert trials[number].state == TrialState.FAIL and trials[number].user_attrs[COUNTED] is False
         assert not counts(trials[number])
@@ -75,7 +74,7 @@ def test_a_lost_workers_trial_is_failed_with_the_reason_and_no_longer_counts():
 def test_a_lost_trials_place_goes_to_a_new_trial():
     study = optuna.create_study(sampler=make_sampler("random", seed=0))
     here = Worker.this()
-    lost = running_trial(study, Worker(here.host, dead_pid(), here.pid_ns), time.time())
+    lost = running_trial(study, Worker(here.host, dead_pid(), here.pid_ns), None)  # gone: judged by its pid
     space = search_space(["optimizer.lr=interval(0.0,1.0)"])
     ran = []
 
@@ -97,7 +96,7 @@ def test_a_worker_with_no_place_left_waits_for_anothers_trial_and_replaces_it_on
     space = search_space(["optimizer.lr=interval(0.0,1.0)"])
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a live worker's stand-in
     here = Worker.this()
-    running_trial(study, Worker(here.host, other.pid, here.pid_ns), time.time())
+    running_trial(study, Worker(here.host, other.pid, here.pid_ns), None)  # alive until killed: judged by its pid
 
     def kill_once_two_completed():
         deadline = time.monotonic() + 120
@@ -213,7 +212,7 @@ def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_fails_with_the_reas
                     for t in trials
                     if t.state == TrialState.RUNNING
                     and t.user_attrs.get(WORKER, {}).get("pid") == a[0].pid
-                    and time.time() - t.user_attrs.get(HEARTBEAT, 0) < 60
+                    and HEARTBEAT in t.user_attrs  # its worker beats
                     and t.intermediate_values  # it has trained an epoch
                 ),
                 None,

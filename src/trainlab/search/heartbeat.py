@@ -142,14 +142,17 @@ def lost_reason(trial: Any, stale_after: float, me: Worker, now: float) -> str |
     return None
 
 
-def fail_lost(study: Any, stale_after: float, me: Worker | None = None) -> list[tuple[int, str]]:
-    """Tell FAIL each RUNNING trial whose worker is lost, with its reason and
-    ``trainlab:counted`` false; the (number, reason) of each. Two workers failing one trial
-    at once, or its worker telling it meanwhile, is harmless: the first tell stands."""
+def fail_lost(
+    study: Any, stale_after: float, me: Worker | None = None, now: float | None = None
+) -> list[tuple[int, str]]:
+    """Tell FAIL each RUNNING trial whose worker is lost (judged at ``now``, Unix seconds: the
+    clock's by default), with its reason and ``trainlab:counted`` false; the (number, reason)
+    of each. Two workers failing one trial at once, or its worker telling it meanwhile, is
+    harmless: the first tell stands."""
     from optuna.trial import TrialState
 
     me = me or Worker.this()
-    now, failed = time.time(), []
+    now, failed = (time.time() if now is None else now), []
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         reason = lost_reason(frozen, stale_after, me, now)
         if reason is None:
