@@ -9,7 +9,7 @@ of dozens of kernel launches and Python calls.
 too): a few warm-up steps first on a side stream, so that lazily created optimizer state and
 cuBLAS workspaces exist; they would change the weights, so what the caller saves is put
 back before the capture. Learning rates are baked into one model's graph: when a scheduler
-changes one, the step is captured anew.
+changes one, the step is captured anew; so is a stack's when it shrinks (its tensors change shape).
 """
 
 from __future__ import annotations

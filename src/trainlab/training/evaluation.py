@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -34,22 +34,35 @@ class Evaluation:
         self._outputs.append(output.detach())
         self._targets.append(y)
 
-    def compute(self, stage: str) -> list[dict[str, float]]:
-        """Each member's values of the kept outputs ([] when none were kept)."""
+    def compute(self, stage: str, counts: Sequence[int] | None = None) -> list[dict[str, float]]:
+        """Each member's values of the kept outputs ([] when none were kept); ``counts``: each
+        member's own rows, the first of the kept ones (None: all)."""
         if not self._outputs:
             return []
         stacked = self._outputs[0].dim() == 3
         output = torch.cat(self._outputs, dim=1 if stacked else 0)
         y = torch.cat(self._targets, dim=1 if stacked else 0)
         self._outputs, self._targets = [], []
-        values = self.values(output, y)
+        values = self.values(output, y, counts)
         rows = torch.stack(list(values.values()), dim=1).tolist()  # one wait for the device
         return [{f"{stage}/{name}": value for name, value in zip(values, row, strict=True)} for row in rows]
 
     @torch.no_grad()
-    def values(self, output: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def values(
+        self, output: torch.Tensor, y: torch.Tensor, counts: Sequence[int] | None = None
+    ) -> dict[str, torch.Tensor]:
         """The loss and metrics of ``output`` against ``y``, each a float32 tensor [M] on their
-        device (M = 1 for one model; nothing is read back: a caller reads them at once)."""
+        device (M = 1 for one model; nothing is read back: a caller reads them at once).
+        ``counts``: a stack's members' own rows (the first ``counts[m]`` of member m's; the rest
+        padding), when they differ: each distinct count's values are computed on its rows, and
+        each member takes its own count's."""
+        if counts is not None and output.dim() == 3 and any(c != output.shape[1] for c in counts):
+            found: dict[str, torch.Tensor] = {}
+            for c in sorted(set(counts)):
+                part = self.values(output[:, :c], y[:, :c])
+                mine = torch.tensor([n == c for n in counts], device=output.device)
+                found = {k: torch.where(mine, v, found[k]) if found else v for k, v in part.items()}
+            return found
         loss = self.loss(output, y)
         if output.dim() == 2:  # one model: the member axis of one
             output, y, loss = output.unsqueeze(0), y.unsqueeze(0), loss.reshape(1)
@@ -57,9 +70,23 @@ class Evaluation:
         return {name: value.to(torch.float32) for name, value in {"loss": loss, **metrics}.items()}
 
     @torch.no_grad()
-    def evaluate(self, model: Network, x: torch.Tensor, y: torch.Tensor, stage: str) -> list[dict[str, float]]:
+    def evaluate(
+        self,
+        model: Network,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        stage: str,
+        members: torch.Tensor | None = None,
+        counts: Sequence[int] | None = None,
+    ) -> list[dict[str, float]]:
         """``model`` (put in eval mode: dropout off; back in training mode after) on all of
-        ``x``, ``y`` ([N, ...] for one model, [M, N, ...] for a stack), ``EVAL_BATCH`` rows at a time."""
+        ``x``, ``y`` ([N, ...] for one model, [M, N, ...] for a stack), ``EVAL_BATCH`` rows at a time.
+        ``members``: a shrunk stack (``StackedNetwork.members``) computes only these of the M
+        members: only their rows are evaluated, and the others' dicts are empty ({})."""
+        width = x.shape[0]
+        if members is not None:
+            x, y = x[members.to(x.device)], y[members.to(y.device)]
+            counts = None if counts is None else [counts[m] for m in members.tolist()]
         model.eval()  # type: ignore[attr-defined]
         rows = x.shape[-2]
         for start in range(0, rows, EVAL_BATCH):
@@ -69,7 +96,13 @@ class Evaluation:
             else:
                 self.update(model(x[start:stop]), y[start:stop])
         model.train()  # type: ignore[attr-defined]
-        return self.compute(stage)
+        values = self.compute(stage, counts)
+        if members is None or not values:
+            return values
+        full: list[dict[str, float]] = [{} for _ in range(width)]
+        for value, m in zip(values, members.tolist(), strict=True):
+            full[m] = value
+        return full
 
 
 def first_rows(x: torch.Tensor, y: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor]:

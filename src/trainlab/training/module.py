@@ -27,14 +27,16 @@ class TrainingModule(L.LightningModule):
 
     Optimization is manual: each training batch is a chunk of mini-batches whose optimizer
     steps the step unit runs (``trainlab.training.steps``). Once per epoch the module reads the
-    unit's totals, validates every member (every ``val_every_n_epochs``-th epoch; ``val_limit``
-    as Lightning's ``limit_val_batches``), and hands each member's row to its ``Record``
-    (``trainlab.training.records``): the best epoch, whose weights it keeps on the device, early
-    stopping and max_epochs; a diverged member is recorded and restarted from the epoch's start.
+    unit's totals, validates every member it computes (a shrunk stack: its live members; every
+    ``val_every_n_epochs``-th epoch; ``val_limit`` as Lightning's ``limit_val_batches``), and
+    hands each member's row to its ``Record`` (``trainlab.training.records``): the best epoch,
+    whose weights it keeps on the device, early stopping and max_epochs; a diverged member is
+    recorded and restarted from the epoch's start.
     Training ends when no member trains on. The epoch goes to ``reporter`` (one model: the
     callbacks, progress bar and loggers; ``trainlab.training.reporting``), and the epoch-interval
-    schedulers step (plateau on ``monitor``). At the end each member's best weights are put back;
-    Lightning's test loop then tests them (``test_values``, one dict per member).
+    schedulers step (plateau on ``monitor``). At the end each member's best weights are put back
+    (a shrunk stack grows back to all its members); Lightning's test loop then tests them
+    (``test_values``, one dict per member).
 
     Checkpoints carry each member's record, its best weights, the unit's own state and the
     random state that dropout draws from (``trainlab.training.payload``): ``resume=`` continues
@@ -198,7 +200,8 @@ class TrainingModule(L.LightningModule):
 
     def _end_training(self) -> None:
         """Each member's final weights kept (``last_states``), then its best epoch's weights put
-        in (members without one keep theirs). Run on the training device: a stack's weights are
+        in (members without one keep theirs; a shrunk stack grows back to all its members there,
+        for the test loop). Run on the training device: a stack's weights are
         views of one tensor there, which Lightning's teardown splits when it moves them."""
         self.last_states = [self.steps.member_state(m) for m in range(len(self.records))]
         has_best = torch.tensor([record.best_epoch is not None and not self._best_lost for record in self.records])
@@ -212,19 +215,28 @@ class TrainingModule(L.LightningModule):
         """Each member's validation loss and metrics. Run by the module at the end of a training
         epoch rather than by Lightning's validation loop, whose fixed cost per epoch (hooks,
         signature checks, mode switches over every submodule, batch transfers) was most of a
-        small model's epoch."""
+        small model's epoch. A shrunk stack (``StackedNetwork.members``: the members it still
+        computes) validates those alone; the others, stopped, get {} (their rows are not recorded)."""
         x, y = self.trainer.datamodule.split_on_device("val")
         rows = limited_rows(x.shape[-2], self.val_limit)
         if not rows:
             return [{} for _ in self.records]
-        return self.evaluation.evaluate(self.model, *first_rows(x, y, rows), "val")
+        members = getattr(self.model, "members", None)  # None: one model, or a stack computing all
+        counts = self._member_rows("val")
+        return self.evaluation.evaluate(self.model, *first_rows(x, y, rows), "val", members, counts)
+
+    def _member_rows(self, split: str) -> list[int] | None:
+        """Each member's own rows of ``split`` (a stack of data sets of unequal rows:
+        ``StackedDataModule.member_rows``); None: all of them."""
+        rows = getattr(self.trainer.datamodule, "member_rows", None)
+        return None if rows is None else rows(split)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         self.evaluation.update(self.model(x), y)
 
     def on_test_epoch_end(self) -> None:
-        self.test_values = self.evaluation.compute("test") or [{} for _ in self.records]
+        self.test_values = self.evaluation.compute("test", self._member_rows("test")) or [{} for _ in self.records]
         self.distributed.agree()  # Ctrl-C during the test, on any rank: every rank stops here
         if self.reporter is not None:
             self.reporter.test(self.trainer, self.test_values[0], step=len(self.history))

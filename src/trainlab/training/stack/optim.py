@@ -5,6 +5,10 @@ per name, broadcast as ``h.view(M, 1, ...)``) and its own step count, and gets e
 ``torch.optim.<name>([p[m] for p in params], **settings[m])`` would give it (the formulas of torch's
 single-tensor implementations). Options that change the algorithm's shape (nesterov, amsgrad, centered,
 maximize, ...) are shared by all members.
+
+A stack that shrinks (``trainlab.training.stack.stack_steps``) gathers the optimizer down to some
+of its members (``gather_``: their hyper-parameters, step counts and moments, row for row), and
+puts a shrunk optimizer's state back into a full-width one with ``scatter_state``.
 """
 
 from __future__ import annotations
@@ -156,6 +160,20 @@ class StackedOptimizer:
             "state": [{k: v.clone() for k, v in s.items()} for s in self.state],
         }
 
+    @torch.no_grad()
+    def gather_(self, rows: Tensor, params: list[Tensor]) -> None:
+        """Keep only the members at ``rows`` (positions along the member axis), stepping
+        ``params``, whose member axis holds those members in that order: each kept member's
+        hyper-parameters, step count and moments are its own as before, so its next updates
+        are those it would have had."""
+        if any(p.shape[0] != len(rows) for p in params):
+            raise ValueError(f"gather_: params must hold the {len(rows)} kept members")
+        self.params, self.M = list(params), len(rows)
+        self._hyper = {k: v[rows] for k, v in self._hyper.items()}
+        self._steps = self._steps[rows]
+        self.state = [{k: v[rows] for k, v in s.items()} for s in self.state]
+        self.refresh()
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         theirs = [sorted(s) for s in state["state"]]
         if state["name"] != self.name or sorted(state["hyper"]) != sorted(self._hyper):
@@ -169,3 +187,19 @@ class StackedOptimizer:
         for mine, saved in zip(self.state, state["state"], strict=True):
             for k, v in mine.items():
                 v.copy_(saved[k])
+
+
+def scatter_state(full: dict[str, Any], part: dict[str, Any], members: Tensor) -> dict[str, Any]:
+    """A full-width ``state_dict`` (``full``'s, new tensors) whose rows ``members`` are those of
+    ``part``, the state of the optimizer gathered down to ``members`` (indices into full's member
+    axis): a shrunk optimizer's state in the form of the unshrunk one's."""
+
+    def put(whole: Tensor, rows: Tensor) -> Tensor:
+        return whole.index_copy(0, members.to(whole.device), rows.to(whole.device))
+
+    return {
+        "name": full["name"],
+        "hyper": {k: put(v, part["hyper"][k]) for k, v in full["hyper"].items()},
+        "steps": put(full["steps"], part["steps"]),
+        "state": [{k: put(v, s[k]) for k, v in f.items()} for f, s in zip(full["state"], part["state"], strict=True)],
+    }
