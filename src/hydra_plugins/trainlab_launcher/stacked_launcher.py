@@ -5,7 +5,9 @@ composes every job's config as Hydra's basic launcher does, checks them all, tra
 jobs in stacks (``trainlab.sweeps.stacked_sweep``), and then hands each job to Hydra's ``run_job`` with a
 task that writes the job's run directory: the job dirs, .hydra files, callbacks (the sweep
 summary) and job returns are Hydra's own, as with the basic launcher.
-``hydra.launcher.max_stack`` caps the members of one stack.
+``hydra.launcher.max_stack`` caps the members of one stack. Under ``hydra/sweeper=optuna``
+each job is a trial: the stack's pruning callback reports each member's epochs to its trial
+and stops the members the pruner prunes (``trainlab.search.link.members``).
 
 A job whose stack fails (its data, a full disk, memory, anything) is one line on stderr,
 ``error: job <n>: <why>``, and a failed row in the sweep's tables; the other stacks go on. A
@@ -60,6 +62,7 @@ class StackedLauncher(Launcher):
 
         from trainlab.config.jobs import check_jobs
         from trainlab.files.lock import Taken, sole_writer
+        from trainlab.search.link import members, of_config
         from trainlab.sweeps.stacked_sweep import STATE_DIR
         from trainlab.training.quiet import quiet_lightning
 
@@ -80,6 +83,8 @@ class StackedLauncher(Launcher):
             except Taken as taken:  # a resume= of this sweep while it still trains
                 Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(taken))}", highlight=False)
                 sys.exit(2)
+            # An Optuna search's batch: each member's trial, for the stack's pruning (search.link)
+            held.enter_context(members(task_cfgs, [of_config(config) for config in configs]))
             returns = self._stacks(configs, task_cfgs, state_dir, sweep_dir)
         return [returns[number] for number in range(len(configs))]
 

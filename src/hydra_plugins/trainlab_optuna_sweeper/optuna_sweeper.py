@@ -4,7 +4,9 @@ An Optuna search as a Hydra sweeper: the sweep grammar's ``interval``, ``range``
 ``choice`` are the search space (``trainlab.search.space``), the other overrides are every
 trial's. Trials are asked ``n_jobs`` at a time and handed to the launcher (basic, joblib,
 stacked) as one batch of jobs; each job's result is told to the study, which lives in
-``storage`` (default: optuna.db in the sweep dir). Each running trial has a heartbeat, and a
+``storage`` (default: optuna.db in the sweep dir). Each job reports its monitored value every
+epoch and the ``pruner`` stops it (a lone trial, or with ``hydra/launcher=stacked`` a member of
+its batch's stack: ``trainlab.training.callbacks.pruning``). Each running trial has a heartbeat, and a
 trial whose worker was killed is failed by the others (``trainlab.search.heartbeat``); a
 failed trial carries its job's error. The logic is in ``trainlab.search``;
 this module is Hydra's glue. (No ``from __future__ import annotations``: Hydra executes

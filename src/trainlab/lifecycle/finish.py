@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trainlab.errors import Diverged, Stopped
+from trainlab.errors import Diverged, Pruned, Stopped
 from trainlab.files.rundir import RunDir
 from trainlab.lifecycle.result import RunResult
 from trainlab.lifecycle.summary import finished_summary, write_stop_summary
@@ -101,7 +101,8 @@ def _summary_of(outcome: Outcome) -> dict[str, Any]:
 
 def _result(outcome: Outcome, stopped: bool) -> RunResult:
     stop = outcome.stop
-    stopped_by = ("diverged" if isinstance(stop, Diverged) else "interrupted") if stopped else outcome.stopped_by
+    how = "diverged" if isinstance(stop, Diverged) else "pruned" if isinstance(stop, Pruned) else "interrupted"
+    stopped_by = how if stopped else outcome.stopped_by
     return RunResult(
         metrics={} if stopped else outcome.metrics,
         history=outcome.history,

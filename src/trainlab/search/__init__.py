@@ -6,7 +6,8 @@ launcher as jobs and tells the study how each ended; what it does lives here, on
 - ``space``: Hydra's sweep grammar (``interval``, ``range``, ``choice``, ``tag(log, ...)``)
   to Optuna distributions, and a trial's values back to overrides;
 - ``settings``: ``hydra.sweeper.*``: the sampler and pruner by name, the storage forms;
-- ``link``: how a job finds its trial (an environment variable the job's own Hydra sets);
+- ``link``: how a job finds its trial (an environment variable the job's own Hydra sets), and
+  a stack's members theirs (the stacked launcher names them while its stacks train);
 - ``loop``: the ask / launch / tell loop and what ``n_trials`` means for a shared study;
 - ``heartbeat``: each running trial's worker and heartbeat; a killed worker's trials failed
   (with the reason) by the others, and replaced;

@@ -5,8 +5,11 @@
   ``sampler_args`` its keyword arguments; ``seed`` (default: the run's ``seed``; null:
   random) goes to the samplers that take one. A process whose first trial is number k > 0
   (it joined a study others work on) seeds ``seed + k``: workers draw different values.
-- ``pruner``: an Optuna pruner by class name, likewise (``MedianPruner``, ``hyperband``,
-  ``SuccessiveHalvingPruner``, ...; ``none`` prunes nothing); ``pruner_args`` its arguments.
+- ``pruner``: an Optuna pruner by class name, likewise, spaces, ``_`` and ``-`` ignored
+  (``median``, ``percentile``, ``successive_halving``, ``hyperband``, ``threshold``, ...;
+  ``none`` prunes nothing); ``pruner_args`` its arguments, Optuna's own (``percentile``
+  needs ``{percentile: 25.0}``). A trial is judged at each epoch's end, alone or as a stack's
+  member (``trainlab.training.callbacks.pruning``).
 - ``storage``: null (``sqlite:///<sweep dir>/optuna.db``), any SQLAlchemy URL
   (``sqlite:///path.db``, ``postgresql://...``, ``mysql://...``), or ``journal:<file>``
   (Optuna's JournalStorage over a JournalFileBackend: a file many processes append to).
@@ -65,7 +68,7 @@ JOURNAL = "journal:"
 def _class_name(key: str, given: str, allowed: tuple[str, ...], suffix: str) -> str:
     """The class ``given`` names (``tpe``, ``TPE``, ``TPESampler``), or ConfigError naming
     ``key`` and the allowed names."""
-    wanted = str(given).strip().lower()
+    wanted = "".join(c for c in str(given).strip().lower() if c not in " _-")  # successive_halving, ...
     for name in allowed:
         if wanted in (name.lower(), name.lower().removesuffix(suffix.lower())):
             return name

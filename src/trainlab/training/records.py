@@ -9,6 +9,9 @@ model (a member of one) and every member of a stack alike, kept on the host, rea
   one, or a value that is not finite, stop the member (as Lightning's EarlyStopping decides,
   which counts validations: epochs without the value are skipped).
 - ``max_epochs`` ends it.
+- **Pruning** (``hydra/sweeper=optuna``, a stack's member): the study's pruner stops it at an
+  epoch's end (``Record.prune``, set by ``trainlab.training.callbacks.pruning.StackPruning``);
+  the record keeps the ``Pruned`` error, as a diverged one keeps ``Diverged``.
 
 Values are compared as Lightning's callbacks compare logged values: as float32 tensors
 (``improves``), so a near-tie goes the same way for one model and for a stack's member.
@@ -22,9 +25,9 @@ from typing import Any
 
 import torch
 
-from trainlab.errors import Diverged
+from trainlab.errors import Diverged, Pruned
 
-EARLY_STOPPING, MAX_EPOCHS, DIVERGED = "early stopping", "max_epochs", "diverged"
+EARLY_STOPPING, MAX_EPOCHS, DIVERGED, PRUNED = "early stopping", "max_epochs", "diverged", "pruned"
 
 
 def improves(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
@@ -69,8 +72,9 @@ class Record:
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
     best_score: float | None = None
-    stopped_by: str | None = None  # None while it trains; early stopping, max_epochs, diverged
+    stopped_by: str | None = None  # None while it trains; early stopping, max_epochs, diverged, pruned
     diverged: Diverged | None = None
+    pruned: Pruned | None = None  # an Optuna trial's member its study's pruner stopped
     early_best: float | None = None  # early stopping's best value so far
     wait: int = 0  # validations since it improved
 
@@ -80,6 +84,10 @@ class Record:
 
     def diverge(self, error: Diverged) -> None:
         self.diverged, self.stopped_by = error, DIVERGED
+
+    def prune(self, error: Pruned) -> None:
+        """Stop the member: its study's pruner said so at the end of ``error.epoch`` (its last row)."""
+        self.pruned, self.stopped_by = error, PRUNED
 
     def finish_epoch(self, row: dict[str, float]) -> bool:
         """Record one epoch the member trained; return whether its weights are the best so far.
@@ -109,9 +117,10 @@ class Record:
                 self.stopped_by = self.stopped_by or EARLY_STOPPING
 
     def state_dict(self) -> dict[str, Any]:
-        """The record as plain data (its rules come from the config, not from here)."""
-        diverged = self.diverged
-        return {
+        """The record as plain data (its rules come from the config, not from here); ``pruned``
+        only where the member was pruned (every other record's data is as before)."""
+        diverged, pruned = self.diverged, self.pruned
+        state = {
             "history": self.history,
             "best_epoch": self.best_epoch,
             "best_score": self.best_score,
@@ -120,6 +129,9 @@ class Record:
             "early_best": self.early_best,
             "wait": self.wait,
         }
+        if pruned is not None:
+            state["pruned"] = [pruned.trial, pruned.epoch, pruned.monitor, pruned.value]
+        return state
 
     def load_state_dict(self, state: dict[str, Any], epochs_run: int | None = None) -> None:
         """Put ``state_dict()``'s data back. A stop by max_epochs is lifted when the rules now
@@ -130,6 +142,7 @@ class Record:
         self.best_epoch, self.best_score = state["best_epoch"], state["best_score"]
         self.stopped_by = state["stopped_by"]
         self.diverged = None if state["diverged"] is None else Diverged(*state["diverged"])
+        self.pruned = Pruned(*state["pruned"]) if state.get("pruned") is not None else None
         self.early_best, self.wait = state["early_best"], state["wait"]
         extendable = epochs_run is None or len(self.history) == epochs_run
         if self.stopped_by == MAX_EPOCHS and len(self.history) < self.rules.max_epochs and extendable:

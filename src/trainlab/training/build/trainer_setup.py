@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from trainlab.files.rundir import RunDir
 from trainlab.training import ddp
 from trainlab.training.callbacks import BestCheckpoint, LastCheckpoint
 from trainlab.training.callbacks.pictures import Histograms, Pictures
-from trainlab.training.callbacks.pruning import optuna_pruning
+from trainlab.training.callbacks.pruning import optuna_pruning, stack_pruning
 from trainlab.training.loggers import TensorBoard
 from trainlab.training.losses import Loss
 from trainlab.training.model_summary import CourseModelSummary
@@ -73,10 +74,16 @@ def progress_callbacks(cfg: DictConfig) -> list[L.Callback]:
     return found
 
 
-def stack_callbacks(cfg: DictConfig, checkpoint_dir: Path | None) -> list[L.Callback]:
-    """A stack's callbacks: its last.ckpt in ``checkpoint_dir`` (when given), the progress bar
-    as configured (each member's run directory is written afterwards: no logger, no pictures)."""
+def stack_callbacks(cfgs: DictConfig | Sequence[DictConfig], checkpoint_dir: Path | None) -> list[L.Callback]:
+    """A stack's callbacks: the progress bar as configured, the pruning of its members that are
+    Optuna trials (``cfgs``: every member's config, in member order; given one config, the
+    first's, nothing is pruned), then its last.ckpt in ``checkpoint_dir`` (when given), which
+    thus holds each epoch's pruning. Each member's run directory is written afterwards: no
+    logger, no pictures."""
+    members = [cfgs] if isinstance(cfgs, DictConfig) else list(cfgs)
+    cfg = members[0]
     found: list[L.Callback] = [CourseProgressBar()] if cfg.trainer.enable_progress_bar else []
+    found += [] if isinstance(cfgs, DictConfig) else stack_pruning(members)
     return found + ([last_checkpoint(cfg, checkpoint_dir)] if checkpoint_dir is not None else [])
 
 
