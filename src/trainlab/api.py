@@ -71,6 +71,6 @@ def run_sweep(
     from trainlab.sweeps.stacked_sweep import train_sweep
 
     jobs = sweep_jobs(overrides)
-    composed = compose_jobs([[*job, *(() if verbose else SILENT)] for job in jobs])
+    composed = compose_jobs([[*job, *(() if verbose else SILENT)] for job in jobs], keep_plain=True)
     sweep_dir = (Path(output_dir) if output_dir is not None else unique_dir(Path("outputs/multirun"))).resolve()
     return train_sweep(composed, jobs, sweep_dir, max_stack, verbose)

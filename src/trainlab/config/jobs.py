@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from trainlab.config.composing import chooses_options, compose, first_line, group_options
+from trainlab.config.plain import Derived, frozen, keep
 from trainlab.config.stackable import check_stackable
 from trainlab.config.validate import check_one_device, validate
 from trainlab.errors import ConfigError
@@ -67,7 +68,7 @@ def sweep_jobs(overrides: Sequence[str]) -> list[list[str]]:
     return [list(job) for job in itertools.product(*values)]
 
 
-def compose_jobs(jobs: Sequence[Sequence[str]]) -> list[tuple[DictConfig, dict[str, str]]]:
+def compose_jobs(jobs: Sequence[Sequence[str]], keep_plain: bool = False) -> list[tuple[DictConfig, dict[str, str]]]:
     """``compose(job)`` for each job, the same configs, without composing each job from the
     files: Hydra takes a quarter of a second per composition, most of a 64-job sweep's set-up.
 
@@ -84,11 +85,16 @@ def compose_jobs(jobs: Sequence[Sequence[str]]) -> list[tuple[DictConfig, dict[s
     sets first, in the same order, are set once on the shared composition. A job's copy is
     that composition unpickled (its node types, flags and struct mode with it; a quarter of
     ``copy.deepcopy``'s time), on which the job's remaining values are set.
+
+    With ``keep_plain``, each config is made read-only and its plain values are kept with it
+    (``trainlab.config.plain``), derived from its composition's where they can be: a sweep's
+    checks, grouping and files then read them without converting each job's config again.
     """
     groups = set(group_options())
     plans = [_plan(parsed, groups) for parsed in _parse_each(jobs)]
     shared = _shared_prefixes([plan for plan in plans if plan is not None])
     bases: dict[tuple[str, ...], tuple[bytes | None, dict[str, str]]] = {}
+    derived: dict[tuple[str, ...], Derived] = {}
     composed = []
     for job, plan in zip(jobs, plans, strict=True):
         if plan is None:  # unparsable (compose raises the ConfigError), or additions and deletions:
@@ -101,6 +107,8 @@ def compose_jobs(jobs: Sequence[Sequence[str]]) -> list[tuple[DictConfig, dict[s
             try:
                 _set_values(base, values[:start])
                 bases[chosen] = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL), choices
+                if keep_plain:
+                    derived[chosen] = Derived(base)
             except OmegaConfBaseException:
                 bases[chosen] = None, choices  # every job of these options fails on a shared value
         snapshot, choices = bases[chosen]
@@ -111,9 +119,15 @@ def compose_jobs(jobs: Sequence[Sequence[str]]) -> list[tuple[DictConfig, dict[s
                 _set_values(cfg, values[start:])
             except OmegaConfBaseException:
                 cfg = None
+            if cfg is not None and chosen in derived:
+                found = derived[chosen].derive(cfg, [o.key_or_group for o in values[start:]])
+                if found is not None:
+                    keep(cfg, found)
         if cfg is None:  # an unknown key or bad value: the full path words it
             cfg, choices = compose(job)
         composed.append((cfg, dict(choices)))
+    if keep_plain:
+        frozen(cfg for cfg, _ in composed)
     return composed
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from trainlab.config.plain import once, plain
 from trainlab.config.ranges import Allowed, allowed_in
 from trainlab.config.schema import BATCH_SIZE, SCHEMAS
 from trainlab.errors import ConfigError
@@ -91,7 +92,7 @@ def _resolved(cfg: DictConfig) -> dict[Any, Any] | None:
     """``cfg`` with every interpolation resolved, as plain values; None when a value cannot be
     resolved (``_check_keys`` then resolves each as it reaches it, and raises there)."""
     try:
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+        return plain(cfg)
     except Exception:
         return None
 
@@ -205,5 +206,11 @@ def check_monitor(cfg: DictConfig, task: str) -> None:
 
 def selected_regularization(cfg: DictConfig) -> DictConfig:
     """The regularization options selected (the schema holds None for the others), resolved."""
-    reg = OmegaConf.to_container(cfg.get("regularization") or {}, resolve=True)
-    return OmegaConf.create({k: v for k, v in reg.items() if v is not None})
+
+    def make() -> DictConfig:
+        reg = plain(cfg).get("regularization") or {}
+        selected = OmegaConf.create({k: v for k, v in reg.items() if v is not None})
+        OmegaConf.set_readonly(selected, True)
+        return selected
+
+    return once(cfg, "selected_regularization", make)

@@ -4,7 +4,9 @@
 over ``<name>`` (``os.replace``, atomic on one file system), then fsyncs the directory so the
 rename itself survives a power cut. A crash, a kill or an exception during a write leaves the
 previous file whole and, except after a kill, no temporary; a resume removes the stale ones
-(``RunDir.remove_stale_temporaries``). The temporary's name is fixed, so a file must have one
+(``RunDir.remove_stale_temporaries``). Inside ``trainlab.files.batch.durable_batch`` the
+temporary is handed to the batch, which makes many files durable and renames them together
+(a stack's members). The temporary's name is fixed, so a file must have one
 writer at a time (as in trainlab). Checkpoints are written the same way
 (``checkpoints.save_atomically``); ``write_bytes``, ``write_text`` and ``write_csv`` serve files
 outside a run directory too (predict's ``output=``, a sweep's tables, the course's page).
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from trainlab.errors import WriteFailed, write_failure
+from trainlab.files.batch import current
 
 TMP_SUFFIX = ".tmp"  # resume removes stale ``*.tmp``; conftest's break_last_ckpt knows "last.ckpt.tmp"
 
@@ -38,10 +41,15 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **open_args: Any)
     tmp = target.with_name(target.name + TMP_SUFFIX)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        batch = current()
         with open(tmp, mode, **open_args) as file:
             yield file
             file.flush()
-            os.fsync(file.fileno())
+            if batch is None:
+                os.fsync(file.fileno())
+        if batch is not None:  # made durable and renamed with the batch's other files, at its end
+            batch.add(tmp, target)
+            return
         os.replace(tmp, target)
     except WriteFailed:
         _remove(tmp)

@@ -131,11 +131,12 @@ class RunDir:
     def write_csv(self, name: str, frame: Any, index: bool = False) -> Path:
         return write_csv(self.path / name, frame, index)
 
-    def save_config(self, cfg: Any, overrides: list[str] | None = None) -> Path:
+    def save_config(self, cfg: Any, overrides: list[str] | None = None, values: Any = None) -> Path:
         """config.yaml: the OmegaConf config with every interpolation resolved; with
         ``overrides``, overrides.yaml: the list it was composed from (as Hydra's
         .hydra/overrides.yaml, which a resume would overwrite). Each file's text is
-        ``OmegaConf.to_yaml``'s (see ``config_yaml``)."""
+        ``OmegaConf.to_yaml``'s (see ``config_yaml``). ``values``: ``cfg`` as plain values, where
+        the caller has them (``trainlab.config.plain``)."""
         from omegaconf import OmegaConf
 
         if overrides is not None:
@@ -146,8 +147,9 @@ class RunDir:
             else:
                 text = OmegaConf.to_yaml(OmegaConf.create(listed))
             write_text(self.path / self.OVERRIDES, text)
-        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True) if OmegaConf.is_config(cfg) else None
-        return write_text(self.path / self.CONFIG, config_yaml(plain, lambda: OmegaConf.to_yaml(cfg, resolve=True)))
+        if values is None and OmegaConf.is_config(cfg):  # no enums in a trainlab config: enum_to_str changes nothing
+            values = OmegaConf.to_container(cfg, resolve=True)
+        return write_text(self.path / self.CONFIG, config_yaml(values, lambda: OmegaConf.to_yaml(cfg, resolve=True)))
 
     def read_overrides(self, remedy: str = COPY_AGAIN) -> list[str] | None:
         """overrides.yaml's list, or None when the run has none (a run from before it existed);

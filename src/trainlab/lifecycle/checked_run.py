@@ -1,11 +1,18 @@
 """A composed config whose values have passed, trained: the checks only the data, Lightning or
-the run directory can make; the learning-rate finder; one fit, or one per fold; the
-submission; the summary (``trainlab.lifecycle.finish``)."""
+the run directory can make; the learning-rate finder; one fit, or cross-validation's folds;
+the submission; the summary (``trainlab.lifecycle.finish``).
+
+Cross-validation (``data.folds`` = k > 1) trains its k folds as one stack
+(``trainlab.lifecycle.folds``), each written in ``fold_<k>/``; a config whose folds the
+stacked path cannot serve (``config.stackable.folds_unserved``: a scheduler, max_steps, a
+precision other than 32, ...) trains them one after another (``fit``), as before. Then the
+run's summary: each metric's mean and standard deviation over the folds, with the best fold's model.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,12 +20,15 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trainlab.config.launch import RUN_DIR_ENV, launched_from_outside, launched_rank
+from trainlab.config.stackable import folds_unserved
 from trainlab.config.validate import check_monitor, check_processes
 from trainlab.data import TabularData
 from trainlab.errors import ConfigError, RankFailed, Stopped
 from trainlab.files.rundir import RunDir
-from trainlab.lifecycle.finish import Outcome, finish
+from trainlab.lifecycle.finish import finish
 from trainlab.lifecycle.fit import Fit, fit
+from trainlab.lifecycle.fold_outcome import run_outcome
+from trainlab.lifecycle.folds import train_folds
 from trainlab.lifecycle.member_resume import resume_member
 from trainlab.lifecycle.result import RunResult
 from trainlab.lifecycle.resume import check_resume
@@ -30,6 +40,12 @@ from trainlab.training.loggers import hyperparameters
 from trainlab.training.losses import Loss, resolve_loss
 from trainlab.training.payload import STACKED
 from trainlab.training.quiet import quiet_lightning
+
+log = logging.getLogger(__name__)
+
+# Cross-validation's folds as one stack where the stacked path serves the config; False (tests
+# only): every fold trained alone, one after another, as before.
+STACK_FOLDS = True
 
 
 @dataclass
@@ -80,7 +96,7 @@ def run_checked(setup: Setup) -> RunResult:
     if writes:
         out.save_config(cfg, setup.kept)
     fits = _fits(cfg, datasets, loss, out, hyperparameters(cfg, setup.choices, loss), setup.target, writes)
-    outcome = _outcome(cfg, fits, first, loss, out.path, tuned)
+    outcome = run_outcome(cfg, fits, first, loss, out.path, tuned)
     if to_predict is not None and writes:
         predictions = Predictor.from_checkpoint(outcome.best_checkpoint).predict(to_predict, source=str(cfg.data.test))
         outcome.submission = out.write_csv(out.SUBMISSION, predictions)
@@ -99,11 +115,15 @@ def _fits(
     target: tuple[Path, Path] | None,
     writes: bool,
 ) -> list[Fit]:
-    """One fit of the run, or one per cross-validation fold (in ``fold_<k>/``); a stopped run
-    (diverged, interrupted, pruned) writes its summary.json and raises."""
+    """One fit of the run, or one per cross-validation fold (in ``fold_<k>/``: see the module
+    doc); a stopped run (diverged, interrupted, pruned) writes its summary.json and raises."""
     try:
         if len(datasets) == 1:
             return [fit(cfg, datasets[0], loss, out.path, params, target[1] if target else None)]
+        unserved = folds_unserved(cfg) if STACK_FOLDS else "STACK_FOLDS is off"
+        if unserved is None:
+            return train_folds(cfg, datasets, out, params)
+        log.info("data.folds=%d: the folds train one after another, not as a stack: %s", len(datasets), unserved)
         folds = enumerate(datasets, 1)
         return [fit(cfg, data, loss, out.fold(k).path, {**params, "fold": k}) for k, data in folds]
     except Stopped as stop:
@@ -122,45 +142,6 @@ def _survivor_writes(stop: Stopped, out: RunDir) -> bool:
         return (out.read_json(out.SUMMARY) or {}).get("status") != "failed"
     except ConfigError:  # damaged: rank 0 died writing it
         return True
-
-
-def _outcome(
-    cfg: DictConfig, fits: list[Fit], data: TabularData, loss: str, run_dir: Path, tuned: LRFind | None
-) -> Outcome:
-    """The run as it ended: its fit's, or with cross-validation the mean over the folds with
-    the best fold's model."""
-    pick = min if cfg.mode == "min" else max
-    best = pick(fits, key=lambda f: f.metrics.get(cfg.monitor, float("nan")))
-    metrics, std = _mean_and_std([f.metrics for f in fits])
-    history = fits[0].history
-    summary: dict[str, Any] = {}
-    if len(fits) > 1:
-        history = [{"fold": k, **row} for k, f in enumerate(fits, 1) for row in f.history]
-        summary = {"folds": [f.metrics for f in fits], "metrics_std": std, "best_fold": fits.index(best) + 1}
-    if tuned is not None:
-        summary["lr_find"] = tuned.as_dict()
-    seconds = tuple(sum(getattr(f, k) for f in fits) for k in ("fit_seconds", "test_seconds", "pictures_seconds"))
-    return Outcome(
-        cfg=cfg,
-        run_dir=run_dir,
-        task=data.task,
-        loss=loss,
-        history=history,
-        epochs=len(best.history),
-        best_epoch=best.best_epoch,
-        stopped_by=best.stopped_by,
-        metrics=metrics,
-        model=best.model,
-        best_checkpoint=best.best_checkpoint,
-        device=best.device,
-        seconds=seconds,  # type: ignore[arg-type]
-        threads=best.threads,
-        optimizer_steps=sum(f.optimizer_steps for f in fits),
-        pictures=[p for f in fits for p in f.pictures],
-        summary=summary,
-        metrics_std=std,
-        folds=summary.get("folds", []),
-    )
 
 
 def _tuned(cfg: DictConfig, out: RunDir, kept: list[str] | None, tuned: LRFind) -> RunResult:
@@ -186,13 +167,3 @@ def _check_distributed(cfg: DictConfig, processes: int, script: bool, run_dir: P
         )
     if launched_rank() == 0:
         os.environ[RUN_DIR_ENV] = str(run_dir)
-
-
-def _mean_and_std(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Each metric's mean over folds, and its (sample) standard deviation; no std for one fold."""
-    if len(per_fold) == 1:
-        return dict(per_fold[0]), {}
-    keys = [k for k in per_fold[0] if all(k in m for m in per_fold)]
-    mean = {k: statistics.fmean(m[k] for m in per_fold) for k in keys}
-    std = {k: statistics.stdev(m[k] for m in per_fold) for k in keys}
-    return mean, std

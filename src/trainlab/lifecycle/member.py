@@ -41,6 +41,15 @@ class Member:
     stack_size: int
     interrupted: tuple[int, int] | None = None  # after Ctrl-C: (epochs finished, epochs its last.ckpt keeps)
     resume_checkpoint: dict[str, Any] | None = None  # after Ctrl-C: its last.ckpt, which resume= continues
+    pictures: bool = True  # False: not among its stack's best (pictures.sweep_best); drawn on request
+
+
+@dataclass
+class FoldedJob:
+    """A stacked sweep's job with cross-validation: its folds' members, in fold order, each
+    trained in the stack of every job's folds (``trainlab.lifecycle.folds.fold_members``)."""
+
+    folds: list[Member]
 
 
 class StackInterrupted(Exception):

@@ -8,6 +8,10 @@ member's best weights are tested in Lightning's test loop, and each member becom
 ``Member``: what its run directory is written from (``trainlab.lifecycle.member_dir``).
 A stack too big for its device's memory is trained as stacks that fit; jobs whose data sets
 differ in shape train as one stack per shape.
+
+Cross-validation hands its folds' data sets (``datasets``): member k trains on fold k. Folds
+whose rows differ (rows not divisible by k) share one stack: ``trainlab.data.stacked`` pads
+them, and each member steps, sums and is evaluated on its own rows (``StackSteps``).
 """
 
 from __future__ import annotations
@@ -38,8 +42,14 @@ from trainlab.training.stack.memory import member_bytes, members_that_fit
 log = logging.getLogger(__name__)
 
 
+Datasets = tuple[list[TabularData], list[int]]  # distinct data sets, and which one each member trains on
+
+
 def train_stack(
-    cfgs: list[DictConfig], checkpoints: Path | None = None, resume_from: Path | None = None
+    cfgs: list[DictConfig],
+    checkpoints: Path | None = None,
+    resume_from: Path | None = None,
+    datasets: Datasets | None = None,
 ) -> list[Member]:
     """Train the jobs ``cfgs`` (checked by ``config.stackable`` to share a stack) at once.
 
@@ -47,46 +57,54 @@ def train_stack(
     at the end of an epoch as a lone run's does (``trainlab.training.stack.member_checkpoint``); on
     Ctrl-C ``StackInterrupted`` hands each member with its share of that file. ``resume_from``
     continues from such a file: the whole stack's, or one member's (for a stack of one).
+    ``datasets``: the members' data, given (cross-validation's folds; see the module doc),
+    rather than each job's ``data`` config prepared.
     """
     first = cfgs[0]
     build.check_trainer(first)
     quiet_lightning()
     trainer = _trainer(cfgs, checkpoints)
-    datasets, member_data = build.stack_datasets(cfgs)
-    shapes = [_shape(datasets[d]) for d in member_data]
+    given = datasets is not None
+    datasets, member_data = datasets if datasets is not None else build.stack_datasets(cfgs)
+    shapes = [_shape(datasets[d], rows=not given) for d in member_data]  # given folds may differ in rows
     if len(set(shapes)) > 1:  # e.g. one-hot columns that depend on the split: stacks per shape
         log.info("the stack's data sets differ in shape (%s): trained as one stack per shape", sorted(set(shapes)))
         groups = [[m for m, shape in enumerate(shapes) if shape == kind] for kind in dict.fromkeys(shapes)]
         if checkpoints is not None:
             write_shape_groups(checkpoints, groups)
         dirs = [None if checkpoints is None else checkpoints / shape_dir(k) for k in range(len(groups))]
-        return _train_groups(cfgs, groups, dirs)
+        return _train_groups(cfgs, groups, dirs, (datasets, member_data) if given else None)
     data = datasets[0]
     for cfg in cfgs:
         check_monitor(cfg, data.task)
     loss_name = resolve_loss(first.loss.name, data.task, data.n_classes)
     n_out = n_outputs(loss_name, data.task, data.n_classes, data.n_targets)
     specs = [build.model_spec(cfg, data.n_features, n_out) for cfg in cfgs]
-    batch = batch_size(first.data.batch_size, len(data.x_train))  # an int, or every row for "full"
+    most = max(len(d.x_train) for d in datasets)
+    batch = batch_size(first.data.batch_size, most)  # an int, or every row (of each member) for "full"
     fit = _members_that_fit(cfgs, data, specs[0], batch, len(datasets), trainer.strategy.root_device)
     if fit < len(cfgs):  # cut, not crashed: each piece is estimated again (its own data sets)
         pieces = [list(range(start, min(start + fit, len(cfgs)))) for start in range(0, len(cfgs), fit)]
         dirs = [None if checkpoints is None else checkpoints / piece_dir(p[0], p[-1]) for p in pieces]
-        return _train_groups(cfgs, pieces, dirs)
+        return _train_groups(cfgs, pieces, dirs, (datasets, member_data) if given else None)
     stacked = StackedData(datasets, member_data)
     scales = zip(*(datasets[d].target_scale for d in member_data), strict=True)
     module = build.stack_module(cfgs, Loss(loss_name, data.task, *(torch.tensor(s) for s in scales)), specs)
     return _train(trainer, cfgs, module, stacked, specs, batch, checkpoints, resume_from)
 
 
-def _train_groups(cfgs: list[DictConfig], groups: list[list[int]], dirs: list[Path | None]) -> list[Member]:
-    """Each group of members trained as a stack of its own (its checkpoints in its dir), in
-    order. On Ctrl-C, ``StackInterrupted`` holds every member: the earlier groups' finished
-    ones, the interrupted group's, and None for the members of groups that did not start."""
+def _train_groups(
+    cfgs: list[DictConfig], groups: list[list[int]], dirs: list[Path | None], datasets: Datasets | None = None
+) -> list[Member]:
+    """Each group of members trained as a stack of its own (its checkpoints in its dir; its
+    members' ``datasets`` when given), in order. On Ctrl-C, ``StackInterrupted`` holds every
+    member: the earlier groups' finished ones, the interrupted group's, and None for the
+    members of groups that did not start."""
     trained: dict[int, Member] = {}
     for group, path in zip(groups, dirs, strict=True):
+        given = None if datasets is None else ([datasets[0][datasets[1][m]] for m in group], list(range(len(group))))
         try:
-            members = train_stack([cfgs[m] for m in group], path)
+            members = train_stack([cfgs[m] for m in group], path, datasets=given)
         except StackInterrupted as stop:
             trained |= {m: member for m, member in zip(group, stop.members, strict=True) if member is not None}
             raise StackInterrupted([trained.get(m) for m in range(len(cfgs))]) from None
@@ -116,7 +134,7 @@ def _train(
                 test_timed(trainer, module, datamodule)
     except Interrupted:
         raise StackInterrupted(interrupted(cfgs, module, data, specs, datamodule.n_batches, checkpoints)) from None
-    n_batches, device = datamodule.n_batches, str(trainer.strategy.root_device)
+    n_batches, device = datamodule.member_batches(), str(trainer.strategy.root_device)
     members = []
     for m, (cfg, record, spec) in enumerate(zip(cfgs, module.records, specs, strict=True)):
         model = from_spec(spec)
@@ -136,7 +154,7 @@ def _train(
                 device=device,
                 fit_seconds=seconds,
                 threads=threads,
-                optimizer_steps=len(record.history) * n_batches,
+                optimizer_steps=len(record.history) * n_batches[m],
                 stack_size=module.steps.size,
             )
         )
@@ -148,7 +166,7 @@ def _trainer(cfgs: list[DictConfig], checkpoints: Path | None) -> L.Trainer:
     its last.ckpt in ``checkpoints`` (if given), no logger (each member's is written afterwards)."""
     first = cfgs[0]
     devices = 1 if first.trainer.devices == "auto" else first.trainer.devices  # one device (config.stackable)
-    callbacks = build.stack_callbacks(first, checkpoints)
+    callbacks = build.stack_callbacks(cfgs, checkpoints)  # every member: their trials are pruned (search.link)
     return build.trainer(
         first,
         checkpoints if checkpoints is not None else Path("."),
@@ -181,6 +199,8 @@ def _members_that_fit(
     return fit
 
 
-def _shape(data: TabularData) -> tuple[Any, ...]:
-    """What must agree for members to share a stack: the task, classes, features and rows."""
-    return (data.task, data.n_classes, data.n_features, *(len(data.split(s)[0]) for s in ("train", "val", "test")))
+def _shape(data: TabularData, rows: bool = True) -> tuple[Any, ...]:
+    """What must agree for members to share a stack: the task, classes, features, and (with
+    ``rows``) each split's rows."""
+    kind = (data.task, data.n_classes, data.n_features)
+    return (*kind, *(len(data.split(s)[0]) for s in ("train", "val", "test"))) if rows else kind

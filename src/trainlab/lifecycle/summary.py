@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trainlab.errors import Diverged, Pruned, RankFailed, Stopped, WriteFailed
+from trainlab.files.batch import is_file
 from trainlab.files.rundir import RunDir
 
 
@@ -123,8 +124,8 @@ def write_stop_summary(
         "mode": mode,
         "metrics": {},
         "run_dir": str(out.path),
-        "last_checkpoint": str(last) if last.is_file() else None,
-        "epochs_kept": stop.epochs_kept if last.is_file() else 0,
+        "last_checkpoint": str(last) if is_file(last) else None,
+        "epochs_kept": stop.epochs_kept if is_file(last) else 0,
     }
     if isinstance(stop, Diverged):
         summary |= {"epoch": stop.epoch, "step": stop.step, "loss": stop.loss, "lr": stop.lr}
@@ -148,7 +149,7 @@ def write_failed_summary(run_dir: str | os.PathLike[str], failure: WriteFailed) 
         "error": str(failure),
         "file": None if failure.path is None else str(failure.path),
         "run_dir": str(out.path),
-        "last_checkpoint": str(last) if last.is_file() else None,
+        "last_checkpoint": str(last) if is_file(last) else None,
     }
     with contextlib.suppress(OSError, ValueError):
         if out.path.is_dir() and (out.read_json(out.SUMMARY) or {}).get("status") not in ("finished", "failed"):

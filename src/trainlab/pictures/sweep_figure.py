@@ -1,4 +1,4 @@
-"""The sweep picture: the monitored metric against each swept value, one line per seed.
+"""The sweep picture: the monitored metric against each swept value, one line per seed (or their mean).
 
 Drawn from the sweep table's rows (``trainlab.sweeps.tables.job_rows``) with matplotlib's Agg canvas
 (imported only when drawing), written as sweep.png in the sweep dir and logged to TensorBoard
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 SEED = "seed"
 COLUMNS = 4  # panels in a row
+SEED_LINES = 8  # more seeds: one line of their mean, shaded from the lowest to the highest
 
 
 def _overrides(row: dict[str, Any]) -> dict[str, str]:
@@ -71,14 +72,35 @@ def _finite(value: Any) -> float | None:
     return float(value) if ok else None
 
 
+def _points(
+    done: list[tuple[dict[str, str], float]], key: str, seed: str | None, xs: list, values: list[str], best: Any
+) -> list[tuple[float, float]]:
+    """Seed ``seed``'s line in the panel of ``key``: at each value, its best job's metric."""
+    mine = [(o.get(key), v) for o, v in done if seed is None or o.get(SEED) == seed]
+    shared = [(x, [v for k, v in mine if k == value]) for x, value in zip(xs, values, strict=True)]
+    return [(x, best(ys)) for x, ys in shared if ys]
+
+
+def _band(ax: Any, lines: dict[str | None, list[tuple[float, float]]]) -> None:
+    """Many seeds' lines as one: the mean over seeds at each value, shaded from the lowest to the highest."""
+    at: dict[float, list[float]] = {}
+    for points in lines.values():
+        for x, y in points:
+            at.setdefault(x, []).append(y)
+    xs = sorted(at)
+    ax.plot(xs, [sum(at[x]) / len(at[x]) for x in xs], "o-", label=f"mean of {len(lines)} seeds")
+    ax.fill_between(xs, [min(at[x]) for x in xs], [max(at[x]) for x in xs], alpha=0.25, label="lowest to highest")
+
+
 def sweep_figure(rows: list[dict[str, Any]]) -> Figure | None:
     """One panel per swept key other than ``seed`` (just ``seed`` when only it is swept), at most
     four in a row: the monitored metric (``mode`` says whether lower or higher is better) against
     the key's values (numbers on a log axis when all > 0 and spanning more than a factor 10;
-    other values as categories, first seen first), one line per seed. A point is the best job
-    with that value and seed (over the other swept keys, as the panel's title says). Jobs
-    without a finite monitored value are left out and counted in the suptitle. None when
-    nothing is swept or no job has a finite value."""
+    other values as categories, first seen first), one line per seed (past ``SEED_LINES`` seeds:
+    their mean, shaded from the lowest to the highest). A point is the best job with that value
+    and seed (over the other swept keys, as the panel's title says). Jobs without a finite
+    monitored value are left out and counted in the suptitle. None when nothing is swept or no
+    job has a finite value."""
     swept = swept_values(rows)
     monitor = next((r["monitor"] for r in rows if r.get("monitor")), None)
     if not swept or monitor is None:
@@ -104,13 +126,13 @@ def sweep_figure(rows: list[dict[str, Any]]) -> Figure | None:
     for ax, key in zip(axes[: len(keys)], keys, strict=True):
         values, numbers = _ordered(swept[key])
         xs = numbers if numbers is not None else list(range(len(values)))
-        for seed in seeds:
-            mine = [(o.get(key), v) for o, v in done if seed is None or o.get(SEED) == seed]
-            shared = [(x, [v for k, v in mine if k == value]) for x, value in zip(xs, values, strict=True)]
-            points = [(x, best(ys)) for x, ys in shared if ys]
-            ax.plot(
-                [x for x, _ in points], [y for _, y in points], "o-", label=None if seed is None else f"seed={seed}"
-            )
+        lines = {seed: _points(done, key, seed, xs, values, best) for seed in seeds}
+        if len(seeds) > SEED_LINES:  # a line per seed would hide the others: their mean, and the range
+            _band(ax, lines)
+        else:
+            for seed, points in lines.items():
+                label = None if seed is None else f"seed={seed}"
+                ax.plot([x for x, _ in points], [y for _, y in points], "o-", label=label)
         if numbers is None:
             ax.set_xticks(xs, labels=values, rotation=30 if len(values) > 4 else 0)
         elif min(numbers) > 0 and max(numbers) > 10 * min(numbers):

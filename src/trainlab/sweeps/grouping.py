@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from trainlab.config.flatten import flatten
+from trainlab.config.plain import plain
 
 VARYING: tuple[str, ...] = (
     "seed",
@@ -85,7 +86,7 @@ def group_jobs(cfgs: Sequence[DictConfig], max_stack: int | None = None) -> Grou
     consecutive pieces of at most ``max_stack``."""
     if max_stack is not None and max_stack < 1:
         raise ValueError(f"max_stack must be at least 1, got {max_stack}")
-    flats = [flatten(OmegaConf.to_container(cfg, resolve=True)) for cfg in cfgs]
+    flats = [flatten(plain(cfg)) for cfg in cfgs]
     groups: dict[frozenset, list[int]] = {}
     for i, flat in enumerate(flats):
         signature = frozenset((k, v is None if k in VARYING else _freeze(v)) for k, v in flat.items())

@@ -79,6 +79,8 @@ def job_rows(sweep_dir: Path, unfinished: str = "failed") -> list[dict[str, Any]
             row |= {"trial": trial["trial"], "state": trial["state"]}
         if summary.get("error"):
             row["error"] = summary["error"]
+        if summary.get("pictures_later"):  # not among its stack's best: drawn on request (not a column)
+            row["pictures_later"] = True
         rows.append(row)
     return sort_rows(rows)
 
@@ -171,6 +173,13 @@ def print_table(
     console.print(f"summary        {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.md'}")
     if picture is not None:
         console.print(f"picture        {picture}")
+    later = [r for r in rows if r.get("pictures_later")]
+    if later:
+        drawn = [str(r["job"]) for r in rows if not r.get("pictures_later") and r["status"] == "finished"]
+        console.print(
+            f"pictures       jobs {', '.join(drawn[:8])}{', ...' if len(drawn) > 8 else ''} (each stack's best,"
+            f" pictures.sweep_best); any other's: trainlab-pictures {sweep_dir / later[0]['job']}"
+        )
     console.print(f"tensorboard    tensorboard --logdir {sweep_dir}   (HPARAMS compares the jobs)")
     for line in best_lines(sweep_dir):  # a search: its best trial and the command that reruns it
         console.print(line)

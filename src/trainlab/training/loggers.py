@@ -6,10 +6,12 @@ from typing import Any
 
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from typing_extensions import override
 
 from trainlab.config.flatten import flatten
+from trainlab.config.plain import plain
+from trainlab.files.events import EventFile
 
 GROUPS = ("data", "model", "activation", "loss", "optimizer", "scheduler", "trainer", "logger")
 
@@ -32,10 +34,10 @@ class TensorBoard(TensorBoardLogger):
 def hyperparameters(cfg: DictConfig, choices: dict[str, str], loss: str) -> dict[str, Any]:
     """A flat dict for TensorBoard's HPARAMS tab: each group's chosen option (``optimizer:
     adam``) and its scalar settings (``optimizer.lr: 0.01``); lists become strings."""
-    container = OmegaConf.to_container(cfg, resolve=True)
+    container = plain(cfg)
     params: dict[str, Any] = {"seed": container["seed"], "monitor": container["monitor"]}
     reg = {k: v for k, v in (container.get("regularization") or {}).items() if v is not None}
-    container["regularization"] = reg
+    container = container | {"regularization": reg}
     params["regularization"] = ",".join(reg) or "none"
     for group in GROUPS:
         params[group] = choices.get(group) or (container.get(group) or {}).get("name", "")
@@ -52,6 +54,21 @@ def _hparams(node: Any, prefix: str, out: dict[str, Any]) -> None:
         if key.rsplit(".", 1)[-1] in ("_target_", "_partial_", "name") or value == {}:
             continue
         out[key] = str(value) if isinstance(value, list | tuple) or value is None else value
+
+
+def final_events(events: EventFile, params: dict[str, Any], metrics: dict[str, float]) -> None:
+    """``log_final``'s records, added to a run's ``EventFile`` (a stack's member, written
+    whole): the final metrics as scalars without a step, then the HPARAMS plugin's summaries
+    of ``params`` with those metrics, as Lightning's TensorBoardLogger writes them."""
+    from torch.utils.tensorboard.summary import hparams
+
+    final = {f"final/{k}": v for k, v in metrics.items()}
+    if not final:
+        return
+    plain = {k: v if type(v) in (bool, int, float, str) else str(v) for k, v in params.items()}
+    events.scalars(final, None)
+    for summary in hparams(plain, final):
+        events.summary(summary)
 
 
 def log_final(logger: Logger | None, params: dict[str, Any], metrics: dict[str, float]) -> None:

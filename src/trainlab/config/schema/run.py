@@ -100,6 +100,10 @@ class Pictures:
     size: int = key(256, within(32, 2048, integer=True, note="pixels a side"))
     neurons: bool = True
     histograms: bool = True
+    # A sweep trained in stacks (hydra/launcher=stacked, run_sweep): the jobs whose pictures are drawn
+    # as it ends, the best of each stack by the monitored metric; the others' summary.json names
+    # the command that draws them later (trainlab-pictures <run dir>). null: every job's.
+    sweep_best: int | None = key(4, at_least(0, integer=True, note="jobs per stack", null="every job"))
 
 
 @dataclass

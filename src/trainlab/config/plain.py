@@ -1,0 +1,157 @@
+"""A composed config as plain values (``OmegaConf.to_container(cfg, resolve=True)``), once per config.
+
+A sweep's job is read as plain values by its checks, its grouping, its config.yaml and its
+TensorBoard hyperparameters; converting an OmegaConf config takes about half a millisecond,
+five times per job, most of a thousand-job sweep's set-up. A config made read-only
+(``frozen``: a sweep's jobs, once composed) cannot change, so its plain values are kept
+with it and handed out again; any other config is converted at each call.
+
+The plain values are shared: read them, never change them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+_KEPT: dict[int, tuple[weakref.ref[DictConfig], dict[str, Any]]] = {}
+_DERIVED: dict[int, dict[str, Any]] = {}  # what was computed from a frozen config's values, by name
+
+
+def plain(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` resolved to plain dicts, lists and values (kept for a ``frozen`` config).
+    Raises what ``OmegaConf.to_container`` raises for a value that cannot be resolved."""
+    kept = _KEPT.get(id(cfg))
+    if kept is not None and kept[0]() is cfg:
+        return kept[1]
+    values: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    if OmegaConf.is_readonly(cfg):
+        keep(cfg, values)
+    return values
+
+
+def once(cfg: DictConfig, name: str, make: Callable[[], Any]) -> Any:
+    """``make()``, kept under ``name`` for a frozen config (computed again for any other):
+    for what is read from a config's values many times (``selected_regularization``)."""
+    if not OmegaConf.is_readonly(cfg):
+        return make()
+    plain(cfg)  # kept with it: forgotten when it is
+    derived = _DERIVED.setdefault(id(cfg), {})
+    if name not in derived:
+        derived[name] = make()
+    return derived[name]
+
+
+def _forget(key: int) -> None:
+    _KEPT.pop(key, None)
+    _DERIVED.pop(key, None)
+
+
+def keep(cfg: DictConfig, values: dict[str, Any]) -> None:
+    """Make ``cfg`` read-only and keep ``values`` as its plain values (the caller vouches that
+    they are ``OmegaConf.to_container(cfg, resolve=True)``)."""
+    OmegaConf.set_readonly(cfg, True)
+    key = id(cfg)
+    _KEPT[key] = weakref.ref(cfg, lambda _, key=key: _forget(key)), values
+
+
+def frozen(cfgs: Iterable[DictConfig]) -> None:
+    """Make each config read-only (a change raises), so its plain values can be kept."""
+    for cfg in cfgs:
+        OmegaConf.set_readonly(cfg, True)
+
+
+_SIMPLE = re.compile(r"^\$\{([A-Za-z_][\w.]*)\}$")  # a whole value that is another key's: ${seed}
+
+
+class Derived:
+    """A composition's plain values, from which those of its copies with a few keys set are
+    derived without converting each copy (``compose_jobs``: a sweep's jobs).
+
+    Derivable when every interpolation in the composition is a whole value naming another key
+    (``${seed}``, ``${monitor}``): those are looked up again in each copy's values. Any other
+    interpolation (a resolver, a relative or embedded one) makes ``derive`` return None for a
+    copy setting a key it mentions, and the copy is converted as any config is.
+    """
+
+    def __init__(self, base: DictConfig) -> None:
+        self.values: dict[str, Any] = OmegaConf.to_container(base, resolve=True)  # type: ignore[assignment]
+        raw = OmegaConf.to_container(base, resolve=False)
+        self.links: list[tuple[str, str]] = []  # (the key whose value is another's, that key)
+        self.other: list[str] = []  # every other interpolation's text
+        for key, value in _leaves(raw, ""):
+            if isinstance(value, str) and "${" in value:
+                match = _SIMPLE.match(value)
+                if match:
+                    self.links.append((key, match.group(1)))
+                else:
+                    self.other.append(value)
+
+    def derive(self, cfg: DictConfig, keys: Iterable[str]) -> dict[str, Any] | None:
+        """The plain values of ``cfg``: the composition with ``keys`` set (each read from
+        ``cfg``, where OmegaConf has converted it to its type); None where not derivable."""
+        keys = list(keys)
+        if any(part in text for key in keys for part in key.split(".") for text in self.other):
+            return None
+        values = copy.deepcopy(self.values)
+        for key in keys:
+            value = OmegaConf.select(cfg, key, throw_on_missing=False)
+            if OmegaConf.is_config(value):
+                value = OmegaConf.to_container(value, resolve=True)
+            if not _put(values, key, value):
+                return None
+        links = [(k, s) for k, s in self.links if not any(k == key or k.startswith(f"{key}.") for key in keys)]
+        for _ in links:  # chains (${a} naming a key that is ${b}) settle within len(links) passes
+            changed = False
+            for key, source in links:
+                found, value = _get(values, source)
+                if not found:
+                    return None
+                old_found, old = _get(values, key)
+                if not old_found or old != value or type(old) is not type(value):
+                    changed = _put(values, key, copy.deepcopy(value)) or changed
+            if not changed:
+                break
+        return values
+
+
+def _leaves(node: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _leaves(value, f"{prefix}{i}.")
+    else:
+        yield prefix[:-1], node
+
+
+def _get(values: dict[str, Any], key: str) -> tuple[bool, Any]:
+    node: Any = values
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def _put(values: dict[str, Any], key: str, value: Any) -> bool:
+    *parents, last = key.split(".")
+    found, node = _get(values, ".".join(parents)) if parents else (True, values)
+    if not found:
+        return False
+    if isinstance(node, dict):
+        node[last] = value
+        return True
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
+        return True
+    return False

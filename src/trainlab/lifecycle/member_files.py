@@ -1,0 +1,73 @@
+"""The files a trained member leaves, written from memory after its stack: its checkpoints,
+its TensorBoard events and its pictures, in the form a lone run leaves them. One writer for a
+sweep's member (``trainlab.lifecycle.member_dir``) and a cross-validation fold
+(``trainlab.lifecycle.folds``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from trainlab.files.checkpoints import save_atomically
+from trainlab.files.events import EventFile
+from trainlab.files.rundir import RunDir
+from trainlab.lifecycle.member import Member
+from trainlab.pictures.report import save_input_pictures, save_test_pictures
+from trainlab.training.losses import Loss
+from trainlab.training.payload import STACKED
+
+
+def checkpoint(member: Member, state: dict[str, Any], epoch: int, stacked: bool = True) -> dict[str, Any]:
+    """A checkpoint of ``member``'s weights ``state`` after ``epoch`` epochs, what prediction
+    reads (with ``stacked``: the stack's size, which a sweep's member's resume reads)."""
+    steps_per_epoch = member.optimizer_steps // max(len(member.record.history), 1)
+    saved = {
+        "epoch": epoch - 1,
+        "global_step": epoch * steps_per_epoch,
+        "pytorch-lightning_version": L.__version__,
+        "state_dict": {f"model.{k}": v for k, v in state.items()},
+        "history": json.dumps(member.record.history[:epoch]),
+        "trainlab": json.dumps(member.extra),
+    }
+    return saved | ({STACKED: {"size": member.stack_size}} if stacked else {})
+
+
+def write_checkpoints(member: Member, out: RunDir, stacked: bool = True) -> Path | None:
+    """last.ckpt (its final weights, or after Ctrl-C its share of the stack's state) and
+    best.ckpt (its best epoch's weights: a diverged member keeps it too, as a lone run's
+    best.ckpt stays); best.ckpt's path, if written."""
+    record, epochs = member.record, len(member.record.history)
+    if member.resume_checkpoint is not None:
+        out.checkpoints.mkdir(exist_ok=True)
+        save_atomically(member.resume_checkpoint, out.last_checkpoint)
+    elif epochs:
+        out.checkpoints.mkdir(exist_ok=True)
+        save_atomically(checkpoint(member, member.last_state, epochs, stacked), out.last_checkpoint)
+    if record.best_epoch is None:
+        return None
+    save_atomically(checkpoint(member, member.model.state_dict(), record.best_epoch, stacked), out.best_checkpoint)
+    return out.best_checkpoint
+
+
+def epoch_events(member: Member, metrics: dict[str, float]) -> EventFile:
+    """Its TensorBoard events, as a lone run logs them: each epoch's values at step = epoch,
+    the test values of ``metrics`` at the last epoch (the hyperparameters follow, with
+    ``trainlab.training.loggers.final_events``)."""
+    events, history = EventFile(), member.record.history
+    for row in history:
+        events.scalars({k: v for k, v in row.items() if k not in ("epoch", "epoch_seconds")}, int(row["epoch"]))
+    events.scalars({k: v for k, v in metrics.items() if k.startswith("test/")}, len(history))
+    return events
+
+
+def draw(member: Member, out: RunDir, events: EventFile | None) -> list[Path]:
+    """The pictures of the weights it ends with, as alone (``trainlab.pictures.report``); the
+    test picture also in ``events``."""
+    cfg, data, model = member.cfg, member.data, member.model
+    loss = Loss(member.loss, data.task, *data.target_scale)
+    size, neurons, best = cfg.pictures.size, cfg.pictures.neurons, member.record.best_epoch
+    pictures = save_input_pictures(model, loss, data, out.path, size, neurons, epoch=best)
+    return pictures + save_test_pictures(model, loss, data, out.path, events, len(member.record.history))
