@@ -35,6 +35,19 @@ def plain(cfg: DictConfig) -> dict[str, Any]:
     return values
 
 
+def kept(cfg: DictConfig) -> dict[str, Any] | None:
+    """``cfg``'s plain values when they are kept (a frozen config whose values were derived or
+    asked for), else None: for reads that are cheaper on ``cfg`` itself than converting it."""
+    found = _KEPT.get(id(cfg))
+    return found[1] if found is not None and found[0]() is cfg else None
+
+
+def lookup(values: dict[str, Any], key: str, default: Any = None) -> Any:
+    """The value of the dotted ``key`` in plain ``values`` (``OmegaConf.select``'s), or ``default``."""
+    found, value = _get(values, key)
+    return value if found else default
+
+
 def once(cfg: DictConfig, name: str, make: Callable[[], Any]) -> Any:
     """``make()``, kept under ``name`` for a frozen config (computed again for any other):
     for what is read from a config's values many times (``selected_regularization``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.plain import kept, lookup
 from trainlab.config.validate import check_one_device, processes
 from trainlab.errors import ConfigError
 
@@ -77,10 +78,11 @@ def folds_unserved(cfg: DictConfig) -> str | None:
 def _unserved(cfg: DictConfig, skip: tuple[str, ...]) -> tuple[str, object, object, str] | None:
     """The first of ``UNSERVED`` (less ``skip``) whose value in ``cfg`` the stacked path cannot
     serve: (key, value, the value it serves, why); None when it serves them all."""
+    values = kept(cfg)  # a sweep's job: its plain values, read without OmegaConf's nodes
     for key, fine, why in UNSERVED:
         if key in skip:
             continue
-        value = OmegaConf.select(cfg, key, default=fine)
+        value = OmegaConf.select(cfg, key, default=fine) if values is None else lookup(values, key, fine)
         if key == "trainer.precision" and str(value) in ("32", "32-true"):
             continue
         if value != fine and not (fine is None and value in ("", None)):

@@ -10,12 +10,13 @@ ConfigError naming the key, the value given and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import json
 from functools import cache
 from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from trainlab.config.plain import once, plain
+from trainlab.config.plain import kept, once, plain
 from trainlab.config.ranges import Allowed, allowed_in
 from trainlab.config.schema import BATCH_SIZE, SCHEMAS
 from trainlab.errors import ConfigError
@@ -29,9 +30,12 @@ def processes(cfg: DictConfig) -> int:
     """The processes a run trains in, as its config says: trainer.devices (a count, or a
     list's length; ``auto`` counts 1 here, ``build.check_trainer`` asks Lightning) times
     trainer.num_nodes. More than one: Lightning's DDP (``trainlab.training.distributed``)."""
-    devices = cfg.trainer.get("devices", 1)
-    count = len(devices) if OmegaConf.is_list(devices) else devices if isinstance(devices, int) else 1
-    return count * int(cfg.trainer.get("num_nodes", 1) or 1)
+    values = kept(cfg)
+    trainer = values["trainer"] if values is not None else cfg.trainer
+    devices = trainer.get("devices", 1)
+    listed = isinstance(devices, list) or OmegaConf.is_list(devices)
+    count = len(devices) if listed else devices if isinstance(devices, int) else 1
+    return count * int(trainer.get("num_nodes", 1) or 1)
 
 
 def check_one_device(cfg: DictConfig) -> None:
@@ -133,7 +137,27 @@ def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None =
         elif key in allowed and not allowed[key].test(resolved):
             _fail(name, resolved, allowed[key].words)
     for section, section_path, section_plain in sections:
-        _check_keys(section, section_path, section_plain)
+        seen = _passed(section, section_path, section_plain)
+        if seen is None or seen not in _PASSED:
+            _check_keys(section, section_path, section_plain)
+        if seen is not None:
+            _PASSED.add(seen)
+
+
+# Sections that passed (their path, schema and values): a sweep's jobs share most of theirs,
+# so each distinct section is checked once. Bounded: cleared past _PASSED_MAX.
+_PASSED: set[tuple[str, Any, str]] = set()
+_PASSED_MAX = 100_000
+
+
+def _passed(section: DictConfig, path: str, values: dict[Any, Any] | None) -> tuple[str, Any, str] | None:
+    """What identifies a section's check (None where its values are not at hand): the same
+    path, schema and values pass or fail alike."""
+    if values is None:
+        return None
+    if len(_PASSED) > _PASSED_MAX:
+        _PASSED.clear()
+    return path, OmegaConf.get_type(section), json.dumps(values, sort_keys=True, default=repr)
 
 
 @cache

@@ -16,6 +16,7 @@ CRC, so a file that is empty, cut short or corrupted is refused as damaged
 from __future__ import annotations
 
 import copy
+import io
 import pickle
 import re
 import threading
@@ -134,6 +135,13 @@ def restore_rng(rng: dict[str, Any]) -> None:
     torch.set_rng_state(rng["torch"])
     if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def serialized(checkpoint: dict[str, Any]) -> bytes:
+    """``checkpoint`` as the bytes ``torch.save`` writes (to write one checkpoint to two files)."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return buffer.getvalue()
 
 
 def save_atomically(checkpoint: dict[str, Any], path: str | Path) -> None:

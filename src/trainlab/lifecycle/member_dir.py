@@ -8,10 +8,11 @@ member among its stack's best, ``pictures.sweep_best``: the others' summary.json
 ``pictures_later``), and summary.json: the lone run's keys, plus ``stack`` (how many members
 trained together). The files go through ``trainlab.files.atomic``: inside the sweep's
 ``durable_batch`` a stack's members are made durable together. A job with cross-validation
-(``FoldedJob``) is written as a lone run of folds (``fold_<k>/``, ``fold_outcome``). A diverged member's summary says so as a
-lone run's does. A finished member's last.ckpt holds its final weights; after Ctrl-C it
-holds the member's share of the stack's training state (``trainlab.training.stack.member_checkpoint``),
-which ``resume=<run dir>`` continues, and summary.json says interrupted, as a lone run's.
+(``FoldedJob``) is written as a lone run of folds (``fold_<k>/``, ``fold_outcome``). A
+diverged member's summary says so as a lone run's does. A finished member's last.ckpt holds
+its final weights; after Ctrl-C it holds the member's share of the stack's training state
+(``trainlab.training.stack.member_checkpoint``), which ``resume=<run dir>`` continues, and
+summary.json says interrupted, as a lone run's.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from typing import Any
 
 import lightning as L
 
-from trainlab.files.checkpoints import save_atomically
+from trainlab.files.atomic import write_bytes
+from trainlab.files.checkpoints import save_atomically, serialized
 from trainlab.files.events import EventFile
 from trainlab.files.rundir import RunDir
 from trainlab.lifecycle.member import Member
@@ -40,15 +41,20 @@ def write_checkpoints(member: Member, out: RunDir, stacked: bool = True) -> Path
     best.ckpt (its best epoch's weights: a diverged member keeps it too, as a lone run's
     best.ckpt stays); best.ckpt's path, if written."""
     record, epochs = member.record, len(member.record.history)
+    last: bytes | None = None
     if member.resume_checkpoint is not None:
         out.checkpoints.mkdir(exist_ok=True)
         save_atomically(member.resume_checkpoint, out.last_checkpoint)
     elif epochs:
         out.checkpoints.mkdir(exist_ok=True)
-        save_atomically(checkpoint(member, member.last_state, epochs, stacked), out.last_checkpoint)
+        last = serialized(checkpoint(member, member.last_state, epochs, stacked))
+        write_bytes(out.last_checkpoint, last)
     if record.best_epoch is None:
         return None
-    save_atomically(checkpoint(member, member.model.state_dict(), record.best_epoch, stacked), out.best_checkpoint)
+    if last is not None and record.best_epoch == epochs:  # its best epoch is its last: the same file
+        write_bytes(out.best_checkpoint, last)
+    else:
+        save_atomically(checkpoint(member, member.model.state_dict(), record.best_epoch, stacked), out.best_checkpoint)
     return out.best_checkpoint
 
 

@@ -16,6 +16,8 @@ them, and each member steps, sums and is evaluated on its own rows (``StackSteps
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -136,8 +138,11 @@ def _train(
         raise StackInterrupted(interrupted(cfgs, module, data, specs, datamodule.n_batches, checkpoints)) from None
     n_batches, device = datamodule.member_batches(), str(trainer.strategy.root_device)
     members = []
+    blanks: dict[str, torch.nn.Module] = {}  # one network built per spec, copied for each member (no init)
     for m, (cfg, record, spec) in enumerate(zip(cfgs, module.records, specs, strict=True)):
-        model = from_spec(spec)
+        key = json.dumps(spec, sort_keys=True, default=str)
+        blank = blanks.setdefault(key, from_spec(spec))
+        model = copy.deepcopy(blank)
         model.load_state_dict({k: v.cpu() for k, v in module.steps.member_state(m).items()})  # its best weights
         model.eval()
         tested = module.test_values[m] if module.test_values else {}

@@ -88,7 +88,6 @@ class StackSteps:
         self._restored: dict[str, Any] | None = None
         self._graph: tuple[torch.cuda.CUDAGraph, Outputs, torch.Tensor] | None = None
 
-
     def plan(self, plan: Plan) -> None:
         self.use_graph = self.cuda_graph and plan.device.type == "cuda"
         how = "each full mini-batch one CUDA graph replay" if self.use_graph else "eager"
