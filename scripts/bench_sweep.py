@@ -8,6 +8,12 @@ Workloads (pictures off, no logger, for every route alike):
 - MNIST-size: 784-512-512-10 on 6k random rows, batch 128, 2 epochs; 16 jobs = 4 seeds x 4
   learning rates, stacked 16 wide and basic (all 16), where the matmuls dominate.
 - On CUDA also: 1024 tiny jobs stacked beside one alone.
+- At scale (``scale``): N = 64 and 1024 tiny jobs (2-16-16-2, 600 rows, batch 64, 2 epochs,
+  8 learning rates x N/8 seeds, TensorBoard on), with pictures off and with the defaults (each
+  stack's best ``pictures.sweep_best`` jobs drawn), per job beside one job alone; and the peak
+  memory (RSS) of a process that runs the 1024-job sweep beside one that runs one job.
+Then the shrinking stack (scripts/bench_shrink.py), the stacked Optuna search with a pruner
+(scripts/bench_pruning.py) and cross-validation's folds as a stack (scripts/bench_folds.py).
 Every time is the wall time of the whole call (composing, checks, data, training, testing and
 writing each job's run directory), after a warm-up run; medians over ``repeats``, routes
 alternating.
@@ -106,6 +112,73 @@ def compare(name: str, workload: list[str], seeds: int, lrs: tuple[str, ...], ba
     )
 
 
+SCALE = [
+    "data=random",
+    "data.n_samples=600",
+    "data.n_features=2",
+    "data.n_classes=2",
+    "data.batch_size=64",
+    "model.hidden=[16,16]",
+    "trainer.max_epochs=2",
+    "loss=cross_entropy",
+    "optimizer=adam",
+    "regularization=[]",
+    "logger=tensorboard",
+]
+
+
+def _scale_sweep(n: int) -> list[str]:
+    return [*SCALE, "seed=" + ",".join(map(str, range(n // len(LRS)))), "optimizer.lr=" + ",".join(LRS)]
+
+
+def scale(repeats: int, sizes: tuple[int, ...] = (64, 1024)) -> None:
+    """The issue's sweep at scale: per job cost with pictures off and with the defaults."""
+    print("\n== a sweep at scale: N tiny jobs (2-16-16-2, 600 rows, 2 epochs, TensorBoard on), whole call ==")
+    for pictures in ("pictures.enabled=false", "pictures.enabled=true"):
+        base = [*SCALE, pictures]
+        one = [*base, "seed=0", "optimizer.lr=0.001"]
+        _timed(lambda out, one=one: trainlab.run(one, output_dir=f"{out}/w", verbose=False))  # warm-up
+        for n in sizes:
+            alone, swept = [], []
+            for _ in range(repeats if n <= 256 else 1):
+                alone.append(_timed(lambda out, one=one: trainlab.run(one, output_dir=f"{out}/one", verbose=False)))
+                sweep = [*_scale_sweep(n), pictures]
+                swept.append(
+                    _timed(lambda out, sweep=sweep: trainlab.run_sweep(sweep, output_dir=f"{out}/s", verbose=False))
+                )
+            a, b = statistics.median(alone), statistics.median(swept)
+            print(
+                f"  {pictures:24s} N={n:5d}: one job {a:6.2f} s, the sweep {b:7.2f} s"
+                f" = {1000 * b / n:6.1f} ms per job = {b / a:6.1f}x one job alone"
+            )
+    _peak_memory(1024)
+
+
+def _peak_memory(n: int) -> None:
+    """Peak RSS of a fresh process running one job, and one running the n-job sweep (pictures
+    off): the kernel's high-water mark (VmHWM; ru_maxrss would keep this process's, across exec)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, trainlab\n"
+        "args = sys.argv[2:]\n"
+        "with tempfile.TemporaryDirectory() as out:\n"
+        "    call = trainlab.run_sweep if sys.argv[1] == 'sweep' else trainlab.run\n"
+        "    call(args, output_dir=out + '/r', verbose=False)\n"
+        "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
+    )
+    off = "pictures.enabled=false"
+
+    def peak(kind: str, args: list[str]) -> float:
+        done = subprocess.run([sys.executable, "-c", code, kind, *args], capture_output=True, text=True, check=True)
+        return int(done.stdout.split()[-1]) / 1024
+
+    one = peak("one", [*SCALE, off, "seed=0", "optimizer.lr=0.001"])
+    many = peak("sweep", [*_scale_sweep(n), off])
+    print(f"  peak memory: one job's process {one:7.1f} MiB, a {n}-job sweep's {many:7.1f} MiB = {many / one:.2f}x")
+
+
 def sweep(repeats: int) -> None:
     """The sweep section (see the module doc)."""
     print("\n== a sweep trained in stacks (hydra/launcher=stacked) vs one job alone and vs one after another ==")
@@ -114,4 +187,7 @@ def sweep(repeats: int) -> None:
     if torch.cuda.is_available():
         compare("tiny on CUDA, 1024 jobs", TINY, 128, LRS, 8, repeats)
     else:
-        print("\nGPU: no CUDA device here; 1024 stacked tiny jobs unmeasured")
+        print("\nGPU: no CUDA device here; 1024 stacked tiny jobs unmeasured (scripts/gpu_check_sweep.sh)")
+    scale(repeats)
+    for module, name in (("bench_shrink", "shrink"), ("bench_pruning", "pruning"), ("bench_folds", "folds")):
+        getattr(__import__(module), name)(repeats)  # scripts/<module>.py
