@@ -55,8 +55,9 @@ def assert_complete_or_absent(run_dir: Path) -> None:
     "point",
     [
         "fsync:last.ckpt:3",  # inside the third epoch's checkpoint write
-        "test",  # after training, as the test starts
-        "fsync:decision_boundary.png",  # inside the pictures' writes
+        # after training, as the test starts; inside the pictures' writes (also tests/test_disk_full.py's)
+        pytest.param("test", marks=pytest.mark.slow),
+        pytest.param("fsync:decision_boundary.png", marks=pytest.mark.slow),
         "fsync:summary.json",  # inside the end-of-run summary
     ],
 )

@@ -13,7 +13,8 @@ usage: python train.py [group=option ...] [key=value ...]     train once
        python train.py -m key=a,b group=x,y ...                 sweep: every combination
        python train.py resume=<run dir>                         continue a stopped run
        python train.py --cfg job [overrides]                    print the composed config
-       python predict.py run=<run dir> input=<csv>              predict with a trained run"""
+       python predict.py run=<run dir> input=<csv>              predict with a trained run
+       trainlab-pictures <run dir> ...                          draw a sweep job's pictures later"""
 
 EXAMPLES = """\
 examples:
