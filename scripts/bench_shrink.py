@@ -25,25 +25,13 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from bench_sweep import COMMON, TINY  # scripts/bench_sweep.py
+
 from trainlab.api import run_sweep
 from trainlab.training.stack import stack_steps
 
-WORKLOAD = [
-    "data=random",
-    "data.n_samples=20000",
-    "data.n_features=2",
-    "data.n_classes=2",
-    "data.batch_size=32",
-    "model.hidden=[16,16]",
-    "data.val_fraction=0.1",
-    "data.test_fraction=0.1",
-    "loss=cross_entropy",
-    "optimizer=adam",
-    "optimizer.lr=0.003",
-    "regularization=[]",
-    "pictures.enabled=false",
-    "logger=none",
-]
+# bench_sweep's tiny workload (its epochs set per route here), lr 0.003.
+WORKLOAD = [*(o for o in TINY if not o.startswith("trainer.max_epochs")), *COMMON, "optimizer.lr=0.003"]
 SEEDS = "seed=range(0,16)"
 
 

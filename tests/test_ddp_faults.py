@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,19 +26,12 @@ from test_ddp import BASE, DDP, NO_FILES, finish, history, start
 
 from trainlab.files.checkpoints import load_checkpoint
 
-SURVIVOR_BOUND = 60  # seconds from a rank's death to the survivor's end: generous on a loaded 2-core CPU
-
 FAULTS = """
-import os, signal, sys, time
+import os, signal, sys
 from trainlab.training.module import TrainingModule
 
 FAULT, RANK = os.environ["FAULT"].split(":")  # kill, stop, press-validation, press-test : the rank
 RANK = int(RANK)
-
-
-def noted():  # when the fault happens, for the test's clock
-    with open(os.environ["FAULT_AT"], "w") as file:
-        file.write(repr(time.time()))
 
 
 training_step, validate, test_step = TrainingModule.training_step, TrainingModule.validate, TrainingModule.test_step
@@ -47,7 +39,6 @@ training_step, validate, test_step = TrainingModule.training_step, TrainingModul
 
 def faulting_step(self, batch, batch_idx):  # in epoch 2, before its steps
     if FAULT in ("kill", "stop") and self.current_epoch == 1 and self.trainer.global_rank == RANK:
-        noted()
         os.kill(os.getpid(), signal.SIGKILL if FAULT == "kill" else signal.SIGSTOP)
     return training_step(self, batch, batch_idx)
 
@@ -55,14 +46,12 @@ def faulting_step(self, batch, batch_idx):  # in epoch 2, before its steps
 def pressing_in_validation(self):  # the last epoch's validation: Ctrl-C to every rank at once
     last = self.current_epoch + 1 == self.trainer.max_epochs
     if FAULT == "press-validation" and last and self.trainer.global_rank == RANK:
-        noted()
         os.killpg(os.getpgrp(), signal.SIGINT)
     return validate(self)
 
 
 def pressing_in_test(self, batch, batch_idx):  # Ctrl-C that one rank alone hears
     if FAULT == "press-test" and self.trainer.global_rank == RANK:
-        noted()
         os.kill(os.getpid(), signal.SIGINT)
     return test_step(self, batch, batch_idx)
 
@@ -78,19 +67,14 @@ train()
 
 def start_faulting(fault: str, cwd: Path, *args: str) -> subprocess.Popen:
     """train.py with ``fault`` (``kill:1``, ``stop:1``, ``press-validation:0``, ``press-test:1``),
-    its run dir ``cwd/run``, the fault's time written to ``cwd/fault_at``."""
+    its run dir ``cwd/run``."""
     script = cwd / "faults.py"
     script.write_text(FAULTS)
-    os.environ["FAULT"], os.environ["FAULT_AT"] = fault, str(cwd / "fault_at")
+    os.environ["FAULT"] = fault
     try:
         return start(*BASE, *DDP, *NO_FILES, f"hydra.run.dir={cwd / 'run'}", *args, cwd=cwd, script=script)
     finally:
-        del os.environ["FAULT"], os.environ["FAULT_AT"]
-
-
-def since_fault(cwd: Path) -> float:
-    """Seconds from the fault to now."""
-    return time.time() - float((cwd / "fault_at").read_text())
+        del os.environ["FAULT"]
 
 
 def summary(cwd: Path) -> dict:
@@ -102,7 +86,9 @@ def runs(tmp_path_factory):
     """Started at once: ``ref`` an uninterrupted run; ``killed_1``/``killed_0`` rank 1/rank 0
     killed in epoch 2; ``pressed_validation`` Ctrl-C to the process group in epoch 3's (the
     last) validation; ``pressed_test`` Ctrl-C to rank 1 in the test; then ``resumed``: the
-    run whose rank 1 was killed, resumed. Each: (cwd, result, seconds from the fault to its end)."""
+    run whose rank 1 was killed, resumed. Each: (cwd, result). How fast a survivor noticed is
+    in its message, not in a clock: "its process ended" (at the next collective step), not
+    "did not answer within distributed.timeout" (300 s here)."""
     names = ("ref", "killed_1", "killed_0", "pressed_validation", "pressed_test")
     cwd = {name: tmp_path_factory.mktemp(name) for name in names}
     faults = {"killed_1": "kill:1", "killed_0": "kill:0", "pressed_validation": "press-validation:0"}
@@ -115,11 +101,11 @@ def runs(tmp_path_factory):
     try:
         for name in ("killed_1", "killed_0", "pressed_validation", "pressed_test", "ref"):
             result = finish(started[name])  # its pipes close when its last rank has ended
-            done[name] = (cwd[name], result, since_fault(cwd[name]) if name in faults else None)
+            done[name] = (cwd[name], result)
         shutil.copytree(cwd["killed_1"] / "run", cwd["killed_1"] / "stopped")  # as it stopped, before the resume
         resumed = start(f"resume={cwd['killed_1'] / 'run'}", cwd=cwd["killed_1"])
         started["resumed"] = resumed
-        done["resumed"] = (cwd["killed_1"], finish(resumed), None)
+        done["resumed"] = (cwd["killed_1"], finish(resumed))
     finally:  # nothing left running, whatever failed
         for process in started.values():
             if process.poll() is None:
@@ -128,10 +114,8 @@ def runs(tmp_path_factory):
 
 
 def test_rank_1_killed_mid_epoch_rank_0_records_the_failure_at_once(runs):
-    cwd, out, seconds = runs["killed_1"]
+    cwd, out = runs["killed_1"]
     assert out.returncode == 5, out.stderr
-    assert seconds < SURVIVOR_BOUND, f"rank 0 ended {seconds:.1f} s after rank 1 was killed"
-    print(f"rank 0 ended {seconds:.1f} s after rank 1 was killed")  # shown with -s
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "rank 1 stopped (its process ended) in epoch 2" in errors[0]
     assert "distributed.timeout=300s" in errors[0] and f"resume={cwd / 'run'}" in errors[0]
@@ -144,7 +128,7 @@ def test_rank_1_killed_mid_epoch_rank_0_records_the_failure_at_once(runs):
 
 
 def test_a_run_whose_rank_was_killed_resumes_to_the_uninterrupted_numbers(runs):
-    cwd, resumed, _ = runs["resumed"]
+    cwd, resumed = runs["resumed"]
     assert resumed.returncode == 0, resumed.stderr
     finished, expected = summary(cwd), summary(runs["ref"][0])
     assert finished["status"] == "finished" and finished["epochs"] == 3
@@ -158,10 +142,8 @@ def test_a_run_whose_rank_was_killed_resumes_to_the_uninterrupted_numbers(runs):
 
 
 def test_rank_0_killed_mid_epoch_rank_1_ends_and_records_it(runs):
-    cwd, out, seconds = runs["killed_0"]
+    cwd, out = runs["killed_0"]
     assert out.returncode == -signal.SIGKILL
-    assert seconds < SURVIVOR_BOUND, f"rank 1 ended {seconds:.1f} s after rank 0 was killed"
-    print(f"rank 1 ended {seconds:.1f} s after rank 0 was killed")
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "rank 0 stopped (its process ended) in epoch 2" in errors[0], out.stderr
     assert "distributed.timeout=300s" in errors[0]
@@ -171,7 +153,7 @@ def test_rank_0_killed_mid_epoch_rank_1_ends_and_records_it(runs):
 
 
 def test_ctrl_c_in_the_last_validation_stops_every_rank_there(runs):
-    cwd, out, _ = runs["pressed_validation"]
+    cwd, out = runs["pressed_validation"]
     assert out.returncode == 130, out.stderr
     assert out.stderr.count("error: interrupted in epoch 3; 2 epoch(s) finished, 2 kept") == 1, out.stderr
     stopped = summary(cwd)
@@ -179,7 +161,7 @@ def test_ctrl_c_in_the_last_validation_stops_every_rank_there(runs):
 
 
 def test_ctrl_c_in_the_test_on_one_rank_stops_every_rank_there(runs):
-    cwd, out, _ = runs["pressed_test"]
+    cwd, out = runs["pressed_test"]
     assert out.returncode == 130, out.stderr
     assert out.stderr.count("error: interrupted after 3 epoch(s) of training") == 1, out.stderr
     stopped = summary(cwd)
@@ -187,7 +169,7 @@ def test_ctrl_c_in_the_test_on_one_rank_stops_every_rank_there(runs):
 
 
 def test_the_ranks_lightning_starts_leave_no_log_file(runs):
-    cwd, out, _ = runs["ref"]
+    cwd, out = runs["ref"]
     assert out.returncode == 0, out.stderr
     run_dir = cwd / "run"
     assert {p.name for p in run_dir.glob("*.log")} == {"train.log"}  # no train_ddp_process_1.log
@@ -237,14 +219,11 @@ def test_hydras_files_are_global_rank_zeros(monkeypatch):
 def test_a_rank_that_stops_answering_ends_the_run_after_distributed_timeout(tmp_path):
     process = start_faulting("stop:1", tmp_path, "distributed.timeout=30")
     try:
-        process.wait(timeout=240)  # rank 0; the stopped rank 1 holds the pipes open
-        seconds = since_fault(tmp_path)
+        process.wait(timeout=240)  # rank 0 (a hang guard); the stopped rank 1 holds the pipes open
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # rank 1, stopped
     out = finish(process)
     assert out.returncode == 5, out.stderr
-    assert 28 <= seconds <= 30 + SURVIVOR_BOUND, f"rank 0 ended {seconds:.1f} s after rank 1 stopped"
-    print(f"rank 0 ended {seconds:.1f} s after rank 1 stopped (distributed.timeout=30)")
     assert "error: rank 1 did not answer within distributed.timeout=30s in epoch 2" in out.stderr
     stopped = summary(tmp_path)
     assert stopped["status"] == "failed" and stopped["ranks"] == [1] and stopped["epochs_kept"] == 1

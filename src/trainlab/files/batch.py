@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import ctypes
 import ctypes.util
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -129,16 +130,12 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-_SYNCFS: list[Callable[[int], int] | None] = []
-
-
+@functools.cache
 def _syncfs() -> Callable[[int], int] | None:
     """libc's ``syncfs(fd)`` (Linux), or None."""
-    if not _SYNCFS:
-        found = None
-        with contextlib.suppress(OSError, AttributeError, TypeError):
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-            found = libc.syncfs
-            found.argtypes, found.restype = [ctypes.c_int], ctypes.c_int
-        _SYNCFS.append(found)
-    return _SYNCFS[0]
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        found = libc.syncfs
+        found.argtypes, found.restype = [ctypes.c_int], ctypes.c_int
+        return found
+    return None

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from trainlab.config.composing import first_line
 from trainlab.config.jobs import check_jobs
-from trainlab.config.plain import frozen, plain
+from trainlab.config.plain import plain
 from trainlab.errors import ConfigError, SweepInterrupted
 from trainlab.files.batch import durable_batch
 from trainlab.files.rundir import RunDir
@@ -214,7 +214,6 @@ def train_sweep(
     from trainlab.training.quiet import quiet_logs
 
     cfgs = [cfg for cfg, _ in composed]
-    frozen(cfgs)  # read-only from here: each one's plain values are kept (trainlab.config.plain)
     check_jobs(cfgs, jobs, stacked=True)
 
     def start(number: int) -> Path:
