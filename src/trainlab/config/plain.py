@@ -12,6 +12,7 @@ The plain values are shared: read them, never change them.
 from __future__ import annotations
 
 import copy
+import marshal
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -94,6 +95,10 @@ class Derived:
 
     def __init__(self, base: DictConfig) -> None:
         self.values: dict[str, Any] = OmegaConf.to_container(base, resolve=True)  # type: ignore[assignment]
+        try:
+            self._marshalled: bytes | None = marshal.dumps(self.values)
+        except ValueError:  # a value marshal cannot hold (an Enum)
+            self._marshalled = None
         raw = OmegaConf.to_container(base, resolve=False)
         self.links: list[tuple[str, str]] = []  # (the key whose value is another's, that key)
         self.other: list[str] = []  # every other interpolation's text
@@ -105,13 +110,21 @@ class Derived:
                 else:
                     self.other.append(value)
 
+    def _copy(self) -> dict[str, Any]:
+        """A deep copy of the composition's values: through ``marshal`` (a tenth of
+        ``copy.deepcopy``'s time) when they are plain dicts, lists and scalars, as they are
+        unless a structured config holds an Enum."""
+        if self._marshalled is None:
+            return copy.deepcopy(self.values)
+        return marshal.loads(self._marshalled)
+
     def derive(self, cfg: DictConfig, keys: Iterable[str]) -> dict[str, Any] | None:
         """The plain values of ``cfg``: the composition with ``keys`` set (each read from
         ``cfg``, where OmegaConf has converted it to its type); None where not derivable."""
         keys = list(keys)
         if any(part in text for key in keys for part in key.split(".") for text in self.other):
             return None
-        values = copy.deepcopy(self.values)
+        values = self._copy()
         for key in keys:
             value = OmegaConf.select(cfg, key, throw_on_missing=False)
             if OmegaConf.is_config(value):

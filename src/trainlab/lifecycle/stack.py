@@ -16,8 +16,6 @@ them, and each member steps, sums and is evaluated on its own rows (``StackSteps
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -138,11 +136,9 @@ def _train(
         raise StackInterrupted(interrupted(cfgs, module, data, specs, datamodule.n_batches, checkpoints)) from None
     n_batches, device = datamodule.member_batches(), str(trainer.strategy.root_device)
     members = []
-    blanks: dict[str, torch.nn.Module] = {}  # one network built per spec, copied for each member (no init)
-    for m, (cfg, record, spec) in enumerate(zip(cfgs, module.records, specs, strict=True)):
-        key = json.dumps(spec, sort_keys=True, default=str)
-        blank = blanks.setdefault(key, from_spec(spec))
-        model = copy.deepcopy(blank)
+    with torch.random.fork_rng(devices=[]):  # building each member's network draws no number of the run's
+        models = [from_spec(spec) for spec in specs]  # half copy.deepcopy's time for a small network
+    for m, (cfg, record, spec, model) in enumerate(zip(cfgs, module.records, specs, models, strict=True)):
         model.load_state_dict({k: v.cpu() for k, v in module.steps.member_state(m).items()})  # its best weights
         model.eval()
         tested = module.test_values[m] if module.test_values else {}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.plain import kept
 from trainlab.config.validate import batch_size
 from trainlab.data import COMMON_KEYS, DATASETS, RawData, TabularData, prepare, prepare_folds
 from trainlab.data.csv_file import read_to_predict
@@ -73,9 +75,18 @@ def datamodule(cfg: DictConfig, data: TabularData, steps_per_call: int | None = 
 
 def stack_datasets(cfgs: Sequence[DictConfig]) -> tuple[list[TabularData], list[int]]:
     """Each distinct data config's prepared data, once, and which of them each job trains on."""
-    keys = [json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True) for cfg in cfgs]
-    distinct = list(dict.fromkeys(keys))
-    return [datasets(cfgs[keys.index(key)])[0] for key in distinct], [distinct.index(key) for key in keys]
+    keys = [json.dumps(_data_values(cfg), sort_keys=True) for cfg in cfgs]
+    first: dict[str, int] = {}  # each distinct data config's first job, in order
+    for m, key in enumerate(keys):
+        first.setdefault(key, m)
+    number = {key: n for n, key in enumerate(first)}
+    return [datasets(cfgs[m])[0] for m in first.values()], [number[key] for key in keys]
+
+
+def _data_values(cfg: DictConfig) -> Any:
+    """``cfg.data`` as plain values: kept with a sweep's job (``trainlab.config.plain``), else converted."""
+    values = kept(cfg)
+    return values["data"] if values is not None else OmegaConf.to_container(cfg.data, resolve=True)
 
 
 def stack_datamodule(cfgs: Sequence[DictConfig], data: StackedData, batch: int) -> StackedDataModule:

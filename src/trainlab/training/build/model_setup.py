@@ -3,6 +3,7 @@ settings, the scheduler, each member's stopping rules, and the LightningModule w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -12,6 +13,7 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.plain import kept, lookup
 from trainlab.config.validate import selected_regularization
 from trainlab.data import TabularData
 from trainlab.models import from_spec
@@ -41,7 +43,9 @@ def model_spec(cfg: DictConfig, in_features: int, out_features: int) -> dict[str
 def checkpoint_extra(cfg: DictConfig, data: TabularData, spec: dict[str, Any], loss: str) -> dict[str, Any]:
     """What a checkpoint carries for prediction: the model spec, the fitted preprocessing, the
     loss and the id column."""
-    return {"model": spec, "preprocessing": data.preprocessing(), "loss": loss, "id": cfg.data.get("id")}
+    values = kept(cfg)  # a sweep's job: its plain values, read without OmegaConf
+    id_column = cfg.data.get("id") if values is None else lookup(values, "data.id")
+    return {"model": spec, "preprocessing": data.preprocessing(), "loss": loss, "id": id_column}
 
 
 def optimizer_settings(cfg: DictConfig) -> tuple[str, dict[str, Any]]:
@@ -128,14 +132,25 @@ def training_module(
     )
 
 
+def _drawn(drawn: dict[str, torch.nn.Module], seed: int, spec: dict[str, Any], fresh: bool) -> torch.nn.Module:
+    """The untrained network of ``spec`` as a lone run with ``seed`` draws it: seeded, then
+    built. Members alike in seed and spec (a grid of learning rates x seeds) share one draw
+    (kept in ``drawn``), which ``StackedNetwork`` only reads; a ``fresh`` one is drawn again,
+    so the random state after the stack's last draw is the one its lone run leaves."""
+    key = json.dumps([seed, spec], sort_keys=True, default=str)
+    if fresh or key not in drawn:
+        L.seed_everything(seed, verbose=False)
+        drawn[key] = from_spec(spec)
+    return drawn[key]
+
+
 def stack_module(cfgs: Sequence[DictConfig], loss: Loss, specs: Sequence[dict[str, Any]]) -> TrainingModule:
     """The LightningModule of a stack of ``cfgs`` (one member each, checked to share a stack):
     each member's network drawn as its lone run draws it (its seed first), its optimizer's
     settings, its rules (each member's prediction payload is written with its run directory)."""
-    networks = []
-    for cfg, spec in zip(cfgs, specs, strict=True):
-        L.seed_everything(cfg.seed, verbose=False)
-        networks.append(from_spec(spec))
+    drawn: dict[str, torch.nn.Module] = {}
+    last = len(cfgs) - 1
+    networks = [_drawn(drawn, cfg.seed, spec, m == last) for m, (cfg, spec) in enumerate(zip(cfgs, specs, strict=True))]
     network = StackedNetwork(networks, dropout=[spec["dropout"] for spec in specs])
     settings = [optimizer_settings(cfg) for cfg in cfgs]
     name = settings[0][0].rsplit(".", 1)[-1]
