@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # on a CUDA machine: make TORCH="torch" (or any torch>=2.2 build you prefer).
 TORCH ?= torch==2.13.0
 
-.PHONY: all setup train test lint format clean course browser
+.PHONY: all setup train test lint format clean course browser postgresql
 
 all: train
 
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 train: setup
 	$(BIN)/python train.py
 
-test: setup lint browser
+test: setup lint browser postgresql
 	$(BIN)/python -m pytest
 
 # The course page's browser check (tests/course/test_course_browser.py) needs Chromium: in CI (root,
@@ -29,6 +29,14 @@ test: setup lint browser
 browser:
 	@if [ "$$CI" = "true" ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+# The shared-study tests (tests/test_study_storage.py) start a PostgreSQL server of their own with
+# initdb (Debian keeps it in /usr/lib/postgresql/<version>/bin): in CI (root, Debian) the package is
+# installed here; elsewhere those tests are skipped without it (apt-get install postgresql).
+postgresql:
+	@if [ "$$CI" = "true" ] && ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		&& command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
 
 # The lecture's claims, measured: outputs/course/index.html (README, "The course, reproduced").
 course: setup

@@ -87,6 +87,7 @@ class OptunaSweeper(Sweeper):
             check_settings,
             make_sampler,
             pruner_name,
+            shown_url,
             storage_url,
         )
         from trainlab.search.space import search_space
@@ -125,9 +126,9 @@ class OptunaSweeper(Sweeper):
             reseed=reseed,
             heartbeat_seconds=float(values.get("heartbeat_seconds", HEARTBEAT_SECONDS)),
         )
-        log.info("Optuna study %s in %s: %d trials, %d at a time", name, url, search.n_trials, search.n_jobs)
+        log.info("Optuna study %s in %s: %d trials, %d at a time", name, shown_url(url), search.n_trials, search.n_jobs)
         ran = loop.run(search, self._launch, lambda: _rewrite_tables(sweep_dir))
-        write_study(sweep_dir, study, space.overrides, str(self.config.get("monitor")), url)
+        write_study(sweep_dir, study, space.overrides, str(self.config.get("monitor")), shown_url(url))
         return ran
 
     def _study(self, values: dict[str, Any], url: str, name: str, pruner: str, pruner_args: dict[str, Any]) -> Any:
@@ -137,7 +138,7 @@ class OptunaSweeper(Sweeper):
 
         from trainlab.errors import ConfigError
         from trainlab.search.link import open_study
-        from trainlab.search.settings import make_pruner, make_sampler
+        from trainlab.search.settings import make_pruner, make_sampler, shown_url
         from trainlab.search.study import create_or_load
 
         assert self.config is not None
@@ -147,7 +148,7 @@ class OptunaSweeper(Sweeper):
         study = create_or_load(url, name, sampler, make_pruner(pruner, pruner_args), direction)
         if study.direction.name.lower() != direction:
             aim = study.direction.name.lower()
-            raise ConfigError(f"mode={self.config.get('mode')}: the study {name} in {url} is to {aim}")
+            raise ConfigError(f"mode={self.config.get('mode')}: the study {name} in {shown_url(url)} is to {aim}")
         open_study(url, name, pruner, pruner_args, study=study)
         return study
 

@@ -5,7 +5,8 @@ launches its job and tells the study how it ended. Killed mid-trial, it tells no
 trial would stay RUNNING for ever and hold one of the study's ``n_trials`` places. Optuna's
 own heartbeat (``RDBStorage(heartbeat_interval=...)``, ``fail_stale_trials``) serves
 ``study.optimize`` on an RDB storage only; trainlab asks and tells, on any storage, so it
-keeps its own, in each trial's user attributes (shown by optuna-dashboard and optuna.csv):
+keeps its own, in each trial's user attributes (shown by optuna-dashboard and optuna.csv;
+tested with a worker SIGKILLed on SQLite, PostgreSQL and a journal file):
 
 - ``trainlab:worker``: ``{"host", "pid", "pid_ns"}``, the sweep process that asked the trial
   and will tell it (whichever launcher runs the job: in that process, joblib's workers,

@@ -80,17 +80,17 @@ def write_study(sweep_dir: Path, study: Any, overrides_of: Any, monitor: str, st
     return record
 
 
-def best_lines(sweep_dir: Path) -> list[str]:
-    """The lines the sweep's table ends with after a search: the best trial, the command
-    that reruns it, and optuna-dashboard on the storage; none for other sweeps."""
+def best_lines(sweep_dir: Path) -> list[tuple[str, str, bool]]:
+    """The lines the sweep's table ends with after a search, as (label, text, whether the text
+    is a command): the best trial, the command that reruns it, and optuna-dashboard on the
+    storage; none for other sweeps. The table lays them out to the terminal's width."""
     path = sweep_dir / BEST_FILE
     if not path.is_file():
         return []
     best = json.loads(path.read_text())
-    lines = [
-        f"best trial     {best['trial']} ({best['monitor']} {best['value']:.4g}) of study {best['study']}",
-        f"rerun it       {best['command']}",
-    ]
     storage = str(best["storage"]).removeprefix("journal:")  # optuna-dashboard opens a journal file by its path
-    lines.append(f"dashboard      optuna-dashboard {shlex.quote(storage)}")
-    return lines
+    return [
+        ("best trial", f"{best['trial']} ({best['monitor']} {best['value']:.4g}) of study {best['study']}", False),
+        ("rerun it", best["command"], True),
+        ("dashboard", f"optuna-dashboard {shlex.quote(storage)}", True),
+    ]

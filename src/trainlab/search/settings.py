@@ -11,8 +11,15 @@
   needs ``{percentile: 25.0}``). A trial is judged at each epoch's end, alone or as a stack's
   member (``trainlab.training.callbacks.pruning``).
 - ``storage``: null (``sqlite:///<sweep dir>/optuna.db``), any SQLAlchemy URL
-  (``sqlite:///path.db``, ``postgresql://...``, ``mysql://...``), or ``journal:<file>``
-  (Optuna's JournalStorage over a JournalFileBackend: a file many processes append to).
+  (``sqlite:///path.db``, ``postgresql+psycopg://...``, ``mysql+pymysql://...``), or
+  ``journal:<file>`` (Optuna's JournalStorage over a JournalFileBackend: a file many
+  processes append to). A URL is checked before any trial: SQLAlchemy knows its database,
+  its driver is installed and synchronous (a URL without a driver, ``postgresql://``, gets
+  SQLAlchemy's default where it is installed, else the first of ``FALLBACK_DRIVERS`` that
+  is: SQLAlchemy 2.0's default is psycopg2, 2.1's psycopg), and a database in memory (one
+  process's) is refused. Opening a server's database connects once first: a server that
+  cannot be reached, or refuses the user or the database, is one ConfigError with the
+  driver's reason. Errors show a URL's password as ``***``.
 - ``heartbeat_seconds`` (default 30): how often a worker records that its running trials
   live; another worker fails a trial with no heartbeat for 3x that (``trainlab.search.heartbeat``).
 """
@@ -63,6 +70,20 @@ PRUNERS = (
 _NEEDS = {"CmaEsSampler": ("cmaes",), "GPSampler": ("scipy",), "QMCSampler": ("scipy",)}
 DB_FILE = "optuna.db"
 JOURNAL = "journal:"
+# A database URL without a driver: SQLAlchemy's default for it, else the first of these installed.
+FALLBACK_DRIVERS = {"postgresql": ("psycopg", "psycopg2"), "mysql": ("mysqldb", "pymysql")}
+# What to pip install for a driver SQLAlchemy names (its DBAPI module is missing).
+DRIVER_PACKAGES = {
+    "psycopg": "'psycopg[binary]'",
+    "psycopg2": "psycopg2-binary",
+    "mysqldb": "mysqlclient",
+    "pymysql": "pymysql",
+    "mysqlconnector": "mysql-connector-python",
+    "mariadbconnector": "mariadb",
+    "oracledb": "oracledb",
+    "pyodbc": "pyodbc",
+}
+DATABASES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")  # SQLAlchemy's own dialects
 
 
 def _class_name(key: str, given: str, allowed: tuple[str, ...], suffix: str) -> str:
@@ -127,7 +148,7 @@ def make_pruner(given: str | None, args: dict[str, Any] | None = None) -> Any:
 
 def storage_url(storage: str | None, sweep_dir: Path) -> str:
     """The storage as the sweep and its jobs name it: the default SQLite file in the sweep
-    dir, a URL, or ``journal:<absolute file>``."""
+    dir, a URL (as given, once ``database_url`` accepts it), or ``journal:<absolute file>``."""
     if storage is None or str(storage).strip() == "":
         return f"sqlite:///{(sweep_dir / DB_FILE).resolve()}"
     text = str(storage).strip()
@@ -139,9 +160,81 @@ def storage_url(storage: str | None, sweep_dir: Path) -> str:
     if "://" not in text:
         raise ConfigError(
             f"hydra.sweeper.storage={text}: not a storage; allowed: null (sqlite:///<sweep dir>/{DB_FILE}), "
-            "a database URL (sqlite:///file.db, postgresql://..., mysql://...), journal:<file>"
+            "a database URL (sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://...), journal:<file>"
         )
+    database_url(text)
     return text
+
+
+def shown_url(text: str) -> str:
+    """``text`` as a message shows it: a database URL's password as ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(text)
+    except Exception:  # not a URL SQLAlchemy reads: nothing to hide in it
+        return text
+    return url.render_as_string(hide_password=True) if url.password else text
+
+
+def database_url(text: str) -> Any:
+    """The SQLAlchemy URL (``sqlalchemy.engine.URL``) that opens the database ``text``
+    names, with a driver that is installed; ConfigError naming the key and what to do when
+    SQLAlchemy cannot read it, knows no such database, its driver is missing or asynchronous,
+    or it is a database in memory (it would live and die with one process)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = shown_url(text)
+    key = f"hydra.sweeper.storage={shown}"
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError) as error:
+        raise ConfigError(f"{key}: not a database URL ({error}); e.g. postgresql+psycopg://user@host/db") from None
+    backend = url.get_backend_name()
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:
+        if backend not in DATABASES:
+            close = difflib.get_close_matches(backend, DATABASES, n=1, cutoff=0.6)
+            guess = f"did you mean {close[0]}://? " if close else ""
+            allowed = ", ".join(DATABASES)
+            raise ConfigError(f"{key}: SQLAlchemy knows no database {backend}; {guess}allowed: {allowed}") from None
+        raise ConfigError(f"{key}: SQLAlchemy's {backend} has no driver {url.get_driver_name()}") from None
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigError(
+            f"{key}: a database in memory lives in one process and ends with it; "
+            f"name a file (sqlite:///optuna.db), or leave storage null (the sweep dir's {DB_FILE})"
+        )
+    if getattr(dialect, "is_async", False):
+        raise ConfigError(
+            f"{key}: {dialect.driver} is an asyncio driver, and Optuna's storage is synchronous; "
+            f"name a synchronous one, e.g. {backend}+{FALLBACK_DRIVERS.get(backend, ('<driver>',))[0]}://..."
+        )
+    if _driver_installed(dialect):
+        return url
+    if "+" in url.drivername:  # the driver named is the one wanted
+        package = DRIVER_PACKAGES.get(dialect.driver, dialect.driver)
+        raise ConfigError(f"{key}: the {backend} driver {dialect.driver} is not installed; pip install {package}")
+    for driver in FALLBACK_DRIVERS.get(backend, ()):  # none named: the first of the others installed
+        other = url.set(drivername=f"{backend}+{driver}")
+        try:
+            if _driver_installed(other.get_dialect()):
+                return other
+        except NoSuchModuleError:  # an older SQLAlchemy without that dialect
+            continue
+    drivers = FALLBACK_DRIVERS.get(backend, (dialect.driver,))
+    options = " or ".join(f"pip install {DRIVER_PACKAGES.get(d, d)}" for d in drivers)
+    raise ConfigError(f"{key}: no {backend} driver is installed; {options}")
+
+
+def _driver_installed(dialect: Any) -> bool:
+    """Whether the DBAPI module of a SQLAlchemy dialect class imports."""
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        return False
+    return True
 
 
 def open_storage(url: str) -> Any:
@@ -160,7 +253,30 @@ def open_storage(url: str) -> Any:
         # Several processes write one file: each waits for the others' locks (a busy machine
         # holds them longer than SQLite's 5 s default) instead of failing "database is locked".
         return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
-    return url
+    return _server_storage(url)
+
+
+def _server_storage(url: str) -> Any:
+    """An ``RDBStorage`` on a database server (PostgreSQL, MySQL, ...), after one connection
+    that says whether the server takes this URL (ConfigError with the driver's reason if not).
+    Its pool checks a connection before each use (``pool_pre_ping``): a trial can train for
+    hours while a server or a firewall drops idle connections."""
+    from optuna.storages import RDBStorage
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.pool import NullPool
+
+    engine_url = database_url(url)
+    probe = create_engine(engine_url, poolclass=NullPool)
+    try:
+        with probe.connect():
+            pass
+    except DBAPIError as error:
+        reason = " ".join(str(error.orig).split()) if error.orig is not None else type(error).__name__
+        raise ConfigError(f"hydra.sweeper.storage={shown_url(url)}: cannot open the database: {reason}") from None
+    finally:
+        probe.dispose()
+    return RDBStorage(engine_url.render_as_string(hide_password=False), engine_kwargs={"pool_pre_ping": True})
 
 
 def check_settings(values: dict[str, Any]) -> None:
