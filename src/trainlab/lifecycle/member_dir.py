@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trainlab.config.hparams import hyperparameters
 from trainlab.errors import Interrupted, Stopped
 from trainlab.files.events import EventFile
 from trainlab.files.rundir import RunDir
@@ -29,8 +30,7 @@ from trainlab.lifecycle.fold_outcome import folds_outcome
 from trainlab.lifecycle.member import FoldedJob, Member
 from trainlab.lifecycle.member_files import draw, epoch_events, write_checkpoints
 from trainlab.lifecycle.result import RunResult
-from trainlab.training.loggers import final_events, hyperparameters
-from trainlab.training.payload import STACKED
+from trainlab.training.loggers import final_events
 from trainlab.training.stack.member_checkpoint import IN_STACK
 
 
@@ -78,7 +78,7 @@ def write_member(
         summary={"stack": {"size": member.stack_size}} | ({} if member.pictures or not drawn else _later(out.path)),
     )
     if events is not None:
-        params = hyperparameters(member.cfg, choices, member.loss) | {"launcher": STACKED}
+        params = hyperparameters(member.cfg, choices, member.loss, overrides)
         final_events(events, params, {} if stop else member.metrics)
         for old in out.path.glob("events.out.tfevents.*"):  # an interrupted member's, now resumed: all again
             old.unlink()
@@ -95,7 +95,7 @@ def _write_folded(
     first = job.folds[0]
     if not config_written:
         out.save_config(first.cfg, overrides)
-    params = hyperparameters(first.cfg, choices, first.loss) | {"launcher": STACKED}
+    params = hyperparameters(first.cfg, choices, first.loss, overrides)
     outcome = folds_outcome(first.cfg, job.folds, out.path, params)
     outcome.summary["stack"] = {"size": first.stack_size}
     (result,) = finish([outcome])

@@ -6,14 +6,9 @@ from typing import Any
 
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
 from typing_extensions import override
 
-from trainlab.config.flatten import flatten
-from trainlab.config.plain import plain
 from trainlab.files.events import EventFile
-
-GROUPS = ("data", "model", "activation", "loss", "optimizer", "scheduler", "trainer", "logger")
 
 
 class TensorBoard(TensorBoardLogger):
@@ -31,43 +26,48 @@ class TensorBoard(TensorBoardLogger):
         self.experiment.flush()
 
 
-def hyperparameters(cfg: DictConfig, choices: dict[str, str], loss: str) -> dict[str, Any]:
-    """A flat dict for TensorBoard's HPARAMS tab: each group's chosen option (``optimizer:
-    adam``) and its scalar settings (``optimizer.lr: 0.01``); lists become strings."""
-    container = plain(cfg)
-    params: dict[str, Any] = {"seed": container["seed"], "monitor": container["monitor"]}
-    reg = {k: v for k, v in (container.get("regularization") or {}).items() if v is not None}
-    container = container | {"regularization": reg}
-    params["regularization"] = ",".join(reg) or "none"
-    for group in GROUPS:
-        params[group] = choices.get(group) or (container.get(group) or {}).get("name", "")
-    params["loss"] = loss
-    for group in (*GROUPS, "regularization"):
-        _hparams(container.get(group) or {}, group, params)
-    return params
+def final_summaries(params: dict[str, Any], metrics: dict[str, float]) -> list[Any]:
+    """The ``Summary`` protos that end a run's TensorBoard events, for a lone run and a stack's
+    member alike: the final metrics (``final/val/loss``, ...) as scalars, then the HPARAMS
+    plugin's session of ``params`` (``trainlab.config.hparams.hyperparameters``: numbers, text,
+    bools), ended as a success. Nothing without metrics (a run stopped before its end).
 
+    No experiment summary: TensorBoard then builds the HPARAMS table from every run's session
+    (all their keys, those whose values differ across the runs first) and takes each run's
+    scalars as its metric columns (``final/*`` first). A run's own experiment summary would
+    name the columns for every run shown beside it: TensorBoard takes one run's, any one."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.hparams import metadata
+    from tensorboard.plugins.hparams.api_pb2 import Status
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, SessionEndInfo, SessionStartInfo
 
-def _hparams(node: Any, prefix: str, out: dict[str, Any]) -> None:
-    """A group's settings as HPARAMS columns: dotted keys without Hydra's and the option's name;
-    lists and None as text (TensorBoard takes numbers, text and bools)."""
-    for key, value in flatten(node, prefix).items():
-        if key.rsplit(".", 1)[-1] in ("_target_", "_partial_", "name") or value == {}:
-            continue
-        out[key] = str(value) if isinstance(value, list | tuple) or value is None else value
+    if not metrics:
+        return []
+    start = SessionStartInfo()
+    for key, value in params.items():
+        if isinstance(value, bool):
+            start.hparams[key].bool_value = value
+        elif isinstance(value, int | float):
+            start.hparams[key].number_value = value
+        else:
+            start.hparams[key].string_value = str(value)
+    end = SessionEndInfo(status=Status.STATUS_SUCCESS)
+    version = metadata.PLUGIN_DATA_VERSION
+    sessions = [
+        (metadata.SESSION_START_INFO_TAG, HParamsPluginData(session_start_info=start, version=version)),
+        (metadata.SESSION_END_INFO_TAG, HParamsPluginData(session_end_info=end, version=version)),
+    ]
+    scalars = [Summary.Value(tag=f"final/{k}", simple_value=float(v)) for k, v in metrics.items()]
+    return [Summary(value=scalars)] + [
+        Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data))])
+        for tag, data in sessions
+    ]
 
 
 def final_events(events: EventFile, params: dict[str, Any], metrics: dict[str, float]) -> None:
-    """``log_final``'s records, added to a run's ``EventFile`` (a stack's member, written
-    whole): the final metrics as scalars without a step, then the HPARAMS plugin's summaries
-    of ``params`` with those metrics, as Lightning's TensorBoardLogger writes them."""
-    from torch.utils.tensorboard.summary import hparams
-
-    final = {f"final/{k}": v for k, v in metrics.items()}
-    if not final:
-        return
-    plain = {k: v if type(v) in (bool, int, float, str) else str(v) for k, v in params.items()}
-    events.scalars(final, None)
-    for summary in hparams(plain, final):
+    """``final_summaries`` added to a run's ``EventFile`` (a stack's member, a fold: written
+    whole), at step 0 as a lone run's."""
+    for summary in final_summaries(params, metrics):
         events.summary(summary)
 
 
@@ -77,8 +77,23 @@ def log_final(logger: Logger | None, params: dict[str, Any], metrics: dict[str, 
     if logger is None:
         return
     if isinstance(logger, TensorBoardLogger):
-        logger.log_hyperparams(params, metrics={f"final/{k}": v for k, v in metrics.items()})
+        _write_final(logger.log_dir, params, metrics)
     else:
         logger.log_hyperparams(params)
         logger.log_metrics({f"final/{k}": v for k, v in metrics.items()})
     logger.finalize("success")
+
+
+@rank_zero_only
+def _write_final(log_dir: str, params: dict[str, Any], metrics: dict[str, float]) -> None:
+    """``final_summaries`` in an event file of their own in ``log_dir``, beside the logger's
+    (TensorBoard reads a directory's event files as one run). torch's ``FileWriter`` names it
+    from the counter the logger's writer uses: no name is taken twice."""
+    from torch.utils.tensorboard.writer import FileWriter
+
+    writer = FileWriter(log_dir)
+    try:
+        for summary in final_summaries(params, metrics):
+            writer.add_summary(summary, 0)
+    finally:
+        writer.close()
