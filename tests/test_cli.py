@@ -111,3 +111,17 @@ print("validate calls:", calls)
     # Once by the command line's pre-check (before Hydra makes the run dir), once by
     # api.train (which run() uses too): both before Lightning is imported.
     assert "validate calls: [False, False]" in out.stdout
+
+
+def test_help_names_the_commands_as_pip_installed_them(monkeypatch):
+    from trainlab.cli.usage import help_text
+
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bin/trainlab-train", "--help"])
+    installed = help_text(100)
+    assert installed.startswith("usage: trainlab-train [group=option ...]")
+    assert "python train.py" not in installed and "python predict.py" not in installed
+    assert "trainlab-predict run=<run dir> input=<csv>" in installed
+    rows = installed.split("\n\n")[0].splitlines()  # the usage's rows: their descriptions aligned
+    assert len({len(row) - len(row.split("  ")[-1].lstrip()) for row in rows}) == 1
+    monkeypatch.setattr(sys, "argv", ["train.py", "--help"])
+    assert help_text(100).startswith("usage: python train.py [group=option ...]")

@@ -162,6 +162,7 @@ def test_predictions_on_a_full_disk_are_one_message_and_no_half_written_file(tmp
         (disk / "submission.csv").write_text("id,label\n")  # an earlier file of the same name
         fill(disk)
         args = [f"run={trained.run_dir}", f"input={tmp_path / 'test.csv'}", f"output={disk / 'submission.csv'}"]
+        args.append("overwrite=true")  # predict did not write it: replaced only when asked to
         done = subprocess.run(command(*args, script="predict.py"), capture_output=True, text=True)
         assert done.returncode == 4, done.stderr
         assert done.stderr.strip() == (

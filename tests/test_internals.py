@@ -13,6 +13,7 @@ from trainlab.internals import (
     add_png_summary,
     add_scalar_summaries,
     count_optimizer_steps,
+    lr_finder_without_bar,
     publish_to_progress_bar,
     stops_after_this_epoch,
 )
@@ -188,3 +189,17 @@ def test_omegaconf_dumper_is_the_one_omegaconf_writes_yaml_with():
     ours = yaml.dump(plain, Dumper=omegaconf_dumper(), default_flow_style=False, allow_unicode=True, sort_keys=False)
     assert ours == OmegaConf.to_yaml(OmegaConf.create(plain))
     assert "'1e-3'" in ours and "'yes'" in ours  # its str representer quotes what YAML would read as others
+
+
+def test_lr_finder_without_bar_turns_off_the_finders_tqdm_bar(tmp_path, capfd):
+    from lightning.pytorch.tuner import Tuner
+
+    class Silent(Tiny):
+        def on_train_start(self):
+            self.found = lr_finder_without_bar(self.trainer)
+
+    module = Silent()
+    t = trainer(max_epochs=10, default_root_dir=tmp_path)
+    Tuner(t).lr_find(module, train_dataloaders=loader(), val_dataloaders=loader(), num_training=8, update_attr=False)
+    assert module.found == 1, "lr_finder_without_bar no longer finds Lightning's _LRCallback in trainer.callbacks"
+    assert "Finding best initial lr" not in capfd.readouterr().err, "lr_finder_without_bar no longer hides the bar"

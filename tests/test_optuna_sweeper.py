@@ -1,6 +1,7 @@
 """hydra/sweeper=optuna: the search space from Hydra's sweep grammar, the sweeper's settings,
 the ask/launch/tell loop, and real searches (trials, pruning, two workers on one study)."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -259,7 +260,12 @@ def test_a_search_lists_its_trials_and_prints_the_best_ones_command(pruning_sear
     best = json.loads((sweep_dir / "best_trial.json").read_text())
     assert best["trial"] == int(table["trial"].iloc[0])  # the table is best first
     lr = best["params"]["optimizer.lr"]
-    assert f"rerun it       {best['command']}" in out.stdout and "python train.py trainer.max_epochs=4" in out.stdout
+    shown = out.stdout.splitlines()
+    rerun = shown.index(next(line for line in shown if line.startswith("rerun it       python train.py ")))
+    lines = [shown[rerun], *itertools.takewhile(lambda line: line.startswith(" " * 17), shown[rerun + 1 :])]
+    assert all(line.endswith(" \\") for line in lines[:-1]) and max(map(len, lines)) <= 120  # runs on, 120 columns
+    assert " ".join(line.removesuffix(" \\").strip() for line in lines) == f"rerun it       {best['command']}"
+    assert best["command"].startswith("python train.py trainer.max_epochs=4")
     assert f"optimizer.lr={lr!r}" in best["command"]
     assert f"optuna-dashboard sqlite:///{sweep_dir.resolve()}/optuna.db" in out.stdout
     job = yaml.safe_load((sweep_dir / "0" / ".hydra" / "overrides.yaml").read_text())

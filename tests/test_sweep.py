@@ -41,7 +41,13 @@ def test_three_job_sweep_writes_summary_sorted_by_the_monitored_metric(tmp_path)
     assert {"test/acc", "val/acc"} <= set(table.columns)
     md = (tmp_path / "summary.md").read_text()
     assert md.count("\n| ") == 4  # header and 3 rows
-    assert "sweep: 3 jobs, best first" in out.stdout and "optimizer.lr=0.0001" in out.stdout
+    assert "sweep: 3 jobs, best first" in out.stdout
+    shown = out.stdout.splitlines()
+    header = next(line for line in shown if line.startswith("job "))
+    assert header.split()[:3] == ["job", "optimizer.lr", "status"]  # the swept key: a column (120 columns)
+    best = table.iloc[0]
+    first = shown[shown.index(header) + 2].split()  # the best job's row, under the header and its rule
+    assert first[:3] == [str(best["job"]), best["overrides"].split()[0].removeprefix("optimizer.lr="), "finished"]
 
 
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path):
@@ -107,7 +113,7 @@ def test_a_quiet_console_gets_no_table_and_none_is_rendered(tmp_path, monkeypatc
     rows = [{"job": "0", "overrides": "seed=1", "status": "finished", "monitor": "val/loss", "val/loss": 0.5}]
     console = Console(quiet=True, record=True)
     monkeypatch.setattr(
-        trainlab.sweeps.tables, "Table", lambda *args, **kwargs: pytest.fail("a table built for nothing")
+        trainlab.sweeps.tables, "sweep_lines", lambda *args, **kwargs: pytest.fail("a table laid out for nothing")
     )
     trainlab.sweeps.tables.print_table(tmp_path, rows, console)
     assert console.export_text() == ""

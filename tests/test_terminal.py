@@ -1,5 +1,6 @@
 """What a user sees in the terminal: the progress bar and model summary in the course's units,
-no Lightning warning or empty hparams.yaml, and tables that fold rather than cut names."""
+no Lightning warning or empty hparams.yaml, and tables that fit the console without cutting a name
+(80 columns, with the real commands: tests/test_terminal_80.py)."""
 
 import json
 import logging
@@ -125,7 +126,7 @@ def test_the_result_table_folds_on_a_narrow_console():
         assert "".join(cells(text, "│", 1)).replace(" ", "") == "0.2500±0.01000.9300±0.0100"
 
 
-def test_the_sweep_table_folds_names_instead_of_cutting_them():
+def test_the_sweep_table_keeps_every_override_whole_on_a_narrow_console():
     rows = [
         {
             "job": str(job),
@@ -142,10 +143,36 @@ def test_the_sweep_table_folds_names_instead_of_cutting_them():
         for job, lr in enumerate(("0.001", "0.01"))
     ]
     out = StringIO()
-    print_table(Path("/sweeps/s"), rows, Console(file=out, width=60))
-    text = out.getvalue()
-    assert "…" not in text  # Rich's mark of a cut cell
-    headers = ["job", "overrides", "status", "best", "val/loss", "test/loss", "test/acc"]
-    assert ["".join(cells(text, "┃", i)) for i in range(len(headers))] == headers
-    assert "".join(cells(text, "│", 1)) == "optimizer.lr=0.001optimizer.lr=0.01"  # folded, every character kept
-    assert "".join(cells(text, "│", 2)) == "early-stopped" * 2
+    print_table(Path("/sweeps/s"), rows, Console(file=out, width=70))
+    lines = out.getvalue().splitlines()
+    assert max(map(len, lines)) <= 70
+    assert lines[:6] == [
+        "sweep: 2 jobs, best first",
+        "every job      optimizer=adam model.hidden=[64,64]",  # shared: once, above the table
+        "job  optimizer.lr  status         best  val/loss  test/loss  test/acc",  # a column per differing key
+        "───  ────────────  ─────────────  ────  ────────  ─────────  ────────",
+        "  0  0.001         early-stopped     3    0.2000     0.3000    0.9000",
+        "  1  0.01          early-stopped     3    0.2100     0.3000    0.9000",
+    ]
+    out = StringIO()
+    print_table(Path("/sweeps/s"), rows, Console(file=out, width=60))  # too narrow for a column per key
+    lines = out.getvalue().splitlines()
+    assert max(map(len, lines)) <= 60
+    assert lines[2:8] == [
+        "job  status         best  val/loss  test/loss  test/acc",
+        "───  ─────────────  ────  ────────  ─────────  ────────",
+        "  0  early-stopped     3    0.2000     0.3000    0.9000",
+        "     optimizer.lr=0.001",  # the differing overrides under their job's row
+        "  1  early-stopped     3    0.2100     0.3000    0.9000",
+        "     optimizer.lr=0.01",
+    ]
+    out = StringIO()
+    print_table(Path("/sweeps/s"), rows, Console(file=out, width=40))  # too narrow for a row: name value pairs
+    lines = out.getvalue().splitlines()
+    assert max(map(len, lines)) <= 40 and "…" not in out.getvalue()
+    assert lines[3:7] == [
+        "job 0  early-stopped  best 3",
+        "    val/loss 0.2000  test/loss 0.3000",
+        "    test/acc 0.9000",
+        "    optimizer.lr=0.001",
+    ]

@@ -151,3 +151,18 @@ def stop_watching_children() -> None:
     for thread in threading.enumerate():
         if type(thread).__name__ == "_ChildProcessObserver":
             thread._child_processes = []  # type: ignore[attr-defined]
+
+
+def lr_finder_without_bar(trainer: L.Trainer) -> int:
+    """Turn off the tqdm bar ("Finding best initial lr") of Lightning's learning-rate finder;
+    returns how many finder callbacks were found (1 inside a running ``Tuner.lr_find``).
+
+    ``Tuner.lr_find`` replaces the trainer's callbacks with its private ``_LRCallback``, built
+    with ``progress_bar_refresh_rate=1`` whatever ``enable_progress_bar`` says, and no argument
+    of lr_find changes it; the callback opens its bar at the first training batch. Called from
+    the module's ``on_train_start``, before that (``trainlab.lifecycle.tune.RangeTest``, which
+    shows trainlab's own bar instead, or none)."""
+    found = [c for c in trainer.callbacks if type(c).__name__ == "_LRCallback"]
+    for callback in found:
+        callback.progress_bar_refresh_rate = 0  # type: ignore[attr-defined]
+    return len(found)

@@ -5,10 +5,16 @@ tensors and plain data, never pickled code): the weights, the model spec, the fi
 preprocessing and the target's labels. ``Predictor.from_run`` reads the run's summary.json
 (which names that checkpoint) and the checkpoint; nothing else of the run directory. A file
 that is missing, damaged or not what trainlab writes is one ConfigError naming it.
+
+``predict_file`` never replaces a file silently: it records what it wrote beside the output
+(``.submission.csv.trainlab.json``: the bytes' SHA-256, the run, the input) and replaces an
+existing output only when that record says predict wrote it, unchanged since, or when asked
+to (``overwrite``); any other file is refused, naming it, before any work.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +28,7 @@ from torch import nn
 from trainlab.data.csv_file import check_ids, read_table
 from trainlab.data.preprocess import Preprocessor, TargetEncoder
 from trainlab.errors import ConfigError
-from trainlab.files.atomic import write_csv
+from trainlab.files.atomic import write_bytes, write_text
 from trainlab.files.checkpoints import load_checkpoint
 from trainlab.files.rundir import DamagedFile, RunDir
 from trainlab.models import from_spec, logits_to_proba
@@ -90,6 +96,9 @@ class Predictor:
     def predict(self, frame: pd.DataFrame, proba: bool = False, source: str = "the input") -> pd.DataFrame:
         """One row per row of ``frame``, in order: the id column, the predicted target
         (in the training file's labels) and, with ``proba``, one probability column per class."""
+        lacking = self.preprocessor.lacking(frame, source, id_column=self.id_column)
+        if lacking is not None:  # every absent column in one message, the id column too
+            raise ConfigError(lacking)
         x = torch.from_numpy(self.preprocessor.transform(frame, source))
         output = self.model(x)
         out = pd.DataFrame()
@@ -153,10 +162,57 @@ def _trainlab_entry(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
     return extra
 
 
-def predict_file(run: str | Path, input: str | Path, output: str | Path, proba: bool = False) -> pd.DataFrame:
-    """Read ``input`` (CSV), predict with the run's best weights, write ``output`` (CSV)."""
+def predict_file(
+    run: str | Path, input: str | Path, output: str | Path, proba: bool = False, overwrite: bool = False
+) -> pd.DataFrame:
+    """Read ``input`` (CSV), predict with the run's best weights, write ``output`` (CSV).
+
+    An existing ``output`` is replaced only when predict wrote it and it is unchanged since
+    (``check_output``), or with ``overwrite``; else ConfigError, before any work."""
+    check_output(output, input, overwrite)
     predictor = Predictor.from_run(run)
     frame = read_table(input, key="input")
     result = predictor.predict(frame, proba=proba, source=str(input))
-    write_csv(output, result)
+    data = result.to_csv(index=False).encode("utf-8")
+    write_bytes(output, data)
+    record = {"written_by": "trainlab predict", "sha256": hashlib.sha256(data).hexdigest()}
+    write_text(written_mark(output), json.dumps({**record, "run": str(run), "input": str(input)}, indent=1) + "\n")
     return result
+
+
+def written_mark(output: str | Path) -> Path:
+    """The hidden file beside ``output`` in which predict records what it wrote there (the
+    SHA-256 of the bytes, the run, the input): ``.submission.csv.trainlab.json``."""
+    path = Path(output)
+    return path.with_name(f".{path.name}.trainlab.json")
+
+
+def written_by_predict(output: str | Path) -> bool:
+    """Whether ``output`` holds, byte for byte, what predict last wrote there (its mark says so)."""
+    try:
+        mark = json.loads(written_mark(output).read_text(encoding="utf-8"))
+        data = Path(output).read_bytes()
+    except (OSError, ValueError):
+        return False
+    return isinstance(mark, dict) and mark.get("sha256") == hashlib.sha256(data).hexdigest()
+
+
+def check_output(output: str | Path, input: str | Path, overwrite: bool = False) -> bool:
+    """Whether writing ``output`` replaces a file; ConfigError naming it, and what to do, where
+    it must not: the input file itself, a directory, a folder that does not exist, or a file
+    that predict did not write, or that was changed since (``written_by_predict``), unless
+    ``overwrite``. A user's file is never replaced silently."""
+    path = Path(output)
+    named = f"output={str(output)!r}"
+    if path.is_dir():
+        raise ConfigError(f"{named} is a directory: name a file, e.g. output={path / 'submission.csv'}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{named}: there is no directory {path.parent}; create it, or choose another output=")
+    if not path.exists():
+        return False
+    if Path(input).exists() and path.samefile(input):
+        raise ConfigError(f"{named} is the input file: choose another output=")
+    if overwrite or written_by_predict(path):
+        return True
+    why = "was changed since predict wrote it" if written_mark(path).exists() else "exists and predict did not write it"
+    raise ConfigError(f"{named} {why}: choose another output=<file>, or add overwrite=true to replace it")

@@ -1,12 +1,19 @@
-"""The command line's pre-check: every job's config composed and checked before Hydra starts."""
+"""The command line's pre-check: the launcher and sweeper named, and every job's config
+composed and checked, before Hydra starts."""
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
 
 from trainlab.cli.places import check_resume_place, check_writable, output_root
 from trainlab.config.composing import compose
 from trainlab.config.jobs import check_jobs, compose_each, sweep_jobs
 from trainlab.config.launch import launched_rank
 from trainlab.config.validate import validate
+from trainlab.errors import ConfigError
+
+PLUGIN_GROUPS = ("hydra/launcher", "hydra/sweeper")  # Hydra's groups a user names (README: "Scaling out")
 
 
 def check_before_training(overrides: list[str], multirun: bool) -> None:
@@ -14,6 +21,7 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
     directory; raise one ConfigError naming every job that cannot run. (The run checks again
     what only the data can tell: ``trainlab.lifecycle.checked_run``.) A search (an Optuna
     sweeper) checks its jobs at its space's ends; another sweeper's syntax is its own."""
+    check_plugins(overrides)
     places = launched_rank() == 0  # Lightning's ranks run this command again, into rank 0's checked dir
     if not multirun:
         cfg = compose(overrides)[0]
@@ -31,3 +39,22 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
         return
     jobs = sweep_jobs(overrides)
     check_jobs(compose_each(jobs), jobs, stacked="hydra/launcher=stacked" in overrides)
+
+
+def check_plugins(overrides: Sequence[str]) -> None:
+    """One ConfigError for a ``hydra/launcher=`` or ``hydra/sweeper=`` override naming an option
+    this install cannot run, naming the override, the closest option and every allowed one
+    (those ``--help`` lists: ``trainlab.cli.usage.plugin_options``). Hydra would refuse it in its
+    own words once per job, without a closest match. A package missing for a known option is
+    ``trainlab.cli.extras``' to say."""
+    from trainlab.cli.usage import plugin_options
+
+    for override in overrides:
+        group, equals, option = override.lstrip("+").partition("=")
+        if override.startswith("~") or not equals or group not in PLUGIN_GROUPS:
+            continue
+        allowed = plugin_options(group)
+        if option not in allowed:
+            close = difflib.get_close_matches(option, allowed, n=1, cutoff=0.6)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{group}={option}: {group} has no option {option}; {guess}allowed: {', '.join(allowed)}")

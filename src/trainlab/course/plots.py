@@ -25,7 +25,7 @@ def pyplot() -> Any:
 
 
 def save(fig: Any, path: Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` and close it."""
+    """Write ``fig`` at ``path`` (a PNG at 100 dpi, or SVG where the name ends in .svg) and close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     pyplot().close(fig)

@@ -1,5 +1,5 @@
 """The static page: index.html in the output folder, opening from disk with no server.
-Images are PNG files beside it, referred to by relative path; every text is html-escaped."""
+Images are PNG (or SVG) files beside it, referred to by relative path; every text is html-escaped."""
 
 from __future__ import annotations
 

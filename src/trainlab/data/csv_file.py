@@ -178,11 +178,9 @@ def read_to_predict(
     training never saw are warned about (they are encoded as all zeros)."""
     table = read_csv(path, key=key)
     frame = table.frame
-    absent = [c for c in preprocessor.columns if c not in frame.columns]
-    if absent:
-        raise ConfigError(
-            f"{key}={path!r} lacks column {absent[0]!r}, which the model trains on{suggest(absent[0], frame.columns)}"
-        )
+    lacking = preprocessor.lacking(frame, f"{key}={path!r}", "trains on", id_column)
+    if lacking is not None:
+        raise ConfigError(lacking)
     check_ids(frame, id_column, path)
     preprocessor.check_numbers(frame, path, table.lines)
     for name, (count, example) in preprocessor.unseen(frame).items():

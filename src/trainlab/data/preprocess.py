@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainlab.data.csv_values import FLOAT32_MAX, PLACEHOLDERS, at, check_finite, is_text, refuse_value
+from trainlab.data.csv_values import FLOAT32_MAX, PLACEHOLDERS, at, check_finite, is_text, refuse_value, suggest
 from trainlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,25 @@ class Preprocessor:
             if len(huge):
                 refuse_value(c.name, numbers[huge[0]], int(huge[0]), len(huge), source, lines, droppable=False)
 
+    def lacking(
+        self, frame: pd.DataFrame, source: str, verb: str = "was trained on", id_column: str | None = None
+    ) -> str | None:
+        """The one message for a ``frame`` (read from ``source``) that lacks columns the model reads,
+        or None: every absent column, each with the closest name the frame has, the id column when
+        it is absent too, the columns the run expects, and the frame's own."""
+        absent = [c for c in self.columns if c not in frame.columns]
+        if not absent:
+            return None
+        if len(absent) == 1:
+            head = f"{source} lacks column {absent[0]!r}, which the model {verb}{suggest(absent[0], frame.columns)}"
+        else:
+            names = ", ".join(f"{c!r}{suggest(c, frame.columns)}" for c in absent)
+            head = f"{source} lacks {len(absent)} columns, which the model {verb}: {names}"
+        if id_column is not None and id_column not in frame.columns:
+            head += f"; and the id column {id_column!r}"
+        expected = [*([id_column] if id_column is not None else []), *self.columns]
+        return f"{head}; the run expects the columns {_names(expected)}; its columns: {_names(frame.columns)}"
+
     def unseen(self, frame: pd.DataFrame) -> dict[str, tuple[int, str]]:
         """Per text column: (how many cells of ``frame`` hold a value training never saw, the first one)."""
         found = {}
@@ -139,9 +158,9 @@ class Preprocessor:
     def transform(self, frame: pd.DataFrame, source: str = "the input") -> np.ndarray:
         """The float32 feature matrix [rows, len(feature_names)] of ``frame``; ConfigError for a missing
         column, or a numeric column's cell that is no number, infinite or beyond float32 (``check_numbers``)."""
-        absent = [c for c in self.columns if c not in frame.columns]
-        if absent:
-            raise ConfigError(f"{source} lacks column {absent[0]!r}, which the model was trained on")
+        lacking = self.lacking(frame, source)
+        if lacking is not None:
+            raise ConfigError(lacking)
         self.check_numbers(frame, source)
         parts = []
         for c in self.numeric:
@@ -171,6 +190,13 @@ class Preprocessor:
             categorical=[CategoricalColumn(**c) for c in data["categorical"]],
             dropped=dict(data.get("dropped", {})),
         )
+
+
+def _names(columns: Any, limit: int = 20) -> str:
+    """``'a', 'b', ...``: at most ``limit`` column names, then how many in all."""
+    names = [str(c) for c in columns]
+    shown = ", ".join(map(repr, names[:limit]))
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"
 
 
 @dataclass

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.hparams import hyperparameters
 from trainlab.config.launch import RUN_DIR_ENV, launched_from_outside, launched_rank
 from trainlab.config.stackable import folds_unserved
 from trainlab.config.validate import check_monitor, check_processes
@@ -31,15 +32,15 @@ from trainlab.lifecycle.fold_outcome import run_outcome
 from trainlab.lifecycle.folds import train_folds
 from trainlab.lifecycle.member_resume import resume_member
 from trainlab.lifecycle.result import RunResult
-from trainlab.lifecycle.resume import check_resume
+from trainlab.lifecycle.resume import check_resume, resuming_line
 from trainlab.lifecycle.summary import print_summary, write_stop_summary
 from trainlab.lifecycle.tune import LRFind, lr_find_and_report
 from trainlab.predict import Predictor
 from trainlab.training import build
-from trainlab.training.loggers import hyperparameters
 from trainlab.training.losses import Loss, resolve_loss
 from trainlab.training.payload import STACKED
 from trainlab.training.quiet import quiet_lightning
+from trainlab.training.threads import crowded
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ def run_checked(setup: Setup) -> RunResult:
             out.refuse_existing()
     else:
         loaded = check_resume(cfg, out.path, setup.target[1], setup.given)
+        if loaded and writes:  # where it continues from, before it trains
+            log.info(resuming_line(cfg, setup.target[1], loaded))
         if STACKED in loaded:  # a stack's member, interrupted: it trains on as a stack of one
             return resume_member(cfg, out.path, setup.choices, setup.target[1], setup.kept or [], setup.console)
         if not loaded:  # stopped before it kept an epoch: it trains again from its first
@@ -95,7 +98,8 @@ def run_checked(setup: Setup) -> RunResult:
             return _tuned(cfg, out, setup.kept, tuned)
     if writes:
         out.save_config(cfg, setup.kept)
-    fits = _fits(cfg, datasets, loss, out, hyperparameters(cfg, setup.choices, loss), setup.target, writes)
+    params = hyperparameters(cfg, setup.choices, loss, setup.kept or ())
+    fits = _fits(cfg, datasets, loss, out, params, setup.target, writes)
     outcome = run_outcome(cfg, fits, first, loss, out.path, tuned)
     if to_predict is not None and writes:
         predictions = Predictor.from_checkpoint(outcome.best_checkpoint).predict(to_predict, source=str(cfg.data.test))
@@ -167,3 +171,19 @@ def _check_distributed(cfg: DictConfig, processes: int, script: bool, run_dir: P
         )
     if launched_rank() == 0:
         os.environ[RUN_DIR_ENV] = str(run_dir)
+        _warn_if_cores_are_shared(cfg, processes)
+
+
+def _warn_if_cores_are_shared(cfg: DictConfig, processes: int) -> None:
+    """One warning, from rank 0 before the other ranks start, where a run on the CPU starts more
+    processes on this machine than it has cores (``threads.crowded``)."""
+    import torch
+
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator != "cpu" and (accelerator != "auto" or torch.cuda.is_available()):
+        return
+    devices = cfg.trainer.get("devices")
+    shown = OmegaConf.to_container(devices) if OmegaConf.is_list(devices) else devices
+    warning = crowded(processes // max(1, int(cfg.trainer.get("num_nodes") or 1)), shown)
+    if warning is not None:
+        log.warning(warning)

@@ -148,6 +148,26 @@ def check_resume(cfg: DictConfig, run_dir: Path, checkpoint: Path, given: list[s
     return loaded
 
 
+def resuming_line(cfg: DictConfig, checkpoint: Path, loaded: dict[str, Any]) -> str:
+    """What a resume continues from, in one line: ``resuming <run>/checkpoints/last.ckpt: epoch 3
+    of 10 done, continuing at epoch 4``; where no epoch is left to train (every epoch done, or
+    early stopping ended it), ``continuing with the test``."""
+    from trainlab.training.records import EARLY_STOPPING
+
+    members = loaded.get("members")
+    records = members.get("records") if isinstance(members, dict) else None
+    record = records[0] if isinstance(records, list) and len(records) == 1 and isinstance(records[0], dict) else {}
+    history = record.get("history")
+    done = len(history) if isinstance(history, list) else int(loaded.get("epoch", -1)) + 1
+    total = int(cfg.trainer.max_epochs)
+    line = f"resuming {checkpoint}: epoch {done} of {total} done"
+    if record.get("stopped_by") == EARLY_STOPPING:
+        return f"{line} (early stopping ended the training), continuing with the test"
+    if done >= total:
+        return f"{line}, continuing with the test"
+    return f"{line}, continuing at epoch {done + 1}"
+
+
 def _start_again(
     cfg: DictConfig, run: RunDir, checkpoint: Path, key: str, value: Any, given: list[str]
 ) -> dict[str, Any]:

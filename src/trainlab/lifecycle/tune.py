@@ -35,11 +35,13 @@ from rich.console import Console
 from trainlab.data import TabularData
 from trainlab.data.loader import Chunk
 from trainlab.files.rundir import RunDir
+from trainlab.internals import lr_finder_without_bar
 from trainlab.pictures import figures
 from trainlab.training import build
 from trainlab.training.callbacks.pictures import log_image
 from trainlab.training.losses import Loss
 from trainlab.training.module import TrainingModule
+from trainlab.training.progress import StepsBar
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +71,25 @@ class LRFind:
 
 class RangeTest(TrainingModule):
     """The module of the range test: eager steps, one per Lightning step; each step's loss is
-    returned (Lightning's finder reads it) and kept in ``step_losses``."""
+    returned (Lightning's finder reads it) and kept in ``step_losses``. Lightning's finder
+    shows a tqdm bar of its own, whatever ``trainer.enable_progress_bar`` says: it is turned
+    off, and ``bar`` (trainlab's, in the training bar's look), when given, counts the steps."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.step_losses: list[float] = []
+        self.bar: StepsBar | None = None
+
+    def on_train_start(self) -> None:
+        super().on_train_start()
+        lr_finder_without_bar(self.trainer)
+        if self.bar is not None:
+            self.bar.start()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_end(outputs, batch, batch_idx)
+        if self.bar is not None:
+            self.bar.advance()
 
     def training_step(self, batch: Chunk, batch_idx: int) -> torch.Tensor | None:
         super().training_step(batch, batch_idx)
@@ -83,14 +99,18 @@ class RangeTest(TrainingModule):
         return loss
 
 
-def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir) -> LRFind:
+def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir, console: Any = None) -> LRFind:
     """Run the range test of ``cfg.tune`` on ``data``; write lr_find.png and lr_find.csv in ``out``.
 
     One optimizer step per Lightning step, eagerly (no CUDA graph: the lr changes every step).
+    With ``trainer.enable_progress_bar``, a bar of its steps on ``console`` (Rich, as training's).
     """
     tune = cfg.tune
     L.seed_everything(cfg.seed, verbose=False)
     module = build.training_module(cfg, data, loss, module_class=RangeTest, cuda_graph=False, stops=False)
+    assert isinstance(module, RangeTest)
+    if cfg.trainer.get("enable_progress_bar", True):
+        module.bar = StepsBar("lr_find", int(tune.num_training), console)
     datamodule = build.datamodule(cfg, data, steps_per_call=1)
     steps_per_epoch = math.ceil(len(data.x_train) / datamodule.batch_size)
     trainer = build.trainer(
@@ -122,6 +142,8 @@ def lr_find(cfg: DictConfig, data: TabularData, loss: Loss, out: RunDir) -> LRFi
         )
     finally:
         connector_log.removeFilter(_drop_weights_only_default)
+        if module.bar is not None:
+            module.bar.stop()
     assert finder is not None  # None only under fast_dev_run, which trainlab does not set
     n = min(len(finder.results["lr"]), len(module.step_losses))
     lrs, raw = [float(v) for v in finder.results["lr"][:n]], module.step_losses[:n]
@@ -143,7 +165,7 @@ def lr_find_and_report(cfg: DictConfig, data: TabularData, loss: Loss, out: RunD
     """``lr_find``, then the suggestion in TensorBoard (``tune/suggested_lr``, the plot as
     ``tune/lr_find``) and on the terminal; with ``tune.apply`` it becomes ``optimizer.lr``
     in ``cfg`` for the training that follows."""
-    result = lr_find(cfg, data, loss, out)
+    result = lr_find(cfg, data, loss, out, console)
     logger = build.logger(cfg, out.path)
     if isinstance(logger, TensorBoardLogger):
         log_image(logger.experiment, "tune/lr_find", result.image, 0)

@@ -5,7 +5,10 @@ with sweep.png (the monitored metric against each swept value, also in TensorBoa
 Each job's row comes from its own directory: ``.hydra/overrides.yaml`` (what the job
 changed) and ``summary.json`` (status, best epoch, metrics). A job that left no summary
 failed. Rows are sorted by the monitored metric (best first, as ``mode`` says); jobs
-without it (failed, diverged early) come last, in job order.
+without it (failed, diverged early) come last, in job order. The terminal's table
+(``sweep_lines``) is laid out to the terminal's width (80 columns in a pipe) without cutting or
+splitting a word: the overrides every job shares once above it, a column per differing key
+where that fits, else each job's differing overrides on a line under its row.
 
 A job that fails (on what only its data shows, or on anything it did not foresee: a full disk,
 memory, a bug) is one line on stderr, ``error: job <n>: <why>``, and a row with status failed
@@ -19,8 +22,11 @@ import contextlib
 import logging
 import math
 import os
+import shlex
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +36,10 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from trainlab.config.launch import SWEEP_DIR_ENV
 from trainlab.errors import WriteFailed
@@ -43,6 +50,8 @@ from trainlab.search.results import best_lines, read_trial
 FIXED = ["job", "overrides", "status", "best_epoch", "epochs"]
 TABLES_LOCK = ".tables.lock"  # in the sweep dir: one process rewrites the tables at a time
 EXIT_JOBS_FAILED = 1  # a grid sweep ran to its end, and some of its jobs failed (summary.csv says why)
+LABEL = 15  # the label column of the lines around the terminal's table: "summary        <path>"
+GAP = "  "  # between two columns of the terminal's table
 EXIT_WRITE = 4  # the sweep's tables could not be written (as a run's file: cli.main.EXIT_WRITE)
 # yaml.safe_load's loader on libyaml's parser where PyYAML has it: the same constructors build
 # the values, in a tenth of the time (most of the time job_rows takes for a 1000-job sweep).
@@ -139,50 +148,185 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Pat
     return csv_path, md_path
 
 
+@dataclass
+class _Column:
+    """One column of the sweep's table: its header, one cell per job, and which side it keeps to."""
+
+    header: str
+    cells: list[str]
+    right: bool = False
+
+    @cached_property
+    def width(self) -> int:
+        return max(cell_len(text) for text in [self.header, *self.cells])
+
+    def pad(self, text: str) -> str:
+        space = " " * (self.width - cell_len(text))
+        return space + text if self.right else text + space
+
+
 def print_table(
     sweep_dir: Path, rows: list[dict[str, Any]], console: Console | None = None, picture: Path | None = None
 ) -> None:
-    """The sweep's jobs as a Rich table: the overrides that differ between jobs (those they
-    share on one line below), status, best epoch, the monitored metric, test loss and
-    accuracy or r2 (every metric is in summary.csv). Cells fold to ``console``'s width. A quiet
-    console (``run_sweep(verbose=False)``) shows nothing, so nothing is rendered for it (rich
-    renders a 1000-row table in about a second before dropping it)."""
+    """The sweep's jobs as a table on ``console`` (``sweep_lines`` at its width), then where
+    its files are. A quiet console (``run_sweep(verbose=False)``) shows nothing, so nothing is
+    laid out for it."""
     console = console or Console(soft_wrap=True)
     if console.quiet:
         return
-    common = set.intersection(*(set(r["overrides"].split()) for r in rows)) if len(rows) > 1 else set()
-    monitors = _monitors(rows)
-    present = {k for r in rows for k in r}
-    tests = [k for k in ("test/loss", "test/acc", "test/r2") if k in present and k not in monitors]
-    table = Table(title=f"sweep: {len(rows)} jobs, best first", title_justify="left")
-    state = ["state"] if any("state" in r for r in rows) else []  # a search: complete, pruned, failed
-    for name in ["job", "overrides", "status", *state, "best", *monitors, *tests]:
-        right = "/" in name or name in ("job", "best")
-        # Folded, not cut, on a narrow console (80 columns where no terminal is attached): the overrides
-        # wrap between overrides, and a name longer than its column continues on the next line.
-        table.add_column(name, justify="right" if right else "left", overflow="fold")
-    for r in rows:
-        varying = " ".join(o for o in r["overrides"].split() if o not in common)
-        status = f"pruned (epoch {r.get('epochs')})" if r["status"] == "pruned" else r["status"]  # an Optuna trial
-        cells = [r["job"], varying, status, *(r.get(s) for s in state), r.get("best_epoch")]
-        cells += [r.get(m) for m in [*monitors, *tests]]
-        table.add_row(*(_cell(c) for c in cells))
-    console.print(table)
+    lines = sweep_lines(sweep_dir, rows, console.width, picture)
+    console.print(Text("\n").join(lines), soft_wrap=True)  # laid out to the width already: Rich folds nothing
+
+
+def sweep_lines(
+    sweep_dir: Path, rows: list[dict[str, Any]], width: int = 80, picture: Path | None = None
+) -> list[Text]:
+    """What the end of a sweep shows, as lines of at most ``width`` cells: the overrides every
+    job shares, once; one row per job (best first) with the overrides that differ between jobs,
+    its status, best epoch, the monitored metric and test loss and accuracy or r2 (every metric
+    is in summary.csv); then its files and, after a search, the best trial's command.
+
+    Nothing is cut or split inside a word: where the table is too wide for the differing
+    overrides as columns (a key a column, its values below), they go on a line of their own
+    under their job's row; where even that row is too wide, each job is a few lines of
+    ``name value`` pairs. A command runs on over lines ending in `` \\``. A word longer than
+    the width (a long path) stands alone on its line."""
+    common, varying = _split_overrides(rows)
+    lines = [Text(f"sweep: {len(rows)} jobs, best first", style="bold")]
     if common:
-        console.print(f"every job      {' '.join(sorted(common))}")
-    console.print(f"summary        {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.md'}")
+        lines += _labelled("every job", common, width)
+    lines += _job_lines(rows, varying, width)
+    lines += _labelled("summary", [f"{sweep_dir / 'summary.csv'},", str(sweep_dir / "summary.md")], width)
     if picture is not None:
-        console.print(f"picture        {picture}")
+        lines += _labelled("picture", [str(picture)], width)
     later = [r for r in rows if r.get("pictures_later")]
     if later:
         drawn = [str(r["job"]) for r in rows if not r.get("pictures_later") and r["status"] == "finished"]
-        console.print(
-            f"pictures       jobs {', '.join(drawn[:8])}{', ...' if len(drawn) > 8 else ''} (each stack's best,"
-            f" pictures.sweep_best); any other's: trainlab-pictures {sweep_dir / later[0]['job']}"
-        )
-    console.print(f"tensorboard    tensorboard --logdir {sweep_dir}   (HPARAMS compares the jobs)")
-    for line in best_lines(sweep_dir):  # a search: its best trial and the command that reruns it
-        console.print(line)
+        listed = ", ".join(drawn[:8]) + (", ..." if len(drawn) > 8 else "")
+        words = f"jobs {listed} (each stack's best, pictures.sweep_best); any other's:".split()
+        draw = ["trainlab-pictures", str(sweep_dir / later[0]["job"])]
+        one_line = [*words, *map(shlex.quote, draw)]
+        if cell_len(" ".join(one_line)) <= width - LABEL:
+            lines += _labelled("pictures", one_line, width)
+        else:  # the command on lines of its own
+            lines += _labelled("pictures", words, width) + _labelled("", draw, width, command=True)
+    tensorboard = ["tensorboard", "--logdir", str(sweep_dir)]
+    lines += _labelled("tensorboard", tensorboard, width, command=True, note="(HPARAMS compares the jobs)")
+    for label, text, command in best_lines(sweep_dir):  # a search: its best trial and the command that reruns it
+        lines += _labelled(label, shlex.split(text) if command else text.split(), width, command=command)
+    return lines
+
+
+def _split_overrides(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The overrides every job shares (none for one job), in the first job's order, and each
+    job's others."""
+    lists = [str(r.get("overrides") or "").split() for r in rows]
+    shared = set.intersection(*map(set, lists)) if len(lists) > 1 else set()
+    common = list(dict.fromkeys(o for o in lists[0] if o in shared)) if lists else []
+    return common, [[o for o in overrides if o not in shared] for overrides in lists]
+
+
+def _result_columns(rows: list[dict[str, Any]]) -> list[_Column]:
+    """job, status (a search: and its trial's state), best epoch, the monitored metric, test
+    loss and accuracy or r2."""
+    monitors = _monitors(rows)
+    present = {k for r in rows for k in r}
+    tests = [k for k in ("test/loss", "test/acc", "test/r2") if k in present and k not in monitors]
+    status = [f"pruned (epoch {r.get('epochs')})" if r["status"] == "pruned" else str(r["status"]) for r in rows]
+    columns = [_Column("job", [str(r["job"]) for r in rows], right=True), _Column("status", status)]
+    if "state" in present:  # a search: complete, pruned, failed
+        columns.append(_Column("state", [_cell(r.get("state")) for r in rows]))
+    columns.append(_Column("best", [_cell(r.get("best_epoch")) for r in rows], right=True))
+    return columns + [_Column(m, [_cell(r.get(m)) for r in rows], right=True) for m in [*monitors, *tests]]
+
+
+def _key_columns(varying: list[list[str]]) -> list[_Column] | None:
+    """A column per differing key, its header the key and its cells each job's value; None
+    where an override is not ``key=value`` or a job sets a key twice."""
+    values: list[dict[str, str]] = []
+    for overrides in varying:
+        pairs = [o.partition("=") for o in overrides]
+        job = {key: value for key, _, value in pairs}
+        if any(not equals for _, equals, _ in pairs) or len(job) < len(pairs):
+            return None
+        values.append(job)
+    keys = dict.fromkeys(key for job in values for key in job)
+    return [_Column(key, [job.get(key, "") for job in values]) for key in keys]
+
+
+def _table_width(columns: list[_Column]) -> int:
+    return sum(c.width for c in columns) + len(GAP) * (len(columns) - 1)
+
+
+def _grid(columns: list[_Column]) -> list[Text]:
+    """The header, a rule under it, and one line per job."""
+    header = Text(GAP.join(c.pad(c.header) for c in columns).rstrip(), style="bold")
+    rule = Text(GAP.join("─" * c.width for c in columns))
+    jobs = len(columns[0].cells)
+    return [header, rule, *(Text(GAP.join(c.pad(c.cells[i]) for c in columns).rstrip()) for i in range(jobs))]
+
+
+def _job_lines(rows: list[dict[str, Any]], varying: list[list[str]], width: int) -> list[Text]:
+    """The table: with a column per differing key where it fits ``width``; else each job's
+    differing overrides on a line of their own under its row; else each job as a few lines."""
+    results = _result_columns(rows)
+    keys = _key_columns(varying)
+    if keys is not None and _table_width([*results, *keys]) <= width:
+        return _grid([results[0], *keys, *results[1:]])
+    if _table_width(results) <= width:
+        indent = results[0].width + len(GAP)  # under the status
+        header, rule, *body = _grid(results)
+        lines = [header, rule]
+        for line, overrides in zip(body, varying, strict=True):
+            lines += [line, *(Text(" " * indent + part) for part in _wrap(overrides, width - indent))]
+        return lines
+    lines = []
+    for i in range(len(rows)):
+        job, status, *numbers = results
+        pairs = [f"job {job.cells[i]}", status.cells[i], *(f"{c.header} {c.cells[i]}" for c in numbers if c.cells[i])]
+        lines += [Text(part) for part in _wrap(pairs, width, width - 4, sep=GAP, indent=4)]
+        lines += [Text(" " * 4 + part) for part in _wrap(varying[i], width - 4)]
+    return lines
+
+
+def _wrap(
+    words: list[str], first: int, rest: int | None = None, sep: str = " ", end: str = "", indent: int = 0
+) -> list[str]:
+    """``words`` joined by ``sep`` into lines of at most ``first`` cells (the first line) and
+    ``rest`` (the others, which start with ``indent`` spaces); each line but the last ends with
+    ``end`` (a command's `` \\``). A word longer than its line stands alone on it, whole."""
+    rest = first if rest is None else rest
+    if not words:
+        return []
+    if cell_len(sep.join(words)) <= first:
+        return [sep.join(words)]
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        limit = (first if not lines else rest) - cell_len(end)
+        if line and cell_len(line + sep + word) > limit:
+            lines.append(line + end)
+            line = word
+        else:
+            line = f"{line}{sep}{word}" if line else word
+    lines.append(line)
+    return [lines[0], *(" " * indent + line for line in lines[1:])]
+
+
+def _labelled(label: str, words: list[str], width: int, command: bool = False, note: str | None = None) -> list[Text]:
+    """``label`` in the label column and ``words`` after it, wrapped to ``width`` under one
+    another. A ``command``'s words (its argv) are quoted for the shell, and its lines run on
+    with `` \\``, each under the first indented by two; a ``note`` follows it on its line where
+    that fits, else on a line of its own (never after a command that runs on: it would be pasted)."""
+    if command:
+        words = [shlex.quote(word) for word in words]
+    room = max(width - LABEL, 1)
+    lines = _wrap(words, room, room - 2, end=" \\", indent=2) if command else _wrap(words, room)
+    if note and len(lines) == 1 and cell_len(f"{lines[-1]}   {note}") <= room:
+        lines[-1] = f"{lines[-1]}   {note}"
+    elif note:
+        lines += _wrap(note.split(), room)
+    return [Text(f"{label:<{LABEL}}{lines[0]}"), *(Text(" " * LABEL + line) for line in lines[1:])]
 
 
 class SweepSummary(Callback):

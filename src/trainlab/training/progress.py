@@ -24,7 +24,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.callbacks.progress.rich_progress import ProcessingSpeedColumn, RichProgressBarTheme
-from rich.progress import BarColumn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from typing_extensions import override
 
 from trainlab.data.loader import Chunk
@@ -208,3 +209,25 @@ class CourseProgressBar(RichProgressBar):
             points.popleft()  # the oldest kept point is the last one at or before the window's start
         (t0, rows0), (t1, rows1) = points[0], points[-1]
         return (rows1 - rows0) / (t1 - t0) if t1 > t0 else None
+
+
+class StepsBar:
+    """A bar of steps in the training bar's look (Rich: the description, the bar, done/total,
+    elapsed • remaining), for a loop Lightning's bar does not show: the learning-rate finder's
+    steps (``trainlab.lifecycle.tune``). ``start``, ``advance`` per step, ``stop`` (which
+    leaves its last frame, as the training bar does)."""
+
+    def __init__(self, description: str, total: int, console: Console | None = None) -> None:
+        time_columns = (TimeElapsedColumn(), TextColumn("•"), TimeRemainingColumn())
+        columns = (TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH), MofNCompleteColumn())
+        self.progress = Progress(*columns, *time_columns, console=console)
+        self.task = self.progress.add_task(description, total=total)
+
+    def start(self) -> None:
+        self.progress.start()
+
+    def advance(self) -> None:
+        self.progress.advance(self.task)
+
+    def stop(self) -> None:
+        self.progress.stop()

@@ -1,8 +1,10 @@
 """Keep Lightning's console output to what a trainlab user needs.
 
-Dropped: Lightning's advertisement for its cloud logger, the warning that there are fewer
-batches than ``log_every_n_steps`` (trainlab logs per epoch), and a deprecation warning
-that Lightning raises inside its own code on newer torch.
+Dropped: Lightning's advertisement for its cloud logger, its "Detected KeyboardInterrupt,
+attempting graceful shutdown ..." on Ctrl-C (trainlab says where the run stopped and how to
+resume it: ``errors.Interrupted``), the warning that there are fewer batches than
+``log_every_n_steps`` (trainlab logs per epoch), and a deprecation warning that Lightning
+raises inside its own code on newer torch.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from contextlib import contextmanager
 _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
 
 
+# Text of each message dropped from Lightning's rank-zero logger (``rank_zero_info``).
+_DROPPED = ("Tip: For seamless cloud logging", "Detected KeyboardInterrupt, attempting graceful shutdown")
+
+
 class _DropTips(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Tip: For seamless cloud logging" not in record.getMessage()
+        message = record.getMessage()
+        return not any(text in message for text in _DROPPED)
 
 
 _propagate = False  # set once by a propagate_to_root call, for the rest of the process

@@ -63,7 +63,7 @@ def share() -> tuple[int, str] | None:
         return None
     launcher = HydraConfig.get().get("launcher") or {}
     target = str(launcher.get("_target_", ""))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     if target.endswith("JoblibLauncher"):
         n_jobs = int(launcher.get("n_jobs") or 1)
         at_once = max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
@@ -72,6 +72,24 @@ def share() -> tuple[int, str] | None:
         cpus = int(launcher.cpus_per_task)
         return cpus, f"hydra.launcher.cpus_per_task={cpus}"
     return None
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system says, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def crowded(processes: int, devices: object) -> str | None:
+    """The warning for a run on the CPU in more ``processes`` on this machine (``trainer.devices=devices``)
+    than it has cores, or None: they share the cores, each waiting for the others."""
+    cores = usable_cores()
+    if processes <= cores:
+        return None
+    return (
+        f"trainer.devices={devices} on the CPU: {processes} training processes share {cores} "
+        f"core{'s' if cores > 1 else ''}, so they take turns and each trains slower than alone; "
+        f"trainer.devices={cores} runs one process per core"
+    )
 
 
 @contextmanager
