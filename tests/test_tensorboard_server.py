@@ -256,15 +256,25 @@ def test_hparams_holds_one_session_per_job_with_its_hyperparameters_and_final_me
         assert groups[f"basic/{n}"]["hparams"] == groups[f"stacked/{n}"]["hparams"]
 
 
-def test_a_stacked_sweeps_jobs_show_as_lone_runs_do(board):
+def test_a_stacked_sweeps_jobs_show_as_lone_runs_do(board, logs):
     scalars, images, histograms = tags(board, "scalars"), tags(board, "images"), tags(board, "histograms")
     for n in range(len(RATES)):
         lone, member = f"basic/{n}", f"stacked/{n}"
         assert scalars[member] == scalars[lone] == SCALARS
-        # A stack draws its members' pictures once, from the best weights, into files (README, "Sweeps"):
-        # in TensorBoard a member has its test picture, no per-epoch pictures and no histograms.
-        assert images[member] == images[lone] - PICTURES == {"test/confusion_matrix"}
-        assert member not in histograms
+        assert images[member] == images[lone] == PICTURES | {"test/confusion_matrix"}
+        # A stack keeps each member's final and best weights, not every epoch's, nor gradients: a
+        # member's pictures and weights histograms are at its last and its best epoch.
+        assert histograms[member] == {tag for tag in HISTOGRAMS if tag.startswith("weights/")}
+        best = summary(logs, member)["best_epoch"]
+        for name in ("decision_boundary", "neurons"):
+            (last,) = board.get("/data/plugin/images/images", run=member, tag=f"pictures/{name}", sample=0)
+            (at_best,) = board.get("/data/plugin/images/images", run=member, tag=f"pictures/best/{name}", sample=0)
+            assert (last["step"], at_best["step"]) == (EPOCHS, best)
+        for tag in histograms[member]:
+            series = board.get("/data/plugin/histograms/histograms", run=member, tag=tag)
+            assert [step for _, step, _ in series] == sorted({best, EPOCHS}), (member, tag)
+            for _, _, buckets in series:
+                assert sum(count for _, _, count in buckets) == SIZES[tag.split("/")[1]], (member, tag)
 
 
 # ----- what the browser shows -----

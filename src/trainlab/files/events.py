@@ -59,6 +59,20 @@ class EventFile:
 
         self.summary(image_summary(tag, image, dataformats=dataformats), global_step)
 
+    def png(self, tag: str, png: bytes, height: int, width: int, step: int) -> None:
+        """An image already encoded as PNG (``height`` x ``width``, RGB) at ``step``."""
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
+        self.summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+    def histogram(self, tag: str, values: Any, step: int, bins: int) -> None:
+        """A histogram of ``values`` (a tensor) in ``bins`` equal bins at ``step``, as
+        ``SummaryWriter.add_histogram`` logs it."""
+        from torch.utils.tensorboard.summary import histogram
+
+        self.summary(histogram(tag, values.detach().float().cpu().numpy(), bins), step)
+
     def write(self, directory: Path) -> Path:
         """The events as one new event file in ``directory`` (atomically); its path."""
         masked_crc32c = _masked_crc32c()

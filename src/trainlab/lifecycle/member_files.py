@@ -1,5 +1,6 @@
 """The files a trained member leaves, written from memory after its stack: its checkpoints,
-its TensorBoard events and its pictures, in the form a lone run leaves them. One writer for a
+its TensorBoard events (with its pictures and weights histograms at its last and best epochs,
+for a member whose pictures are drawn) and its pictures, in the form a lone run leaves them. One writer for a
 sweep's member (``trainlab.lifecycle.member_dir``) and a cross-validation fold
 (``trainlab.lifecycle.folds``)."""
 
@@ -16,7 +17,13 @@ from trainlab.files.checkpoints import save_atomically, serialized
 from trainlab.files.events import EventFile
 from trainlab.files.rundir import RunDir
 from trainlab.lifecycle.member import Member
+from trainlab.models import from_spec
+from trainlab.pictures.draw import png_bytes
+from trainlab.pictures.inputs import InputPictures
+from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
+from trainlab.training import build
+from trainlab.training.callbacks.pictures import HISTOGRAM_BINS
 from trainlab.training.losses import Loss
 from trainlab.training.payload import STACKED
 
@@ -76,4 +83,35 @@ def draw(member: Member, out: RunDir, events: EventFile | None) -> list[Path]:
     loss = Loss(member.loss, data.task, *data.target_scale)
     size, neurons, best = cfg.pictures.size, cfg.pictures.neurons, member.record.best_epoch
     pictures = save_input_pictures(model, loss, data, out.path, size, neurons, epoch=best)
+    if events is not None and build.pictures_every(cfg) > 0:
+        tensorboard_pictures(member, loss, events)
     return pictures + save_test_pictures(model, loss, data, out.path, events, len(member.record.history))
+
+
+def tensorboard_pictures(member: Member, loss: Loss, events: EventFile) -> None:
+    """In ``events``, what a lone run's TensorBoard shows of its weights, from the two sets a
+    member keeps: its pictures (``pictures/<name>``) and weights histograms at its last epoch,
+    from its final weights, and its pictures at its best epoch (``pictures/best/<name>``), with
+    the histograms there too, from its best weights. A lone run also has them every
+    ``pictures.every_n_epochs`` epochs, and the gradients' histograms: its stack kept no other
+    weights and no gradients."""
+    cfg, data, record = member.cfg, member.data, member.record
+    last = from_spec(member.extra["model"])
+    last.load_state_dict(member.last_state)
+    x, y = data.x_train, loss.targets(data.y_train)
+    pictures = InputPictures(
+        x, y, data.task, loss.scores, PlaneLabels.of(data), cfg.pictures.size, cfg.pictures.neurons
+    )
+    metric = "val/mae" if data.task == "regression" else "val/acc"
+    logged: set[int] = set()  # epochs whose histograms are logged
+    for model, epoch, best in ((last, len(record.history), False), (member.model, record.best_epoch, True)):
+        if not epoch:
+            continue
+        row = next((r for r in record.history if r.get("epoch") == epoch), {})
+        for name, image in pictures.draw(model, epoch, best, row.get(metric)).items():
+            _, height, width = image.shape
+            events.png(f"pictures/best/{name}" if best else f"pictures/{name}", png_bytes(image), height, width, epoch)
+        if cfg.pictures.histograms and epoch not in logged:
+            for name, parameter in model.named_parameters():
+                events.histogram(f"weights/{name}", parameter, epoch, HISTOGRAM_BINS)
+            logged.add(epoch)
