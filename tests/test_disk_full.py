@@ -124,7 +124,7 @@ def test_a_sweep_job_whose_disk_fills_is_recorded_failed_and_the_sweep_continues
         done = train(*args, cwd=tmp_path)
         assert done.returncode == 1, done.stderr  # a job failed
         assert "Traceback" not in done.stderr and "Error executing job" not in done.stderr, done.stderr
-        assert f"error: job 1: cannot write {sweep / '1'}/" in done.stderr
+        assert f"error: job 1: cannot write {sweep / '1'}" in done.stderr  # a file there, or the job's dir
         assert f"continue the sweep with python train.py -m resume={sweep}" in done.stderr
         rows = {row["job"]: row for row in _table(sweep)}
         assert [rows[j]["status"] for j in (0, 1, 2)] == ["finished", "failed", "finished"], rows

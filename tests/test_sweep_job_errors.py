@@ -74,3 +74,18 @@ def test_a_joblib_job_that_runs_out_of_memory_and_the_continued_sweep_keeps_it_f
     assert "job 1 failed before the sweep stopped: kept as it is" in again.stdout
     assert again.stderr.strip() == f"error: 1 of 2 jobs failed (job 1); the errors are in {sweep_dir / 'summary.csv'}"
     assert (sweep_dir / "1" / "summary.json").read_bytes() == summary
+
+
+def test_a_full_disk_whose_error_names_no_file_names_the_jobs_directory(tmp_path, capsys):
+    """A write that fails without naming its file (a writer thread's, a stream's): the line and
+    the job's summary.json name the job's directory, never 'a file'."""
+    import errno
+
+    from trainlab.sweeps.tables import fail_job
+
+    job = tmp_path / "3"
+    job.mkdir()
+    fail_job(job, 3, OSError(errno.ENOSPC, "No space left on device"))
+    assert f"error: job 3: cannot write {job}: No space left on device" in capsys.readouterr().err
+    summary = json.loads((job / "summary.json").read_text())
+    assert (summary["status"], summary["file"]) == ("failed", str(job))

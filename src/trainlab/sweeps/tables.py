@@ -416,11 +416,16 @@ def fail_job(job_dir: Path, job: int | str, error: BaseException) -> None:
     takes it: else the tables list it as failed all the same, having no summary). A ConfigError
     says why in trainlab's words; any other error (one trainlab did not foresee) is named by
     its type, and its traceback goes to the job's log file (``train.log``) only."""
-    from trainlab.errors import ConfigError, write_failure
+    from trainlab.errors import ConfigError, WriteFailed, write_failure
     from trainlab.files.lock import Taken
     from trainlab.lifecycle.summary import write_failed_summary
 
     disk = write_failure(error)
+    if disk is not None and disk.path is None:  # a write that named no file (a writer thread's, a stream's)
+        from trainlab.internals import tensorboard_file_of
+
+        _log_traceback(error)  # where it came from, for the log (the disk may not take it)
+        disk = WriteFailed(tensorboard_file_of(error) or job_dir, OSError(disk.errno, disk.reason))
     expected = isinstance(error, ConfigError) or disk is not None
     why = str(disk or error) if expected else f"{type(error).__name__}: {error}".rstrip(": ")
     lines = why.strip().splitlines() or [type(error).__name__]
