@@ -2,8 +2,17 @@ import pytest
 import torch
 from overrides import QUICK
 
+# Files whose tests run in one worker together: the course's (one course built for them all) and
+# the runs on several processes (each file starts several at once: side by side they would crowd).
+TOGETHER = {"tests/course/": "course", "tests/test_ddp.py": "ddp", "tests/test_ddp_faults.py": "ddp"}
+
 
 def pytest_collection_modifyitems(config, items):
+    if config.pluginmanager.hasplugin("xdist"):  # pytest -n 2 (pyproject's addopts): a file's tests in one worker,
+        for item in items:  # where its module fixtures are built once
+            path = item.nodeid.split("::")[0]
+            group = next((name for prefix, name in TOGETHER.items() if path.startswith(prefix)), path)
+            item.add_marker(pytest.mark.xdist_group(group))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")

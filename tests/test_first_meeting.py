@@ -1,18 +1,17 @@
-"""A new user's first meeting with trainlab (issue 25, part 4): what the terminal says when a
-run resumes, on Ctrl-C, while the learning-rate finder runs, when predict meets a file without
+"""A new user's first meeting with trainlab (issue 25, part 4): what the terminal says while the
+learning-rate finder runs, when predict meets a file without
 the model's columns or a file it did not write, when trainer.devices asks for more processes
 than there are cores; and the course page's perceptron figure."""
 
 import json
 import os
 import re
-import signal
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_helpers import command, start, train, wait_for_epoch
+from cli_helpers import command, train
 from overrides import QUIET
 
 from trainlab import run
@@ -20,59 +19,7 @@ from trainlab.errors import ConfigError
 from trainlab.predict import predict_file
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# Small epochs, many of them: Ctrl-C lands long before the run could end; last.ckpt every epoch.
-LONG = ["data.n_samples=2000", "trainer.max_epochs=200", "pictures.enabled=false", "logger=none", *QUIET]
-LONG += ["speed.last_checkpoint_seconds=0"]
-
-
-@pytest.fixture(scope="module")
-def interrupted(tmp_path_factory):
-    """``python train.py ...`` stopped by a real SIGINT once its first epoch is kept:
-    (run dir, epochs kept, exit code, stdout, stderr)."""
-    cwd = tmp_path_factory.mktemp("interrupted")
-    run_dir = cwd / "run"
-    process = start(*LONG, f"hydra.run.dir={run_dir}", cwd=cwd)
-    wait_for_epoch(run_dir / "checkpoints" / "last.ckpt", 0, process)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
-    kept = json.loads((run_dir / "summary.json").read_text())["epochs_kept"]
-    return run_dir, kept, process.returncode, stdout, stderr
-
-
-# ----- 1. resume says from which checkpoint and epoch it continues -----
-
-
-def test_a_resumed_run_says_which_checkpoint_and_epoch_it_continues_from(interrupted):
-    run_dir, kept, _, _, _ = interrupted
-    resumed = train(f"resume={run_dir}", f"trainer.max_epochs={kept + 1}", cwd=run_dir.parent)
-    assert resumed.returncode == 0, resumed.stderr
-    said = [line for line in resumed.stdout.splitlines() if "resuming" in line]
-    expected = (
-        f" - resuming {run_dir / 'checkpoints' / 'last.ckpt'}: epoch {kept} of {kept + 1} done, "
-        f"continuing at epoch {kept + 1}"
-    )
-    assert len(said) == 1 and said[0].endswith(expected), resumed.stdout
-    assert resumed.stdout.index(expected) < resumed.stdout.index("Restoring states")  # before it trains
-    assert expected in (run_dir / "train.log").read_text()
-
-
-# ----- 2. Ctrl-C: trainlab's line alone, not Lightning's beside it -----
-
-
-def test_ctrl_c_prints_trainlabs_line_alone(interrupted):
-    run_dir, kept, returncode, stdout, stderr = interrupted
-    assert returncode == 130, stderr
-    (line,) = stderr.strip().splitlines()
-    assert line.startswith("error: interrupted in epoch ")
-    assert line.endswith(f"{kept} kept in {run_dir / 'checkpoints' / 'last.ckpt'}; continue with resume={run_dir}")
-    assert "KeyboardInterrupt" not in stdout + stderr and "graceful shutdown" not in stdout + stderr
-    assert "KeyboardInterrupt" not in (run_dir / "train.log").read_text()
-
-
-def test_lightnings_other_messages_still_show(interrupted):
-    """The filter drops Lightning's Ctrl-C line alone: its other info lines still show."""
-    _, _, _, stdout, _ = interrupted
-    assert "GPU available: False" in stdout
+# 1 and 2, the resume line and Ctrl-C's one line, are tested with a real SIGINT in tests/test_interrupt.py.
 
 
 # ----- 3. the learning-rate finder: trainlab's Rich bar, or none; never Lightning's tqdm bar -----

@@ -1,4 +1,5 @@
-"""Ctrl-C (SIGINT) stops cleanly: the last finished epoch's checkpoint, a summary, exit 130."""
+"""Ctrl-C (SIGINT) stops cleanly: the last finished epoch's checkpoint, a summary, exit 130, trainlab's
+line alone; a resumed run says where it continues from."""
 
 import json
 import signal
@@ -18,20 +19,33 @@ def test_ctrl_c_keeps_the_last_epoch_says_interrupted_and_can_resume(tmp_path):
     process = start(*LONG, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     wait_for_epoch(run_dir / "checkpoints" / "last.ckpt", 0, process)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert "interrupted in epoch" in stderr and f"resume={run_dir}" in stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "interrupted"
-    kept = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    assert summary["epochs_kept"] == kept["epoch"] + 1 == summary["epochs"] >= 1
-    assert f"{summary['epochs_kept']} kept in" in stderr
-    assert summary["last_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    kept = load_checkpoint(last)
+    done = summary["epochs_kept"]
+    assert done == kept["epoch"] + 1 == summary["epochs"] >= 1
+    assert summary["last_checkpoint"] == str(last)
+    # trainlab's one line; not Lightning's "Detected KeyboardInterrupt, attempting graceful shutdown" beside it
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("error: interrupted in epoch ")
+    assert line.endswith(f"{done} kept in {last}; continue with resume={run_dir}")
+    assert "KeyboardInterrupt" not in stdout + stderr and "graceful shutdown" not in stdout + stderr
+    assert "KeyboardInterrupt" not in (run_dir / "train.log").read_text()
+    assert "GPU available: False" in stdout  # Lightning's other lines still show
 
     resumed = train(*LONG, f"resume={run_dir}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] in ("finished", "early-stopped") and summary["epochs"] == 4
+    # where it continues from, once, before it trains
+    said = [line for line in resumed.stdout.splitlines() if "resuming" in line]
+    expected = f" - resuming {last}: epoch {done} of 4 done, continuing at epoch {done + 1}"
+    assert len(said) == 1 and said[0].endswith(expected), resumed.stdout
+    assert resumed.stdout.index(expected) < resumed.stdout.index("Restoring states")
+    assert expected in (run_dir / "train.log").read_text()
 
 
 def test_ctrl_c_while_testing_is_an_interruption_that_resume_finishes(tmp_path, monkeypatch):

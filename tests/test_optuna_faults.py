@@ -192,6 +192,7 @@ def worker(tmp_path: Path, name: str, storage: str, *overrides: str) -> tuple[su
     return process, log
 
 
+@pytest.mark.slow  # on SQLite; the default run kills a worker of a PostgreSQL study: tests/test_study_storage.py
 def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_fails_with_the_reason(tmp_path):
     storage = f"sqlite:///{tmp_path}/shared.db"
     # a: one endless trial (no early stopping), killed while it trains; b: short trials.

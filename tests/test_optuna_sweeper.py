@@ -301,6 +301,7 @@ def test_resuming_a_pruned_trial_says_it_was_pruned(pruning_search):
     assert json.loads((run_dir / "summary.json").read_text()) == summary  # the run is as it was
 
 
+@pytest.mark.slow  # the default run shares a study between three processes: tests/test_study_storage.py
 def test_two_processes_share_one_study(tmp_path):
     storage = f"sqlite:///{tmp_path}/shared.db"
     args = [
