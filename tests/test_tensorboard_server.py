@@ -16,7 +16,6 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browsers import chromium_or_skip
 from cli_helpers import command
 from overrides import QUIET
 
@@ -65,7 +65,6 @@ HISTOGRAMS = {f"{kind}/layers.{k}.{p}" for kind in ("weights", "gradients") for 
 # Each parameter's number of values: 2 inputs, hidden [32, 32], 1 output.
 SIZES = {"layers.0.W": 64, "layers.0.b": 32, "layers.2.W": 1024, "layers.2.b": 32, "layers.4.W": 32, "layers.4.b": 1}
 STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]  # what the page asks for
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 def until(read: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 120.0) -> Any:
@@ -282,12 +281,7 @@ def test_a_stacked_sweeps_jobs_show_as_lone_runs_do(board, logs):
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("no Chromium in CI: `make test` installs Debian's chromium package")
-        pytest.skip("needs Chromium (Debian: apt-get install chromium)")
-    return found
+    return chromium_or_skip()
 
 
 # Every text of the page, shadow roots included (TensorBoard's dashboards are Polymer and Angular

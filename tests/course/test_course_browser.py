@@ -2,26 +2,20 @@
 image, and takes a screenshot at a desktop and a phone width. Skipped where no Chromium is
 installed, except in CI (`make test` installs Debian's chromium there)."""
 
-import os
 import re
 import shutil
 import struct
 import subprocess
 
 import pytest
+from browsers import chromium_or_skip
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("no Chromium in CI: `make test` installs Debian's chromium package")
-        pytest.skip("needs Chromium (Debian: apt-get install chromium)")
-    return found
+    return chromium_or_skip()
 
 
 def browse(chromium: str, *args: str) -> subprocess.CompletedProcess:
