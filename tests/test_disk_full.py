@@ -4,6 +4,7 @@ cause, leaves the files written before whole and no temporary, and ``resume=`` c
 the numbers of a run that never failed."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -105,6 +106,20 @@ def test_each_writer_on_a_full_disk_names_its_file_and_keeps_the_previous_one(tm
         assert not list((disk / "run").rglob("*.tmp"))
 
 
+def test_a_checkpoint_that_fills_the_disk_halfway_names_its_file(tmp_path):
+    """torch.save's zip writer words a write the disk cut short as its own RuntimeError
+    ("unexpected pos ..."): still WriteFailed naming the checkpoint, and no temporary left."""
+    disk = tmp_path / "disk"
+    with tmpfs(disk, "1m"):
+        filler = fill(disk)
+        os.truncate(filler, filler.stat().st_size - 16 * 1024)  # 16 KiB free: the checkpoint starts, then fails
+        path = disk / "last.ckpt"
+        with pytest.raises(WriteFailed) as failed:
+            save_atomically({"w": torch.randn(50_000)}, path)
+        assert str(failed.value) == f"cannot write {path}: No space left on device"
+        assert not path.exists() and not list(disk.glob("*.tmp"))
+
+
 def test_a_read_only_output_directory_is_refused_before_anything_runs(tmp_path):
     disk = tmp_path / "disk"
     with tmpfs(disk, "1m"):
@@ -124,7 +139,7 @@ def test_a_sweep_job_whose_disk_fills_is_recorded_failed_and_the_sweep_continues
         done = train(*args, cwd=tmp_path)
         assert done.returncode == 1, done.stderr  # a job failed
         assert "Traceback" not in done.stderr and "Error executing job" not in done.stderr, done.stderr
-        assert f"error: job 1: cannot write {sweep / '1'}" in done.stderr  # a file there, or the job's dir
+        assert f"error: job 1: cannot write {sweep / '1'}/" in done.stderr
         assert f"continue the sweep with python train.py -m resume={sweep}" in done.stderr
         rows = {row["job"]: row for row in _table(sweep)}
         assert [rows[j]["status"] for j in (0, 1, 2)] == ["finished", "failed", "finished"], rows

@@ -32,7 +32,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **open_args: Any)
     content replaces ``path`` only when the ``with`` block ends without an exception; on any
     exception (BaseException: Ctrl-C too) the temporary is removed and ``path`` is untouched.
     The parent directories are created. An OSError of the disk (full, read-only, failing) is
-    raised as ``WriteFailed`` naming ``path``."""
+    raised as ``WriteFailed`` naming ``path``, also where the block's writer raised its own
+    error over it (torch.save's zip writer)."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode {mode!r} is not allowed: 'w' or 'wb'")
     if mode == "w":
@@ -59,6 +60,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **open_args: Any)
         if write_failure(error) is None and not isinstance(error, PermissionError):
             raise  # not the disk's refusal (the block's own error): as it is
         raise WriteFailed(target, error) from error
+    except Exception as error:
+        _remove(tmp)
+        disk = write_failure(error)  # a writer that words the file's failed write as its own error
+        if disk is None:  # (torch.save's zip writer: RuntimeError "unexpected pos", the OSError its context)
+            raise
+        raise WriteFailed(target, OSError(disk.errno, disk.reason)) from error
     except BaseException:
         _remove(tmp)
         raise
