@@ -23,7 +23,7 @@ from trainlab.pictures.inputs import InputPictures
 from trainlab.pictures.labels import PlaneLabels
 from trainlab.pictures.report import save_input_pictures, save_test_pictures
 from trainlab.training import build
-from trainlab.training.callbacks.pictures import HISTOGRAM_BINS
+from trainlab.training.callbacks.pictures import HISTOGRAM_BINS, epoch_pictures
 from trainlab.training.losses import Loss
 from trainlab.training.payload import STACKED
 
@@ -102,15 +102,13 @@ def tensorboard_pictures(member: Member, loss: Loss, events: EventFile) -> None:
     pictures = InputPictures(
         x, y, data.task, loss.scores, PlaneLabels.of(data), cfg.pictures.size, cfg.pictures.neurons
     )
-    metric = "val/mae" if data.task == "regression" else "val/acc"
     logged: set[int] = set()  # epochs whose histograms are logged
     for model, epoch, best in ((last, len(record.history), False), (member.model, record.best_epoch, True)):
         if not epoch:
             continue
-        row = next((r for r in record.history if r.get("epoch") == epoch), {})
-        for name, image in pictures.draw(model, epoch, best, row.get(metric)).items():
+        for tag, image in epoch_pictures(pictures, model, record.history, data.task, epoch, best).items():
             _, height, width = image.shape
-            events.png(f"pictures/best/{name}" if best else f"pictures/{name}", png_bytes(image), height, width, epoch)
+            events.png(tag, png_bytes(image), height, width, epoch)
         if cfg.pictures.histograms and epoch not in logged:
             for name, parameter in model.named_parameters():
                 events.histogram(f"weights/{name}", parameter, epoch, HISTOGRAM_BINS)

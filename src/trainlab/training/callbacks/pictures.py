@@ -36,6 +36,19 @@ def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
     return None
 
 
+def epoch_pictures(
+    pictures: InputPictures, model: torch.nn.Module, history: list[dict], task: str, epoch: int, best: bool = False
+) -> dict[str, torch.Tensor]:
+    """``model``'s pictures at ``epoch`` by their TensorBoard tag (``pictures/<name>``, or
+    ``pictures/best/<name>`` for the best weights), each titled with that epoch's validation
+    accuracy (mean absolute error for regression) from ``history``. A lone run's callback and a
+    stack's member (``trainlab.lifecycle.member_files``) log the same."""
+    metric = "val/mae" if task == "regression" else "val/acc"
+    row = next((r for r in reversed(history) if r.get("epoch") == epoch), {})
+    prefix = "pictures/best" if best else "pictures"
+    return {f"{prefix}/{name}": image for name, image in pictures.draw(model, epoch, best, row.get(metric)).items()}
+
+
 class _EveryNEpochs(L.Callback):
     """Logs at epochs N, 2N, ... (counted from 1); subclasses choose the hook that calls ``_maybe_log``."""
 
@@ -140,13 +153,9 @@ class Pictures(_EveryNEpochs):
         # best is positional where passed: bench.py's timing wrapper forwards positional arguments only
         if self.pictures is None:
             return
-        metric = "mae" if self.task == "regression" else "acc"
         history = getattr(pl_module, "history", [])
-        row = next((r for r in reversed(history) if r.get("epoch") == epoch), {})
-        images = self.pictures.draw(pl_module.model, epoch, best, row.get(f"val/{metric}"))
-        prefix = "pictures/best" if best else "pictures"
-        for name, image in images.items():
-            log_image(writer, f"{prefix}/{name}", image, epoch)
+        for tag, image in epoch_pictures(self.pictures, pl_module.model, history, self.task, epoch, best).items():
+            log_image(writer, tag, image, epoch)
         if not best:
             self._drawn.add(epoch)
 
