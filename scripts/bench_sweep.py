@@ -151,7 +151,35 @@ def scale(repeats: int, sizes: tuple[int, ...] = (64, 1024)) -> None:
                 f"  {pictures:24s} N={n:5d}: one job {a:6.2f} s, the sweep {b:7.2f} s"
                 f" = {1000 * b / n:6.1f} ms per job = {b / a:6.1f}x one job alone"
             )
+    _command_line(256)
     _peak_memory(1024)
+
+
+def _command_line(n: int) -> None:
+    """The same sweep as a user types it, ``python train.py -m hydra/launcher=stacked ...`` (n
+    jobs, pictures off), beside ``python train.py`` of one of its jobs: each a fresh process,
+    whole wall (Python's start and imports included). The per-job figure is the difference
+    over n: what the sweep adds to a lone run for each job (Hydra's composing, the .hydra/
+    files and callbacks of each job, its run directory)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    train = str(Path(__file__).resolve().parents[1] / "train.py")
+    off = ["pictures.enabled=false", "trainer.enable_progress_bar=false"]
+
+    def wall(args: list[str], out: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, train, *args, *off, out], capture_output=True, text=True, check=True)
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as out:
+        one = wall([*SCALE, "seed=0", "optimizer.lr=0.001"], f"hydra.run.dir={out}/one")
+        many = wall(["-m", "hydra/launcher=stacked", *_scale_sweep(n)], f"hydra.sweep.dir={out}/sweep")
+    print(
+        f"  python train.py -m hydra/launcher=stacked, N={n}: {many:6.2f} s; python train.py, one job: {one:5.2f} s;"
+        f" {1000 * (many - one) / n:5.1f} ms per job beyond the lone run"
+    )
 
 
 def _peak_memory(n: int) -> None:

@@ -100,6 +100,7 @@ def test_the_wheel_and_the_sdist_hold_the_package_its_configs_and_plugins_and_no
         "trainlab/conf/hydra/launcher/slurm.yaml",
         "trainlab/conf/hydra/job_logging/trainlab.yaml",
         "hydra_plugins/trainlab_launcher/stacked_launcher.py",
+        "hydra_plugins/trainlab_launcher/grid_sweeper.py",
         "hydra_plugins/trainlab_optuna_sweeper/optuna_sweeper.py",
         "trainlab/py.typed",
     ):

@@ -197,7 +197,7 @@ def test_help_at_80_columns_names_the_launchers_and_sweepers(tmp_path):
     assert "  hydra/sweeper=optuna           an Optuna search: interval(a,b), choice(a,b)" in lines
     listed = [line.split()[0].rstrip("*") for line in lines if line.startswith("  hydra/")]
     expected = [f"hydra/launcher={o}" for o in plugin_options("hydra/launcher")]
-    assert sorted(listed) == sorted([*expected, "hydra/sweeper=basic", "hydra/sweeper=optuna"])
+    assert sorted(listed) == sorted([*expected, "hydra/sweeper=basic", "hydra/sweeper=grid", "hydra/sweeper=optuna"])
     assert (
         "  data            breast_cancer, circles, csv, diabetes, digits, gauss, moons," in lines
     )  # folded at a comma
@@ -205,14 +205,14 @@ def test_help_at_80_columns_names_the_launchers_and_sweepers(tmp_path):
 
 
 def test_help_lists_only_what_is_installed_and_names_the_extra_for_the_rest(monkeypatch):
-    monkeypatch.setattr(trainlab.cli.usage, "_runs_here", lambda group, option: option in ("basic", "stacked"))
+    monkeypatch.setattr(trainlab.cli.usage, "_runs_here", lambda group, option: option in ("basic", "stacked", "grid"))
     trainlab.cli.usage.plugin_options.cache_clear()
     try:
         text = trainlab.cli.usage.help_text(80)
     finally:
         trainlab.cli.usage.plugin_options.cache_clear()
     options = [line.split()[0] for line in text.splitlines() if line.startswith("  hydra/")]
-    assert options == ["hydra/launcher=basic*", "hydra/launcher=stacked", "hydra/sweeper=basic*"]
+    assert options == ["hydra/launcher=basic*", "hydra/launcher=stacked", "hydra/sweeper=grid*", "hydra/sweeper=basic"]
     assert "  not installed:          hydra/launcher=joblib, hydra/launcher=submitit_local," in text.splitlines()
     assert 'hydra/sweeper=optuna (pip install "trainlab[scale]")' in text
     assert "hydra/sweeper=optuna hydra.sweeper.n_trials" not in text  # no example of what is not there

@@ -75,7 +75,9 @@ def _train(cfg: DictConfig) -> float | None:
         return None
     except Interrupted as error:  # Ctrl-C stops a sweep too
         _print_error(error)
-        if multirun and str(hydra_cfg.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        from trainlab.sweeps.resume import is_grid
+
+        if multirun and is_grid(hydra_cfg.sweeper):
             print(f"continue the whole sweep with: python train.py -m resume={hydra_cfg.sweep.dir}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except RankFailed as error:  # rank 0 says it; another rank only where rank 0 is the one that stopped

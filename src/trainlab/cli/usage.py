@@ -77,11 +77,12 @@ PLUGINS = {
         "submitit_slurm": "submitit's SLURM launcher as Hydra ships it",
     },
     "hydra/sweeper": {
-        "basic": "every combination of the values given",
+        "grid": "every combination of the values given",
         "optuna": "an Optuna search: interval(a,b), choice(a,b)",
+        "basic": "Hydra's own grid: composes each job twice",
     },
 }
-PLUGIN_DEFAULT = "basic"  # conf/train.yaml leaves Hydra's launcher and sweeper
+PLUGIN_DEFAULT = {"hydra/launcher": "basic", "hydra/sweeper": "grid"}  # conf/train.yaml's choices
 
 
 def defaults() -> dict[str, str]:
@@ -144,7 +145,7 @@ def _plugin_lines(width: int) -> list[str]:
     lines = ["launchers and sweepers (with -m; * the default):"]
     for group, options in available.items():
         for option in options:
-            name = f"  {group}={option}{'*' if option == PLUGIN_DEFAULT else ''}"
+            name = f"  {group}={option}{'*' if option == PLUGIN_DEFAULT[group] else ''}"
             lines += _item(name, PLUGINS[group].get(option, "a Hydra plugin"), indent, width)
     missing = [f"{g}={o}" for (g, o) in NEEDS if o not in available.get(g, [])]
     if missing:

@@ -97,12 +97,30 @@ def saved_overrides(sweep_dir: Path, typed: str) -> tuple[list[str], list[str]]:
         hydra_overrides, task_overrides = [str(o) for o in overrides["hydra"]], [str(o) for o in overrides["task"]]
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as error:
         raise ConfigError(f"{typed}: {file} cannot be read as Hydra writes it ({type(error).__name__})") from None
-    if any(_key(o).startswith(("hydra/sweeper", "hydra.sweeper")) for o in hydra_overrides + task_overrides):
+    if any(_names_a_search(o) for o in hydra_overrides + task_overrides):
         raise ConfigError(
             f"{typed} with -m is not allowed: that sweep is a search (hydra/sweeper=...), which -m resume= "
             "does not continue: its study goes on when the search runs again on the same hydra.sweeper.storage"
         )
     return hydra_overrides, task_overrides
+
+
+GRID_SWEEPERS = ("grid", "basic")  # hydra/sweeper= options that sweep a grid: trainlab's default, Hydra's own
+
+
+def is_grid(sweeper: Any) -> bool:
+    """Whether a sweep's ``hydra.sweeper`` config is a grid's (``GRID_SWEEPERS``): what ``-m
+    resume=`` continues."""
+    return str(sweeper.get("_target_", "")).endswith(("GridSweeper", "BasicSweeper"))
+
+
+def _names_a_search(override: str) -> bool:
+    """Whether ``override`` chooses a sweeper other than a grid (a search: Optuna, ...) or sets a
+    sweeper's keys."""
+    key = _key(override)
+    if key == "hydra/sweeper":
+        return override.partition("=")[2].strip() not in GRID_SWEEPERS
+    return key.startswith("hydra.sweeper")
 
 
 def _merged(hydra_overrides: list[str], task_overrides: list[str], given: list[str], target: str) -> list[str]:
@@ -126,7 +144,7 @@ def _merged(hydra_overrides: list[str], task_overrides: list[str], given: list[s
 
 def _refuse_a_taken_sweep_dir(given: list[str]) -> None:
     """A new grid sweep never writes into a directory that holds a sweep."""
-    if any(_key(o).startswith(("hydra/sweeper", "hydra.sweeper")) for o in given):
+    if any(_names_a_search(o) for o in given):
         return  # a search's workers share a study, each in its own directory: its own rules
     place = override_value(given, "hydra.sweep.dir")
     if place is None or "${" in place:

@@ -51,6 +51,7 @@ def train_jobs(
     start: Callable[[int], Path] | None = None,
     jobs: Sequence[int] | None = None,
     resumed: Sequence[tuple[Sequence[int], Path]] = (),
+    written: Callable[[], Any] | None = None,
 ) -> dict[int, Any]:
     """Train ``cfgs`` (``jobs`` of them: default all) in stacks; return ``write(job number,
     member)`` of each job trained, by job number in job order.
@@ -66,7 +67,8 @@ def train_jobs(
     directory, which then notes where its state is (``member_checkpoint.IN_STACK``): killed
     outright, it resumes too. ``resumed``: stacks that continue from their own file, each as
     (its jobs in row order, the directory of its last.ckpt), before the others (a sweep
-    continued by ``-m resume=``: ``trainlab.sweeps.resume.stacks_to_resume``)."""
+    continued by ``-m resume=``: ``trainlab.sweeps.resume.stacks_to_resume``). ``written()`` is
+    called after each stack's run directories are written."""
     todo = list(range(len(cfgs))) if jobs is None else list(jobs)
     grouping = group_jobs([cfgs[j] for j in todo], max_stack)
     if resumed:
@@ -92,6 +94,8 @@ def train_jobs(
         with durable_batch():  # the stack's run directories made durable together (trainlab.files.batch)
             for job, member in zip(stack.jobs, members, strict=True):
                 results[job] = write(job, member)
+        if written is not None:
+            written()
         if checkpoints is not None:
             shutil.rmtree(checkpoints, ignore_errors=True)
     if state_dir is not None and state_dir.is_dir() and not any(state_dir.iterdir()):

@@ -329,11 +329,40 @@ def _labelled(label: str, words: list[str], width: int, command: bool = False, n
     return [Text(f"{label:<{LABEL}}{lines[0]}"), *(Text(" " * LABEL + line) for line in lines[1:])]
 
 
+_written_together: set[Path] = set()  # sweeps whose launcher rewrites the tables after many jobs (``jobs_together``)
+
+
+@contextlib.contextmanager
+def jobs_together(sweep_dir: Path) -> Iterator[None]:
+    """While this is open, ``SweepSummary`` leaves the tables of the sweep in ``sweep_dir`` alone
+    after each job: a launcher that writes many jobs in one pass (the stacked launcher: a
+    stack's members) rewrites them once after them (``rewrite_tables``). Each rewrite reads
+    every job's directory, so one per job costs a sweep of N jobs N² reads."""
+    key = sweep_dir.resolve()
+    _written_together.add(key)
+    try:
+        yield
+    finally:
+        _written_together.discard(key)
+
+
+def rewrite_tables(sweep_dir: Path) -> None:
+    """The sweep's summary.csv and summary.md from its jobs' directories as they stand (one that
+    has not ended reads as running). A full disk is one line: the sweep goes on, each job's
+    results are in its own directory."""
+    try:
+        with _one_writer(sweep_dir):  # joblib's, submitit's workers: side by side
+            write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))
+    except WriteFailed as error:
+        _say(f"{error}; the sweep goes on (each job's results are in its own directory)")
+
+
 class SweepSummary(Callback):
     """Hydra callback (conf/train.yaml, ``hydra.callbacks``): names the sweep dir for the
     launcher's worker processes, rewrites the sweep's tables after every job (so they exist
-    even when a later job crashes the sweep) and prints the table at the end; a grid sweep in
-    which a job failed then exits with ``EXIT_JOBS_FAILED``."""
+    even when a later job crashes the sweep; after many, for a launcher that writes them
+    together: ``jobs_together``) and prints the table at the end; a grid sweep in which a job
+    failed then exits with ``EXIT_JOBS_FAILED``."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Workers (joblib's, submitit's) inherit the variable and resolve hydra.sweep.dir to it.
@@ -350,11 +379,8 @@ class SweepSummary(Callback):
             except Exception as error:
                 record_failure(job.path, f"{type(error).__name__}: {error}")
         sweep_dir = Path(hydra_cfg.sweep.dir)
-        try:
-            with _one_writer(sweep_dir):  # joblib's, submitit's workers: side by side
-                write_tables(sweep_dir, job_rows(sweep_dir, unfinished="running"))
-        except WriteFailed as error:  # the jobs' own directories hold their results: the sweep goes on
-            _say(f"{error}; the sweep goes on (each job's results are in its own directory)")
+        if sweep_dir.resolve() not in _written_together:
+            rewrite_tables(sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from trainlab.sweeps.resume import RESUME_ENV
