@@ -7,12 +7,12 @@ import random
 import pandas as pd
 import pytest
 import yaml
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import GrammarParseError
 
 from trainlab.errors import ConfigError
 from trainlab.files.atomic import atomic_open, write_bytes, write_text
-from trainlab.files.config_text import config_yaml
+from trainlab.files.config_text import config_yaml, section_yaml
 from trainlab.files.rundir import RunDir
 
 
@@ -169,6 +169,32 @@ def test_random_configs_are_written_as_omegaconf_writes_them():
         )
 
 
+def test_hydras_own_config_is_written_as_omegaconf_writes_it():
+    """.hydra/hydra.yaml of a stacked sweep's job (``section_yaml``): Hydra's section, whose help
+    texts hold line breaks, and jobs that differ in a few of its entries."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from trainlab.config.composing import config_dir
+    from trainlab.config.launch import register_resolvers
+    from trainlab.config.schema import register
+
+    register_resolvers()
+    register()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="train"):
+        cfg = hydra_compose("train", overrides=["data=moons"], return_hydra_config=True)
+    hydra = OmegaConf.masked_copy(cfg, "hydra")
+    for number, task in enumerate([["seed=0"], ["seed=1", "x='yes'"], ["data.name=é日", "a=b: c"]] * 2):
+        with open_dict(hydra):
+            hydra.hydra.job.num, hydra.hydra.overrides.task = number, task
+        section = OmegaConf.to_container(hydra.hydra, enum_to_str=True)
+        assert section_yaml("hydra", section) == OmegaConf.to_yaml(hydra), task
+    for value in AWKWARD:
+        cfg = OmegaConf.create({"section": {"a": value, "b": [value, 1], "c": {"d": value}}})
+        assert section_yaml("section", OmegaConf.to_container(cfg.section)) == OmegaConf.to_yaml(cfg), value
+    assert section_yaml("empty", {}) == OmegaConf.to_yaml(OmegaConf.create({"empty": {}}))
+
+
 def test_an_override_omegaconf_cannot_read_is_refused_as_before(tmp_path):
     run = RunDir(tmp_path)
     with pytest.raises(GrammarParseError):  # OmegaConf.create parses an interpolation, and refuses this one
@@ -200,6 +226,8 @@ def test_without_libyaml_omegaconf_writes_the_config(tmp_path, without_libyaml):
     assert config_yaml(OmegaConf.to_container(cfg, resolve=True), to_yaml) == OmegaConf.to_yaml(cfg, resolve=True)
     assert fell_back == [True]
     assert saved_texts(RunDir(tmp_path), cfg, ["seed=1"]) == omegaconf_texts(cfg, ["seed=1"])
+    section = OmegaConf.to_container(cfg.optimizer)
+    assert section_yaml("optimizer", section) == OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, "optimizer"))
 
 
 def test_a_directory_holding_a_run_is_refused_naming_resume(tmp_path):

@@ -8,11 +8,9 @@ from types import SimpleNamespace
 import pandas as pd
 import yaml
 from cli_helpers import train
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import RunMode
 
-from hydra_plugins.trainlab_launcher.grid_sweeper import GridSweeper
 from hydra_plugins.trainlab_launcher.stacked_launcher import StackedLauncher
 from trainlab.sweeps import tables
 
@@ -53,6 +51,13 @@ def test_each_jobs_hydra_files_and_log_are_the_basic_launchers(tmp_path):
 
 
 def test_the_grid_sweeper_leaves_composing_to_a_launcher_that_composes_every_job(monkeypatch):
+    # Imported here: Hydra's plugin scan executes its plugins' and its own modules again (an
+    # earlier test's), and a GridSweeper imported before then subclasses a BasicSweeper its
+    # module no longer names. Hydra itself instantiates the sweeper from the module as it stands.
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    from hydra_plugins.trainlab_launcher.grid_sweeper import GridSweeper
+
     checked = []
     monkeypatch.setattr(BasicSweeper, "validate_batch_is_legal", lambda self, batch: checked.append(batch))
     sweeper = GridSweeper(max_batch_size=None)

@@ -40,10 +40,11 @@ def check_jobs(cfgs: Sequence[DictConfig | ConfigError], jobs: Sequence[Sequence
 
 
 def compose_each(jobs: Sequence[Sequence[str]]) -> list[DictConfig | ConfigError]:
-    """Each job's config (``compose_jobs``), or where a job cannot be composed, each job's
-    own config or ``ConfigError`` (composed one by one, so each error names its job)."""
+    """Each job's config (``compose_jobs``, read-only with its plain values kept: what the
+    checks read), or where a job cannot be composed, each job's own config or ``ConfigError``
+    (composed one by one, so each error names its job)."""
     try:
-        return [cfg for cfg, _ in compose_jobs(jobs)]
+        return [cfg for cfg, _ in compose_jobs(jobs, keep_plain=True)]
     except ConfigError:
         found: list[DictConfig | ConfigError] = []
         for job in jobs:

@@ -50,6 +50,50 @@ def config_yaml(plain: Any, to_yaml: Callable[[], str]) -> str:
     return "".join(texts)
 
 
+def section_yaml(name: str, section: dict[str, Any]) -> str:
+    """``OmegaConf.to_yaml`` of a config that is one section ``{name: section}`` of plain values
+    (Hydra's .hydra/hydra.yaml), byte for byte. The section's entries are written one after
+    another, each indented under ``name:``, so the text is ``name:`` and each entry's lines;
+    each entry's are kept by its key and value's ``repr`` (a sweep's jobs share all but a few:
+    their number, overrides, directory), from libyaml where it emits them alike, else from
+    OmegaConf's dumper (Hydra's help texts hold line breaks)."""
+    head = f"{name}:\n"
+    if not section or _ALIKE_TEXT.fullmatch(name) is None or not 0 < len(name) <= _ALIKE_KEY_LENGTH:
+        return _dump({name: section}, _omegaconf_dumper())
+    texts = [head]
+    for key, value in section.items():
+        kept = (name, key, repr(value))
+        text = _SECTION_TEXTS.get(kept)
+        if text is None:
+            entry = {name: {key: value}}
+            dumper = _libyaml_dumper() if _emitted_alike(entry) else None
+            text = _dump(entry, dumper or _omegaconf_dumper())
+            if not text.startswith(head):  # not a block mapping under its name: the whole, as OmegaConf
+                return _dump({name: section}, _omegaconf_dumper())
+            text = text[len(head) :]
+            if len(_SECTION_TEXTS) >= _ENTRY_TEXTS_KEPT:
+                _SECTION_TEXTS.clear()
+            _SECTION_TEXTS[kept] = text
+        texts.append(text)
+    return "".join(texts)
+
+
+def omegaconf_yaml(cfg: Any) -> str:
+    """``OmegaConf.to_yaml(cfg)`` (interpolations as written), through ``config_yaml``."""
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+    return config_yaml(plain, lambda: OmegaConf.to_yaml(cfg))
+
+
+def _omegaconf_dumper() -> type:
+    from trainlab.internals import omegaconf_dumper
+
+    dumper: type = omegaconf_dumper()
+    return dumper
+
+
+_SECTION_TEXTS: dict[tuple[str, Any, str], str] = {}  # (section, key, repr(value)) -> its lines under the section
 _ENTRY_TEXTS: dict[tuple[type, Any, str], str] = {}  # (dict or list, key, repr(value)) -> its YAML lines
 _ENTRY_TEXTS_KEPT = 4096  # a 1000-job sweep's configs have a few hundred distinct entries
 
