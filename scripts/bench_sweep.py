@@ -10,8 +10,10 @@ Workloads (pictures off, no logger, for every route alike):
 - On CUDA also: 1024 tiny jobs stacked beside one alone.
 - At scale (``scale``): N = 64 and 1024 tiny jobs (2-16-16-2, 600 rows, batch 64, 2 epochs,
   8 learning rates x N/8 seeds, TensorBoard on), with pictures off and with the defaults (each
-  stack's best ``pictures.sweep_best`` jobs drawn), per job beside one job alone; and the peak
-  memory (RSS) of a process that runs the 1024-job sweep beside one that runs one job.
+  stack's best ``pictures.sweep_best`` jobs drawn), per job beside one job alone; the same
+  sweep of 256 jobs as a user types it (``python train.py -m hydra/launcher=stacked``, a fresh
+  process) beside ``python train.py`` of one job; and the peak memory (RSS) of a process that
+  runs the 1024-job sweep beside one that runs one job.
 Then the shrinking stack (scripts/bench_shrink.py), the stacked Optuna search with a pruner
 (scripts/bench_pruning.py) and cross-validation's folds as a stack (scripts/bench_folds.py).
 Every time is the wall time of the whole call (composing, checks, data, training, testing and
