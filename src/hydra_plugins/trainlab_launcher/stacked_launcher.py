@@ -183,7 +183,7 @@ class StackedLauncher(Launcher):
         return returns
 
     def _grid(self) -> bool:
-        """Whether Hydra's own sweeper (a grid) runs the sweep: ``-m resume=`` continues it."""
+        """Whether a grid sweeper (``hydra/sweeper=grid`` or ``basic``) runs the sweep: ``-m resume=`` continues it."""
         assert self.config is not None
         from trainlab.sweeps.resume import is_grid
 
