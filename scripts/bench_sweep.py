@@ -133,8 +133,9 @@ def _scale_sweep(n: int) -> list[str]:
     return [*SCALE, "seed=" + ",".join(map(str, range(n // len(LRS)))), "optimizer.lr=" + ",".join(LRS)]
 
 
-def scale(repeats: int, sizes: tuple[int, ...] = (64, 1024)) -> None:
-    """The issue's sweep at scale: per job cost with pictures off and with the defaults."""
+def scale(repeats: int, sizes: tuple[int, ...] = (64, 1024), command_line: bool = True) -> None:
+    """The issue's sweep at scale: per job cost with pictures off and with the defaults (and,
+    with ``command_line``, the 256-job sweep as ``python train.py -m`` runs it)."""
     print("\n== a sweep at scale: N tiny jobs (2-16-16-2, 600 rows, 2 epochs, TensorBoard on), whole call ==")
     for pictures in ("pictures.enabled=false", "pictures.enabled=true"):
         base = [*SCALE, pictures]
@@ -153,7 +154,8 @@ def scale(repeats: int, sizes: tuple[int, ...] = (64, 1024)) -> None:
                 f"  {pictures:24s} N={n:5d}: one job {a:6.2f} s, the sweep {b:7.2f} s"
                 f" = {1000 * b / n:6.1f} ms per job = {b / a:6.1f}x one job alone"
             )
-    _command_line(256)
+    if command_line:
+        _command_line(256)
     _peak_memory(1024)
 
 

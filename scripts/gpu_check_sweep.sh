@@ -25,5 +25,5 @@ sys.path.insert(0, "scripts")
 import bench_sweep as b
 b.compare("tiny on CUDA, 64 jobs", b.TINY, 8, b.LRS, 8, 1)
 b.compare("tiny on CUDA, 1024 jobs", b.TINY, 128, b.LRS, 8, 1)
-b.scale(1, (64, 1024))  # issue 24's targets: 1024 jobs at most 3x one job alone, training at most 2x
+b.scale(1, (64, 1024), command_line=False)  # issue 24's targets: 1024 jobs at most 3x one job alone, training at most 2x
 PY
