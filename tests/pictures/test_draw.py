@@ -109,9 +109,9 @@ def test_neuron_tiles_one_per_hidden_unit():
 
 def test_a_dead_relu_unit_is_a_grey_tile_and_flagged():
     model = MLP(2, [5], 1, activation="relu").eval()
-    with torch.no_grad():
-        model.layers[0].b[2] = -100.0  # z < 0 over the whole plane: ReLU gives 0 everywhere
-        model.layers[0].W[:, 2] = 0.1
+    with torch.no_grad():  # every unit's weights set: a drawn unit may be dead over the plane by chance
+        model.layers[0].W.copy_(torch.tensor([[1.0, -1.0, 0.1, 0.5, -0.5], [0.5, 1.0, 0.1, -1.0, 1.0]]))
+        model.layers[0].b.copy_(torch.tensor([0.1, 0.2, -100.0, 0.0, -0.1]))  # unit 2: z < 0 over the plane
     tiles = neuron_tiles(model, _points(), tile=16)
     assert tiles.dead.tolist() == [False, False, True, False, False]
     grey = torch.tensor(DEAD_GREY, dtype=torch.uint8).view(3, 1, 1)
