@@ -349,12 +349,11 @@ def _with_values(config: DictConfig, parsed: list[Any], groups: set[str]) -> Dic
     from omegaconf.errors import OmegaConfBaseException
 
     from trainlab.config.composing import chooses_options
+    from trainlab.config.jobs import set_values
     from trainlab.internals import hydra_override_dirname
 
     try:
-        for override in parsed:
-            if not chooses_options(override, groups):
-                OmegaConf.update(config, override.key_or_group, override.value(), merge=True)
+        set_values(config, [o for o in parsed if not chooses_options(o, groups)])
     except OmegaConfBaseException:
         return None
     config.hydra.overrides.task = [o.input_line for o in parsed]
@@ -397,10 +396,11 @@ class _Composition:
 
         from omegaconf.errors import OmegaConfBaseException
 
+        from trainlab.config.jobs import set_values
+
         task: DictConfig = pickle.loads(self.task)
         try:
-            for override in values:
-                OmegaConf.update(task, override.key_or_group, override.value(), merge=True)
+            set_values(task, values)
         except OmegaConfBaseException:
             return None
         return task

@@ -106,7 +106,7 @@ def compose_jobs(jobs: Sequence[Sequence[str]], keep_plain: bool = False) -> lis
         if chosen not in bases:
             base, choices = compose(chosen)
             try:
-                _set_values(base, values[:start])
+                set_values(base, values[:start])
                 bases[chosen] = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL), choices
                 if keep_plain:
                     derived[chosen] = Derived(base)
@@ -117,7 +117,7 @@ def compose_jobs(jobs: Sequence[Sequence[str]], keep_plain: bool = False) -> lis
         if snapshot is not None:
             cfg = pickle.loads(snapshot)
             try:
-                _set_values(cfg, values[start:])
+                set_values(cfg, values[start:])
             except OmegaConfBaseException:
                 cfg = None
             if cfg is not None and chosen in derived:
@@ -174,7 +174,7 @@ def _shared_prefixes(plans: list[tuple[tuple[str, ...], list[Override]]]) -> dic
     return shared
 
 
-def _set_values(cfg: DictConfig, values: list[Override]) -> None:
+def set_values(cfg: DictConfig, values: list[Override]) -> None:
     """Set each ``key=value`` override on ``cfg`` in order, as Hydra does after composing."""
     for override in values:
         OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
