@@ -68,9 +68,11 @@ def run_sweep(
     Raises ConfigError, before anything trains, naming every job that cannot run, and
     ``SweepInterrupted`` on Ctrl-C (naming the jobs written and those that were not).
     """
+    from trainlab.sweeps.collector import fewer_collections
     from trainlab.sweeps.stacked_sweep import train_sweep
 
     jobs = sweep_jobs(overrides)
-    composed = compose_jobs([[*job, *(() if verbose else SILENT)] for job in jobs], keep_plain=True)
-    sweep_dir = (Path(output_dir) if output_dir is not None else unique_dir(Path("outputs/multirun"))).resolve()
-    return train_sweep(composed, jobs, sweep_dir, max_stack, verbose)
+    with fewer_collections():
+        composed = compose_jobs([[*job, *(() if verbose else SILENT)] for job in jobs], keep_plain=True)
+        sweep_dir = (Path(output_dir) if output_dir is not None else unique_dir(Path("outputs/multirun"))).resolve()
+        return train_sweep(composed, jobs, sweep_dir, max_stack, verbose)

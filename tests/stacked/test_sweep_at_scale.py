@@ -3,6 +3,7 @@ one pass (configs' plain values derived once, TensorBoard events without a logge
 files made durable together), and the pictures policy (each stack's best jobs drawn, the
 others on request with ``trainlab-pictures``)."""
 
+import gc
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from trainlab.config.jobs import compose_jobs, sweep_jobs
 from trainlab.config.plain import plain
 from trainlab.files.atomic import write_text
 from trainlab.files.batch import durable_batch, is_file
+from trainlab.sweeps.collector import SWEEP_THRESHOLD, fewer_collections
 
 SMALL = ["data.n_samples=300", "trainer.max_epochs=2", "data.batch_size=32"]
 
@@ -52,6 +54,45 @@ def test_each_jobs_plain_values_are_its_configs_resolved(sweep):
         assert OmegaConf.is_readonly(cfg)
         with pytest.raises(Exception, match="read-only"):
             cfg.seed = 99
+
+
+# ----- fewer garbage collections during a sweep -----
+
+
+def test_fewer_collections_raises_the_young_threshold_and_puts_the_callers_back():
+    """Inside, the youngest generation is collected every 20,000 allocations; after, even
+    when the block raised, the caller's thresholds are back. A collector switched off by its
+    threshold (0), or one already collecting less often, is left as it is."""
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with pytest.raises(RuntimeError), fewer_collections():
+            assert gc.get_threshold() == (SWEEP_THRESHOLD, 10, 10)
+            raise RuntimeError("a stack failed")
+        assert gc.get_threshold() == (700, 10, 10)
+        for threshold in (0, 50_000):
+            gc.set_threshold(threshold, 5, 5)
+            with fewer_collections():
+                assert gc.get_threshold() == (threshold, 5, 5)
+            assert gc.get_threshold() == (threshold, 5, 5)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_a_sweep_composes_checks_and_trains_with_fewer_collections(tmp_path, monkeypatch):
+    """``run_sweep``'s checks and training run under ``fewer_collections`` (a thousand jobs'
+    configs made the collector walk every object again and again), and the caller's
+    thresholds are back after it."""
+    from trainlab.sweeps import stacked_sweep
+
+    seen = []
+    check = stacked_sweep.check_jobs
+    monkeypatch.setattr(
+        stacked_sweep, "check_jobs", lambda *a, **k: seen.append(gc.get_threshold()[0]) or check(*a, **k)
+    )
+    before = gc.get_threshold()
+    trainlab.run_sweep([*SMALL, *QUIET, "seed=0,1"], output_dir=tmp_path / "s", verbose=False)
+    assert seen == [max(SWEEP_THRESHOLD, before[0])] and gc.get_threshold() == before
 
 
 # ----- files made durable together -----

@@ -70,6 +70,19 @@ class StackedLauncher(Launcher):
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from trainlab.sweeps.collector import fewer_collections
+
+        setup_globals()
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        log.info("Launching %d jobs in stacks", len(job_overrides))
+        with fewer_collections():
+            return self._launch(job_overrides, initial_job_idx, sweep_dir)
+
+    def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int, sweep_dir: Path) -> list[JobReturn]:
+        """``launch``'s work: compose and check every job, then train them in stacks."""
         from rich.console import Console
         from rich.markup import escape
 
@@ -79,12 +92,6 @@ class StackedLauncher(Launcher):
         from trainlab.sweeps.stacked_sweep import STATE_DIR
         from trainlab.training.quiet import quiet_lightning
 
-        setup_globals()
-        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        log.info("Launching %d jobs in stacks", len(job_overrides))
         configs, sources, compositions = self._sweep_configs(job_overrides, initial_job_idx)
         task_cfgs = _task_configs(configs, sources, compositions, job_overrides)
         check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides], stacked=True)

@@ -12,6 +12,7 @@ from trainlab.config.jobs import check_jobs, compose_each, sweep_jobs
 from trainlab.config.launch import launched_rank
 from trainlab.config.validate import validate
 from trainlab.errors import ConfigError
+from trainlab.sweeps.collector import fewer_collections
 
 PLUGIN_GROUPS = ("hydra/launcher", "hydra/sweeper")  # Hydra's groups a user names (README: "Scaling out")
 
@@ -38,7 +39,8 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
         check_search(overrides)
         return
     jobs = sweep_jobs(overrides)
-    check_jobs(compose_each(jobs), jobs, stacked="hydra/launcher=stacked" in overrides)
+    with fewer_collections():
+        check_jobs(compose_each(jobs), jobs, stacked="hydra/launcher=stacked" in overrides)
 
 
 def check_plugins(overrides: Sequence[str]) -> None:
