@@ -133,13 +133,13 @@ def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None =
         if keys is not None and key not in keys and path != "data.":
             _fail(name, resolved, f"{path[:-1] or 'the config'} has no key {key!r}; its keys: {', '.join(keys)}")
         if isinstance(resolved, dict):  # a DictConfig value, resolved (a None section reads None)
-            sections.append((node[key], f"{name}.", resolved))
+            seen = None if plain is None else _passed(node, key, f"{name}.", resolved)
+            if seen not in _PASSED:  # (None never is)
+                sections.append((node[key], f"{name}.", resolved, seen))
         elif key in allowed and not allowed[key].test(resolved):
             _fail(name, resolved, allowed[key].words)
-    for section, section_path, section_plain in sections:
-        seen = _passed(section, section_path, section_plain)
-        if seen is None or seen not in _PASSED:
-            _check_keys(section, section_path, section_plain)
+    for section, section_path, section_plain, seen in sections:
+        _check_keys(section, section_path, section_plain)
         if seen is not None:
             _PASSED.add(seen)
 
@@ -150,14 +150,13 @@ _PASSED: set[tuple[str, Any, str]] = set()
 _PASSED_MAX = 100_000
 
 
-def _passed(section: DictConfig, path: str, values: dict[Any, Any] | None) -> tuple[str, Any, str] | None:
-    """What identifies a section's check (None where its values are not at hand): the same
-    path, schema and values pass or fail alike."""
-    if values is None:
-        return None
+def _passed(parent: DictConfig, key: str, path: str, values: dict[Any, Any]) -> tuple[str, Any, str]:
+    """What identifies the check of ``parent``'s section ``key``, whose plain values are
+    ``values``: the same path, schema and values pass or fail alike. (The schema is read
+    without resolving the section: a section that passed is not fetched again.)"""
     if len(_PASSED) > _PASSED_MAX:
         _PASSED.clear()
-    return path, OmegaConf.get_type(section), json.dumps(values, sort_keys=True, default=repr)
+    return path, OmegaConf.get_type(parent, key), json.dumps(values, sort_keys=True, default=repr)
 
 
 @cache
