@@ -196,6 +196,7 @@ def _tensors(
             f"no feature of {raw.source or raw.name} is left to train on: {pre.dropped_words(len(train))}; "
             "add columns that vary from row to row (or raise data.max_categories for text columns)"
         )
-    xs = [torch.from_numpy(pre.transform(raw.features.iloc[rows])) for rows in (train, val, test)]
+    features = pre.transform(raw.features)  # a row's features are its own: every row's once, then each split's
+    xs = [torch.from_numpy(features[rows]) for rows in (train, val, test)]
     ys = [torch.from_numpy(y[rows]) for rows in (train, val, test)]
     return TabularData(raw.name, task, xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], pre, encoder)
