@@ -12,6 +12,7 @@ from overrides import QUICK, QUIET
 from trainlab.errors import ConfigError
 from trainlab.files.lock import LOCK, sole_writer, writer_of
 from trainlab.files.rundir import RunDir
+from trainlab.files.stack_jobs import STATE_DIR, write_stack_jobs
 
 
 def _listing(directory):
@@ -87,7 +88,7 @@ def test_resuming_a_stack_member_while_its_stacked_sweep_trains_is_refused_with_
     member = tmp_path / "sweep" / "3"
     (member / "checkpoints").mkdir(parents=True)
     (member / "config.yaml").write_text("seed: 0\n")
-    (member / "checkpoints" / "in_stack.json").write_text("{}\n")
+    write_stack_jobs(tmp_path / "sweep" / STATE_DIR / "jobs-0-3", [0, 3], [None, member])  # its stack trains
     with sole_writer(tmp_path / "sweep"):  # as the sweep's process holds it
         done = train(f"resume={member}", cwd=tmp_path)
     assert done.returncode == 2, done.stderr

@@ -15,6 +15,7 @@ import trainlab
 from trainlab.api import run_sweep
 from trainlab.config.composing import compose
 from trainlab.errors import ConfigError
+from trainlab.files.stack_jobs import training_stack
 from trainlab.predict import Predictor
 
 SMALL = [
@@ -261,8 +262,8 @@ run_sweep(sys.argv[3:], output_dir=sys.argv[1], verbose=False)
 @pytest.mark.parametrize("cut", ["whole", "cut"])
 def test_a_member_of_a_sweep_killed_outright_resumes_from_the_stacks_checkpoint(swept, tmp_path, cut):
     """The process dies in epoch 3 (checkpoints every epoch) of the stack, or of its second
-    piece where the device fits 2 of its 4 members: each member's directory holds its config
-    and where its state is; resume=<its run dir> cuts its last.ckpt from the stack's (or the
+    piece where the device fits 2 of its 4 members: each member's directory holds its config,
+    and its stack's jobs.json lists it; resume=<its run dir> cuts its last.ckpt from the stack's (or the
     piece's) file and finishes with the uninterrupted sweep's numbers (member 0 of a piece
     that had finished: at once)."""
     import subprocess
@@ -273,14 +274,15 @@ def test_a_member_of_a_sweep_killed_outright_resumes_from_the_stacks_checkpoint(
     assert killed.returncode == 9, killed.stderr.decode()[-2000:]
     for job in (0, 3) if cut == "cut" else (2,):
         member = tmp_path / str(job)
-        assert {"config.yaml", "overrides.yaml", "checkpoints"} <= {p.name for p in member.iterdir()}
+        assert {"config.yaml", "overrides.yaml"} <= {p.name for p in member.iterdir()}
         assert not (member / "summary.json").exists() and not (member / "checkpoints" / "last.ckpt").exists()
+        assert training_stack(member) is not None  # its stack's jobs.json lists it
         resumed = trainlab.run([f"resume={member}"], verbose=False)
         whole = swept[1][job]
         expected = [r["val/loss"] for r in whole.history]
         assert [row["val/loss"] for row in resumed.history] == pytest.approx(expected, rel=1e-5)
         assert resumed.metrics == pytest.approx(whole.metrics, rel=1e-5)
-        assert not (member / "checkpoints" / "in_stack.json").exists()
+        assert (member / "checkpoints" / "last.ckpt").is_file()
         assert trainlab.files.rundir.RunDir(member).read_json("summary.json")["status"] == "finished"
 
 

@@ -6,6 +6,7 @@ others on request with ``trainlab-pictures``)."""
 import gc
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from trainlab.config.jobs import compose_jobs, sweep_jobs
 from trainlab.config.plain import plain
 from trainlab.files.atomic import write_text
 from trainlab.files.batch import durable_batch, is_file
+from trainlab.files.stack_jobs import STACK_JOBS, STATE_DIR, training_stack, write_stack_jobs
+from trainlab.sweeps import stacked_sweep
 from trainlab.sweeps.collector import SWEEP_THRESHOLD, fewer_collections
 
 SMALL = ["data.n_samples=300", "trainer.max_epochs=2", "data.batch_size=32"]
@@ -83,8 +86,6 @@ def test_a_sweep_composes_checks_and_trains_with_fewer_collections(tmp_path, mon
     """``run_sweep``'s checks and training run under ``fewer_collections`` (a thousand jobs'
     configs made the collector walk every object again and again), and the caller's
     thresholds are back after it."""
-    from trainlab.sweeps import stacked_sweep
-
     seen = []
     check = stacked_sweep.check_jobs
     monkeypatch.setattr(
@@ -93,6 +94,43 @@ def test_a_sweep_composes_checks_and_trains_with_fewer_collections(tmp_path, mon
     before = gc.get_threshold()
     trainlab.run_sweep([*SMALL, *QUIET, "seed=0,1"], output_dir=tmp_path / "s", verbose=False)
     assert seen == [max(SWEEP_THRESHOLD, before[0])] and gc.get_threshold() == before
+
+
+# ----- where a training member's state is -----
+
+
+def test_a_training_stacks_jobs_json_finds_each_member_wherever_its_subdir_puts_it(tmp_path):
+    """One jobs.json per training stack lists its members' run directories in row order; a
+    member's run directory (at any depth below the sweep, as ``hydra.sweep.subdir`` puts it)
+    finds its stack and row there, and nothing once its stack's directory is gone."""
+    sweep = tmp_path / "sweep"
+    members = [sweep / "lr=0.1" / "seed=0", sweep / "lr=0.1" / "seed=1", sweep / "2"]
+    write_stack_jobs(sweep / STATE_DIR / "jobs-0-1", [0, 1], members[:2])
+    write_stack_jobs(sweep / STATE_DIR / "jobs-2-2", [2], members[2:])
+    assert training_stack(members[1]) == ((sweep / STATE_DIR / "jobs-0-1").resolve(), 1)
+    assert training_stack(members[2]) == ((sweep / STATE_DIR / "jobs-2-2").resolve(), 0)
+    assert training_stack(sweep / "3") is None and training_stack(tmp_path / "alone") is None
+    shutil.rmtree(sweep / STATE_DIR / "jobs-0-1")  # its members written: their own files hold them
+    assert training_stack(members[0]) is None
+
+
+def test_a_stacked_members_directory_holds_a_lone_runs_files_and_no_note_of_its_stack(tmp_path, monkeypatch):
+    """While its stack trains, the stack's jobs.json lists each member (no file per member);
+    written, a member's directory holds what a lone run's does, and the stack's directory is gone."""
+    import trainlab.lifecycle.stack as stack
+
+    seen, train = [], stack.train_stack
+
+    def listed(cfgs, checkpoints=None, *rest, **options):
+        seen.append(json.loads((checkpoints / STACK_JOBS).read_text()))
+        return train(cfgs, checkpoints, *rest, **options)
+
+    monkeypatch.setattr(stack, "train_stack", listed)
+    trainlab.run_sweep([*SMALL, *QUIET, "seed=0,1,2"], output_dir=tmp_path / "s", verbose=False)
+    sweep = (tmp_path / "s").resolve()
+    assert seen == [{"jobs": [0, 1, 2], "run_dirs": [str(sweep / str(n)) for n in range(3)]}]
+    assert sorted(p.name for p in (sweep / "1" / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert not (sweep / STATE_DIR).exists()
 
 
 # ----- files made durable together -----

@@ -88,15 +88,15 @@ class StackedLauncher(Launcher):
 
         from trainlab.config.jobs import check_jobs
         from trainlab.files.lock import Taken, sole_writer
+        from trainlab.files.stack_jobs import STATE_DIR
         from trainlab.search.link import members, of_config
-        from trainlab.sweeps.stacked_sweep import STATE_DIR
         from trainlab.training.quiet import quiet_lightning
 
         configs, sources, compositions = self._sweep_configs(job_overrides, initial_job_idx)
         task_cfgs = _task_configs(configs, sources, compositions, job_overrides)
         check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides], stacked=True)
         quiet_lightning(propagate_to_root=True)  # each message once, in the console and the log
-        state_dir = sweep_dir.resolve() / STATE_DIR  # absolute: each member's in_stack.json names it
+        state_dir = sweep_dir.resolve() / STATE_DIR
         with contextlib.ExitStack() as held:
             try:  # the stacks write every member's directory: one writer at a time
                 held.enter_context(sole_writer(sweep_dir))

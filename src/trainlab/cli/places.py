@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from trainlab.errors import ConfigError
 from trainlab.files.lock import writer_of
 from trainlab.files.rundir import RunDir
+from trainlab.files.stack_jobs import training_stack
 from trainlab.lifecycle.resume import resume_target
 from trainlab.sweeps.resume import override_value
 
@@ -102,8 +103,9 @@ def check_resume_place(cfg: DictConfig) -> Path | None:
             )
         raise ConfigError(f"{key}={value!r} is not allowed: {run_dir} is not a trainlab run directory (no config.yaml)")
     pid = writer_of(run_dir)
-    if pid is None and (run_dir / RunDir.CHECKPOINTS / "in_stack.json").is_file():  # a stack member:
-        pid = writer_of(run_dir.parent)  # its stacked sweep's process writes it while the stack trains
+    stack = training_stack(run_dir) if pid is None else None
+    if stack is not None:  # a stack member: its stacked sweep's process writes it while the stack trains
+        pid = writer_of(stack[0].parent.parent)  # <sweep dir>/.stacks/jobs-<first>-<last>
     if pid is not None:
         who = f"pid {pid}" if pid else "another process"
         raise ConfigError(

@@ -31,7 +31,6 @@ from trainlab.lifecycle.member import FoldedJob, Member
 from trainlab.lifecycle.member_files import draw, epoch_events, write_checkpoints
 from trainlab.lifecycle.result import RunResult
 from trainlab.training.loggers import final_events
-from trainlab.training.stack.member_checkpoint import IN_STACK
 
 
 def write_member(
@@ -50,7 +49,6 @@ def write_member(
     if not config_written:
         out.save_config(member.cfg, overrides)
     out.write_json(out.PREPROCESSING, member.extra["preprocessing"])
-    (out.checkpoints / IN_STACK).unlink(missing_ok=True)  # its own files hold it from here
     best = write_checkpoints(member, out)
     stop = _stop(member, out)
     events = _events(member, {} if stop else member.metrics)

@@ -43,12 +43,12 @@ from omegaconf import DictConfig, open_dict
 
 from trainlab.errors import ConfigError
 from trainlab.files.rundir import RunDir
+from trainlab.files.stack_jobs import STACK_JOBS, training_stack
 
 log = logging.getLogger(__name__)
 
 RESUME_ENV = "TRAINLAB_RESUME_SWEEP"  # the sweep being continued (resolved), for every process running its jobs
 MULTIRUN_FILE = "multirun.yaml"  # Hydra's: the sweep's whole config, its overrides with it
-STACK_JOBS = "jobs.json"  # in a training stack's state directory: its jobs, in the stack's row order
 KEPT, RESUME, FRESH = "kept", "resume", "fresh"
 ENDED = ("finished", "early-stopped", "tuned", "diverged", "failed")  # statuses a continued sweep keeps
 _MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -233,10 +233,10 @@ def ended(run_dir: Path) -> bool:
 
 def _in_stack_file(run: RunDir) -> Path | None:
     """The file of the stack the member in ``run`` was training in, where one was written."""
-    from trainlab.training.stack.member_checkpoint import IN_STACK, stack_file  # torch: only in a job
+    from trainlab.training.stack.member_checkpoint import stack_file  # torch: only in a job
 
-    note = RunDir(run.checkpoints).read_json(IN_STACK)
-    found = None if note is None else stack_file(Path(note["stack_dir"]), int(note["member"]))
+    stack = training_stack(run.path)
+    found = None if stack is None else stack_file(*stack)
     return None if found is None else found[0]
 
 

@@ -25,13 +25,11 @@ from trainlab.config.plain import plain
 from trainlab.errors import ConfigError, SweepInterrupted
 from trainlab.files.batch import durable_batch
 from trainlab.files.rundir import RunDir
+from trainlab.files.stack_jobs import STATE_DIR, write_stack_jobs
 from trainlab.sweeps.grouping import Stack, group_jobs
-from trainlab.sweeps.resume import STACK_JOBS
 from trainlab.sweeps.tables import finish, job_rows, record_failure
 
 log = logging.getLogger(__name__)
-
-STATE_DIR = ".stacks"  # in the sweep directory: each training stack's last.ckpt
 
 
 def start_job(run_dir: Path, cfg: DictConfig, overrides: Sequence[str]) -> Path:
@@ -64,8 +62,8 @@ def train_jobs(
     once its members are written); on Ctrl-C its members are written as interrupted, each
     resumable alone, and ``SweepInterrupted`` names them and the jobs that did not start.
     ``start(job)`` writes a job's config before its stack trains and returns its run
-    directory, which then notes where its state is (``member_checkpoint.IN_STACK``): killed
-    outright, it resumes too. ``resumed``: stacks that continue from their own file, each as
+    directory, which the stack's jobs.json lists (``files.stack_jobs``): killed outright,
+    each member resumes too. ``resumed``: stacks that continue from their own file, each as
     (its jobs in row order, the directory of its last.ckpt), before the others (a sweep
     continued by ``-m resume=``: ``trainlab.sweeps.resume.stacks_to_resume``). ``written()`` is
     called after each stack's run directories are written."""
@@ -150,19 +148,15 @@ def _train_stack(
     then ``SweepInterrupted`` (``every``: the jobs of this launch)."""
     from trainlab.lifecycle.member import StackInterrupted  # torch and Lightning: once a run is certain
     from trainlab.lifecycle.stack import train_stack
-    from trainlab.training.stack.member_checkpoint import write_in_stack
 
     folded = any(int(cfg.data.get("folds", 1)) > 1 for cfg in stack.cfgs)
     if folded:  # cross-validation's jobs keep no stack state: stopped, they train again from the start
         checkpoints = None
     if start is not None and (checkpoints is not None or folded):
         with durable_batch():  # every job's config, durable before its stack trains
-            for m, job in enumerate(stack.jobs):
-                run_dir = start(job)
-                if checkpoints is not None:
-                    write_in_stack(run_dir, checkpoints, m)
-            if checkpoints is not None:
-                RunDir(checkpoints).write_json(STACK_JOBS, {"jobs": stack.jobs})  # a continued sweep reads it
+            run_dirs = [start(job) for job in stack.jobs]
+            if checkpoints is not None:  # where each member's state is (a continued sweep, resume=<run dir>)
+                write_stack_jobs(checkpoints, stack.jobs, run_dirs)
     try:
         return _folded_jobs(stack) if folded else train_stack(list(stack.cfgs), checkpoints, resume_from)
     except StackInterrupted as stop:  # its members as they stand: finished, interrupted, or not started (None)

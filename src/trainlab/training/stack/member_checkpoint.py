@@ -10,10 +10,10 @@ one, its weights under one network's names (``model.layers.0.W``, which ``Predic
 too). That is a stacked member's last.ckpt after Ctrl-C; ``resume=<its run dir>`` continues
 it as a stack of one.
 
-While its stack trains, a member's run directory holds its config and
-``checkpoints/in_stack.json``, which names the stack's file and the member's row in it: a
-sweep killed outright (no Ctrl-C) leaves each member resumable, its last.ckpt cut from
-the stack's file when it resumes (``restore_member_checkpoint``).
+While its stack trains, a member's run directory holds its config, and the stack's
+``jobs.json`` lists it (``trainlab.files.stack_jobs``): a sweep killed outright (no
+Ctrl-C) leaves each member resumable, its last.ckpt cut from the stack's file when it
+resumes (``restore_member_checkpoint``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import torch
 
 from trainlab.files.checkpoints import load_checkpoint, save_atomically
 from trainlab.files.rundir import RunDir
+from trainlab.files.stack_jobs import training_stack
 from trainlab.training.payload import EXTRA, HISTORY, MEMBERS, STACKED, upgrade
 
-IN_STACK = "in_stack.json"  # in a training member's checkpoints/: where its state is
 SHAPES = "shapes.json"  # in a stack's directory split by its data sets' shapes: which member is in which group
 
 
@@ -45,14 +45,6 @@ def shape_dir(group: int) -> str:
 def write_shape_groups(stack_dir: Path, groups: list[list[int]]) -> None:
     """Note in ``stack_dir`` which members each shape group holds (``stack_file`` reads it)."""
     RunDir(stack_dir).write_json(SHAPES, {"groups": groups})
-
-
-def write_in_stack(run_dir: Path, stack_dir: Path, m: int) -> None:
-    """Note in ``run_dir`` that its state is member ``m``'s of the stack whose last.ckpt goes
-    to ``stack_dir`` while it trains."""
-    out = RunDir(run_dir)
-    out.checkpoints.mkdir(parents=True, exist_ok=True)
-    RunDir(out.checkpoints).write_json(IN_STACK, {"stack_dir": str(stack_dir), "member": m})
 
 
 def stack_file(stack_dir: Path, m: int) -> tuple[Path, int] | None:
@@ -75,10 +67,10 @@ def stack_file(stack_dir: Path, m: int) -> tuple[Path, int] | None:
 
 def restore_member_checkpoint(run_dir: Path) -> bool:
     """Write ``run_dir``'s last.ckpt from its stack's file, if the member was killed while its
-    stack trained (``in_stack.json`` there, the stack's file written); return whether it did."""
+    stack trained (a stack's jobs.json lists it, the stack's file written); return whether it did."""
     out = RunDir(run_dir)
-    note = RunDir(out.checkpoints).read_json(IN_STACK)
-    found = None if note is None else stack_file(Path(note["stack_dir"]), int(note["member"]))
+    stack = training_stack(run_dir)
+    found = None if stack is None else stack_file(*stack)
     if found is None or out.last_checkpoint.is_file():
         return False
     save_atomically(member_checkpoint(load_checkpoint(found[0]), found[1], {}), out.last_checkpoint)
