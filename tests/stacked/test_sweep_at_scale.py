@@ -22,8 +22,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import trainlab
 from trainlab.cli import pictures
+from trainlab.config.composing import compose
 from trainlab.config.jobs import compose_jobs, sweep_jobs
-from trainlab.config.plain import plain
+from trainlab.config.plain import plain, readable
 from trainlab.files.atomic import write_text
 from trainlab.files.batch import durable_batch, is_file
 from trainlab.files.stack_jobs import STACK_JOBS, STATE_DIR, training_stack, write_stack_jobs
@@ -57,6 +58,21 @@ def test_each_jobs_plain_values_are_its_configs_resolved(sweep):
         assert OmegaConf.is_readonly(cfg)
         with pytest.raises(Exception, match="read-only"):
             cfg.seed = 99
+
+
+def test_a_jobs_values_are_read_by_item_from_its_kept_values_and_a_lone_config_from_itself():
+    """``readable``: a sweep's job (frozen, its plain values kept) answers item reads from its
+    plain values, as its config would; any other config is read as it is."""
+    jobs = sweep_jobs(["seed=0,1", "optimizer.lr=0.1,0.01", "regularization=[weight_decay]"])
+    for cfg, _ in compose_jobs(jobs, keep_plain=True):
+        values = readable(cfg)
+        assert values is plain(cfg)
+        assert (values["seed"], values["optimizer"]["lr"]) == (cfg.seed, cfg.optimizer.lr)
+        assert cfg.regularization.weight_decay is not None  # selected: a value, not the schema's None
+        assert values["regularization"]["weight_decay"] == cfg.regularization.weight_decay
+        assert values["trainer"].get("devices", 1) == cfg.trainer.get("devices", 1)
+    lone = compose(["seed=3"])[0]
+    assert readable(lone) is lone
 
 
 # ----- fewer garbage collections during a sweep -----

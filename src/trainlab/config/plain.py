@@ -43,6 +43,15 @@ def kept(cfg: DictConfig) -> dict[str, Any] | None:
     return found[1] if found is not None and found[0]() is cfg else None
 
 
+def readable(cfg: DictConfig) -> Any:
+    """``cfg``'s kept plain values (a sweep's job, frozen), else ``cfg`` itself: for reads by
+    item (``r["data"]["seed"]``, ``r["trainer"].get("devices", 1)``), which both answer alike,
+    without OmegaConf's 8 to 17 microseconds per read on each of a thousand jobs. Lists read
+    from it are lists or ListConfigs: iterate them, or copy them with ``list``."""
+    values = kept(cfg)
+    return cfg if values is None else values
+
+
 def lookup(values: dict[str, Any], key: str, default: Any = None) -> Any:
     """The value of the dotted ``key`` in plain ``values`` (``OmegaConf.select``'s), or ``default``."""
     found, value = _get(values, key)

@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from trainlab.config.plain import kept, once, plain
+from trainlab.config.plain import kept, once, plain, readable
 from trainlab.config.ranges import Allowed, allowed_in
 from trainlab.config.schema import BATCH_SIZE, SCHEMAS
 from trainlab.errors import ConfigError
@@ -74,16 +74,19 @@ def check_processes(cfg: DictConfig, count: int) -> None:
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first invalid value in ``cfg`` (keys in the config's order,
     then the checks that read several keys)."""
-    _check_keys(cfg, "", _resolved(cfg))
-    _check_option_names(cfg)
-    _check_data(cfg.data)
-    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    resolved = _resolved(cfg)
+    _check_keys(cfg, "", resolved)
+    values = resolved if resolved is not None else cfg  # the checks below read by item: either answers
+    _check_option_names(cfg, values)
+    _check_data(values["data"])
+    accelerator = str(values["trainer"].get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda") and not _cuda_visible():
         _fail("trainer.accelerator", accelerator, "no CUDA GPU is visible here; use trainer=default or trainer=cpu")
     check_processes(cfg, processes(cfg))
-    if cfg.tune.name == "lr_find" and cfg.tune.max_lr <= cfg.tune.min_lr:
-        _fail("tune.max_lr", cfg.tune.max_lr, f"a learning rate > tune.min_lr={cfg.tune.min_lr}")
-    _check_weight_decay(cfg)
+    tune = values["tune"]
+    if tune["name"] == "lr_find" and tune["max_lr"] <= tune["min_lr"]:
+        _fail("tune.max_lr", tune["max_lr"], f"a learning rate > tune.min_lr={tune['min_lr']}")
+    _check_weight_decay(cfg, values)
 
 
 def _cuda_visible() -> bool:
@@ -167,34 +170,35 @@ def _schema_keys(schema: type[Any] | None) -> tuple[list[str] | None, dict[str, 
     return [f.name for f in dataclasses.fields(schema)], allowed_in(schema)
 
 
-def _check_option_names(cfg: DictConfig) -> None:
+def _check_option_names(cfg: DictConfig, values: Any) -> None:
     """``model.name=mlp`` on ``model=perceptron`` would lack mlp's keys (``hidden``): a name
-    must be one whose schema is the option's."""
+    must be one whose schema is the option's (``values``: ``cfg``, or its plain values)."""
     for group in ("model", "activation"):
-        name = cfg[group].name
-        schema = OmegaConf.get_type(cfg[group])
+        name = values[group]["name"]
+        schema = OmegaConf.get_type(cfg, group)
         if SCHEMAS.get((group, name), schema) is not schema:
             _fail(f"{group}.name", name, f"the chosen option's own name; pick another {group} with {group}={name}")
 
 
 def _check_data(data: Any) -> None:
-    if data.val_fraction == 0 and data.folds == 1:
+    """The data fractions (``data``: the config's data section, or its plain values)."""
+    if data["val_fraction"] == 0 and data["folds"] == 1:
         _fail("data.val_fraction", 0, "a fraction > 0: the monitored val metrics need validation data")
-    if data.val_fraction + data.test_fraction >= 1:
+    if data["val_fraction"] + data["test_fraction"] >= 1:
         _fail(
             "data.val_fraction + data.test_fraction",
-            data.val_fraction + data.test_fraction,
+            data["val_fraction"] + data["test_fraction"],
             "a sum below 1, leaving data to train on",
         )
 
 
-def _check_weight_decay(cfg: DictConfig) -> None:
+def _check_weight_decay(cfg: DictConfig, values: Any) -> None:
     """``regularization=[weight_decay]`` replaces the optimizer's own weight decay (build.optimizer),
-    so one of the two must be off."""
-    ours, theirs = cfg.regularization.weight_decay, cfg.optimizer.get("weight_decay", 0.0)
+    so one of the two must be off (``values``: ``cfg``, or its plain values)."""
+    ours, theirs = values["regularization"]["weight_decay"], values["optimizer"].get("weight_decay", 0.0)
     if ours is None or theirs == 0:
         return
-    schema = OmegaConf.get_type(cfg.optimizer)
+    schema = OmegaConf.get_type(cfg, "optimizer")
     option = next((name for (group, name), s in SCHEMAS.items() if group == "optimizer" and s is schema), None)
     default = next((f.default for f in dataclasses.fields(schema) if f.name == "weight_decay"), None)
     why = f" ({option}'s default is {default})" if option and theirs == default else ""
@@ -218,7 +222,7 @@ def check_monitor(cfg: DictConfig, task: str) -> None:
     from trainlab.config.options import metric_names
 
     allowed = [n for n in metric_names(task) if n.startswith(("val/", "train/"))]
-    keys = [("monitor", cfg.monitor)]
+    keys = [("monitor", readable(cfg)["monitor"])]
     reg = selected_regularization(cfg)
     if "early_stopping" in reg:
         keys.append(("regularization.early_stopping.monitor", reg.early_stopping.monitor))

@@ -18,6 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from trainlab.config.plain import readable
 from trainlab.errors import Diverged, Pruned, Stopped
 from trainlab.files.rundir import RunDir
 from trainlab.lifecycle.result import RunResult
@@ -76,12 +77,13 @@ def finish(outcomes: Sequence[Outcome], writes: bool = True) -> list[RunResult]:
 
 def _summary_of(outcome: Outcome) -> dict[str, Any]:
     """A finished outcome's summary.json."""
+    values = readable(outcome.cfg)
     summary = finished_summary(
         stopped_by=str(outcome.stopped_by),
         best_epoch=outcome.best_epoch,
         epochs=outcome.epochs,
-        monitor=outcome.cfg.monitor,
-        mode=outcome.cfg.mode,
+        monitor=values["monitor"],
+        mode=values["mode"],
         task=outcome.task,
         loss=outcome.loss,
         metrics=outcome.metrics,
@@ -91,7 +93,7 @@ def _summary_of(outcome: Outcome) -> dict[str, Any]:
         optimizer_steps=outcome.optimizer_steps,
         run_dir=outcome.run_dir,
         best_checkpoint=outcome.best_checkpoint,
-        logger=outcome.cfg.logger.name,
+        logger=values["logger"]["name"],
         pictures=outcome.pictures,
     )
     if outcome.submission is not None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.config.hparams import hyperparameters
+from trainlab.config.plain import readable
 from trainlab.errors import Interrupted, Stopped
 from trainlab.files.events import EventFile
 from trainlab.files.rundir import RunDir
@@ -53,7 +54,7 @@ def write_member(
     stop = _stop(member, out)
     events = _events(member, {} if stop else member.metrics)
     start = time.perf_counter()
-    drawn = member.cfg.pictures.enabled and stop is None
+    drawn = readable(member.cfg)["pictures"]["enabled"] and stop is None
     pictures = draw(member, out, events) if drawn and member.pictures else []
     outcome = Outcome(
         cfg=member.cfg,
@@ -124,4 +125,4 @@ def _later(run_dir: Path) -> dict[str, Any]:
 
 def _events(member: Member, metrics: dict[str, float]) -> EventFile | None:
     """The member's TensorBoard events (``member_files.epoch_events``); None when it logs elsewhere."""
-    return epoch_events(member, metrics) if member.cfg.logger.name == "tensorboard" else None
+    return epoch_events(member, metrics) if readable(member.cfg)["logger"]["name"] == "tensorboard" else None

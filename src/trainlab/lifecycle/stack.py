@@ -24,6 +24,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from trainlab.config.plain import readable
 from trainlab.config.validate import batch_size, check_monitor
 from trainlab.data import TabularData
 from trainlab.data.stacked import StackedData
@@ -174,7 +175,7 @@ def _trainer(cfgs: list[DictConfig], checkpoints: Path | None) -> L.Trainer:
         callbacks,
         None,
         devices=devices,
-        max_epochs=max(cfg.trainer.max_epochs for cfg in cfgs),
+        max_epochs=max(readable(cfg)["trainer"]["max_epochs"] for cfg in cfgs),
         enable_checkpointing=checkpoints is not None,
     )
 

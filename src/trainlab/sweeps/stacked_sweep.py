@@ -21,7 +21,7 @@ from rich.console import Console
 
 from trainlab.config.composing import first_line
 from trainlab.config.jobs import check_jobs
-from trainlab.config.plain import plain
+from trainlab.config.plain import plain, readable
 from trainlab.errors import ConfigError, SweepInterrupted
 from trainlab.files.batch import durable_batch
 from trainlab.files.rundir import RunDir
@@ -149,7 +149,7 @@ def _train_stack(
     from trainlab.lifecycle.member import StackInterrupted  # torch and Lightning: once a run is certain
     from trainlab.lifecycle.stack import train_stack
 
-    folded = any(int(cfg.data.get("folds", 1)) > 1 for cfg in stack.cfgs)
+    folded = any(int(readable(cfg)["data"].get("folds", 1)) > 1 for cfg in stack.cfgs)
     if folded:  # cross-validation's jobs keep no stack state: stopped, they train again from the start
         checkpoints = None
     if start is not None and (checkpoints is not None or folded):

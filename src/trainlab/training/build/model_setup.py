@@ -13,7 +13,7 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.plain import kept, lookup
+from trainlab.config.plain import kept, lookup, readable
 from trainlab.config.validate import selected_regularization
 from trainlab.data import TabularData
 from trainlab.models import from_spec
@@ -30,12 +30,18 @@ from trainlab.training.stack.stack_steps import StackSteps
 def model_spec(cfg: DictConfig, in_features: int, out_features: int) -> dict[str, Any]:
     """Everything needed to rebuild the network, as plain data (kept in checkpoints)."""
     reg = selected_regularization(cfg)
+    values = kept(cfg)  # a sweep's job: its plain values, read without OmegaConf
+    model = cfg.model if values is None else values["model"]
+    if values is None:
+        activation = OmegaConf.to_container(cfg.activation, resolve=True)
+    else:  # its own copy: a spec is kept with the member and saved
+        activation = json.loads(json.dumps(values["activation"]))
     return {
-        "name": cfg.model.name,
+        "name": model["name"],
         "in_features": in_features,
         "out_features": out_features,
-        "hidden": list(cfg.model.get("hidden") or []),
-        "activation": OmegaConf.to_container(cfg.activation, resolve=True),
+        "hidden": list(model.get("hidden") or []),
+        "activation": activation,
         "dropout": float(reg.dropout.p) if "dropout" in reg else 0.0,
     }
 
@@ -78,7 +84,8 @@ def scheduler(cfg: DictConfig) -> Callable[..., Any] | None:
 def rules(cfg: DictConfig) -> Rules:
     """How a run (or a stack's member) stops: ``trainer.max_epochs``, and early stopping when
     ``regularization`` selects it; its best epoch by ``monitor`` and ``mode``."""
-    found = Rules(max_epochs=cfg.trainer.max_epochs, monitor=cfg.monitor, mode=cfg.mode)
+    values = readable(cfg)
+    found = Rules(max_epochs=values["trainer"]["max_epochs"], monitor=values["monitor"], mode=values["mode"])
     reg = selected_regularization(cfg)
     if "early_stopping" in reg:
         es = reg.early_stopping
