@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.plain import kept, lookup
+from trainlab.config.plain import kept, lookup, readable
 from trainlab.config.validate import check_one_device, processes
 from trainlab.errors import ConfigError
 
@@ -42,14 +42,16 @@ def check_stackable(cfg: DictConfig, resuming: bool = False) -> None:
             f"use {key}={'null' if fine is None else fine} or hydra/launcher=basic"
         )
     check_one_device(cfg)
-    if cfg.scheduler and "_target_" in cfg.scheduler:
+    values = readable(cfg)
+    if values["scheduler"] and "_target_" in values["scheduler"]:
         raise ConfigError(
             "scheduler is not served by hydra/launcher=stacked (members keep their lr); "
             "use scheduler=none or hydra/launcher=basic"
         )
-    if cfg.logger.name not in ("tensorboard", "none"):
+    logger = values["logger"]["name"]
+    if logger not in ("tensorboard", "none"):
         raise ConfigError(
-            f"logger={cfg.logger.name} is not served by hydra/launcher=stacked; use logger=tensorboard or logger=none"
+            f"logger={logger} is not served by hydra/launcher=stacked; use logger=tensorboard or logger=none"
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.plain import kept
+from trainlab.config.plain import kept, readable
 from trainlab.config.validate import batch_size
 from trainlab.data import COMMON_KEYS, DATASETS, RawData, TabularData, prepare, prepare_folds
 from trainlab.data.csv_file import read_to_predict
@@ -93,5 +93,5 @@ def stack_datamodule(cfgs: Sequence[DictConfig], data: StackedData, batch: int) 
     """The stack's splits in mini-batches of ``batch`` rows (``data.batch_size``, resolved),
     each member's shuffled by its seed."""
     first = cfgs[0]
-    seeds = [cfg.seed for cfg in cfgs]
+    seeds = [readable(cfg)["seed"] for cfg in cfgs]
     return StackedDataModule(data, seeds, batch, first.speed.steps_per_call, first.speed.drop_last)

@@ -57,7 +57,8 @@ def checkpoint_extra(cfg: DictConfig, data: TabularData, spec: dict[str, Any], l
 def optimizer_settings(cfg: DictConfig) -> tuple[str, dict[str, Any]]:
     """(the optimizer's class path, its keyword arguments) of ``optimizer`` with
     ``regularization.weight_decay`` passed on."""
-    options = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    values = kept(cfg)  # a sweep's job: a copy of its plain values' optimizer, without converting it
+    options = OmegaConf.to_container(cfg.optimizer, resolve=True) if values is None else dict(values["optimizer"])
     target = str(options.pop("_target_"))
     options.pop("_partial_", None)
     reg = selected_regularization(cfg)
@@ -157,7 +158,8 @@ def stack_module(cfgs: Sequence[DictConfig], loss: Loss, specs: Sequence[dict[st
     settings, its rules (each member's prediction payload is written with its run directory)."""
     drawn: dict[str, torch.nn.Module] = {}
     last = len(cfgs) - 1
-    networks = [_drawn(drawn, cfg.seed, spec, m == last) for m, (cfg, spec) in enumerate(zip(cfgs, specs, strict=True))]
+    seeds = [readable(cfg)["seed"] for cfg in cfgs]
+    networks = [_drawn(drawn, seed, spec, m == last) for m, (seed, spec) in enumerate(zip(seeds, specs, strict=True))]
     network = StackedNetwork(networks, dropout=[spec["dropout"] for spec in specs])
     settings = [optimizer_settings(cfg) for cfg in cfgs]
     name = settings[0][0].rsplit(".", 1)[-1]
