@@ -32,14 +32,13 @@ def write_stack_jobs(stack_dir: Path, jobs: Sequence[int], run_dirs: Sequence[Pa
 def training_stack(run_dir: Path) -> tuple[Path, int] | None:
     """(the state directory of the stack that was training the member in ``run_dir``, the
     member's row there), or None where no stack's ``jobs.json`` lists it (a lone run, or a
-    member whose stack ended: its own files hold it)."""
+    member whose stack ended: its own files hold it). The sweep is the nearest parent that
+    holds ``.stacks/``; a damaged jobs.json there is ``DamagedFile`` naming it."""
     run_dir = Path(run_dir).resolve()
-    for parent in run_dir.parents:
-        state_dir = parent / STATE_DIR
-        if not state_dir.is_dir():
-            continue
-        for stack_dir in sorted(state_dir.glob("jobs-*")):
-            listed = (RunDir(stack_dir).read_json(STACK_JOBS) or {}).get("run_dirs") or []
-            if str(run_dir) in listed:
-                return stack_dir, listed.index(str(run_dir))
+    state_dir = next((p / STATE_DIR for p in run_dir.parents if (p / STATE_DIR).is_dir()), None)
+    for stack_dir in sorted(state_dir.glob("jobs-*")) if state_dir is not None else []:
+        noted = RunDir(stack_dir).read_json(STACK_JOBS)
+        listed = (noted.get("run_dirs") or []) if isinstance(noted, dict) else []
+        if str(run_dir) in listed:
+            return stack_dir, listed.index(str(run_dir))
     return None
