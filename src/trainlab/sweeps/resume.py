@@ -15,7 +15,7 @@ Each job then looks at its own directory (``job_state``):
 - ``KEPT``: its summary.json says it ended (finished, early-stopped, tuned, diverged, failed):
   it does not run again, and its row in the sweep's tables stays as it was;
 - ``RESUME``: it stopped while training, and its ``checkpoints/last.ckpt`` (or, for a member of a
-  stack that was training, its stack's file: ``in_stack.json``) holds its state: it continues
+  stack that was training, its stack's file: its stack's jobs.json lists it) holds its state: it continues
   from there as ``resume=<sweep dir>/<n>`` continues it, to the numbers of a run that never stopped;
 - ``FRESH``: nothing of it was kept (it had not started, or stopped before its first checkpoint,
   or it cannot resume: cross-validation, the learning-rate finder): what it left is cleared
