@@ -7,12 +7,23 @@ from overrides import QUICK
 TOGETHER = {"tests/course/": "course", "tests/test_ddp.py": "ddp", "tests/test_ddp_faults.py": "ddp"}
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest -n 2 (pyproject's addopts): each file's tests in one worker, where its module
+    fixtures are built once, and the ``TOGETHER`` files as one unit. (xdist's own
+    ``--dist loadgroup`` marks each test's id, which pytest 9 no longer reads: every test was
+    its own unit, and a file's module fixtures were built in both workers.)"""
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return next((name for prefix, name in TOGETHER.items() if path.startswith(prefix)), path)
+
+    return FilesTogether(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.pluginmanager.hasplugin("xdist"):  # pytest -n 2 (pyproject's addopts): a file's tests in one worker,
-        for item in items:  # where its module fixtures are built once
-            path = item.nodeid.split("::")[0]
-            group = next((name for prefix, name in TOGETHER.items() if path.startswith(prefix)), path)
-            item.add_marker(pytest.mark.xdist_group(group))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
