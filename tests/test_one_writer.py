@@ -88,7 +88,8 @@ def test_resuming_a_stack_member_while_its_stacked_sweep_trains_is_refused_with_
     member = tmp_path / "sweep" / "3"
     (member / "checkpoints").mkdir(parents=True)
     (member / "config.yaml").write_text("seed: 0\n")
-    write_stack_jobs(tmp_path / "sweep" / STATE_DIR / "jobs-0-3", [0, 3], [None, member])  # its stack trains
+    stack_dir = tmp_path / "sweep" / STATE_DIR / "jobs-0-3"
+    write_stack_jobs(stack_dir, [0, 3], [member.parent / "0", member])  # its stack trains
     with sole_writer(tmp_path / "sweep"):  # as the sweep's process holds it
         done = train(f"resume={member}", cwd=tmp_path)
     assert done.returncode == 2, done.stderr

@@ -22,10 +22,9 @@ STATE_DIR = ".stacks"  # in the sweep directory: each training stack's state dir
 STACK_JOBS = "jobs.json"  # in a training stack's state directory: its jobs and their run directories, in row order
 
 
-def write_stack_jobs(stack_dir: Path, jobs: Sequence[int], run_dirs: Sequence[Path | None]) -> None:
-    """Note in ``stack_dir`` the stack's ``jobs`` and their ``run_dirs`` (None: a job with no
-    directory of its own yet), in the stack's row order."""
-    listed = [None if d is None else str(Path(d).resolve()) for d in run_dirs]
+def write_stack_jobs(stack_dir: Path, jobs: Sequence[int], run_dirs: Sequence[Path]) -> None:
+    """Note in ``stack_dir`` the stack's ``jobs`` and their ``run_dirs``, in the stack's row order."""
+    listed = [str(Path(d).resolve()) for d in run_dirs]
     RunDir(stack_dir).write_json(STACK_JOBS, {"jobs": list(jobs), "run_dirs": listed})
 
 

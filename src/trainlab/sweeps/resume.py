@@ -43,7 +43,7 @@ from omegaconf import DictConfig, open_dict
 
 from trainlab.errors import ConfigError
 from trainlab.files.rundir import RunDir
-from trainlab.files.stack_jobs import STACK_JOBS, training_stack
+from trainlab.files.stack_jobs import STACK_JOBS
 
 log = logging.getLogger(__name__)
 
@@ -233,10 +233,9 @@ def ended(run_dir: Path) -> bool:
 
 def _in_stack_file(run: RunDir) -> Path | None:
     """The file of the stack the member in ``run`` was training in, where one was written."""
-    from trainlab.training.stack.member_checkpoint import stack_file  # torch: only in a job
+    from trainlab.training.stack.member_checkpoint import training_file  # torch: only in a job
 
-    stack = training_stack(run.path)
-    found = None if stack is None else stack_file(*stack)
+    found = training_file(run.path)
     return None if found is None else found[0]
 
 

@@ -31,7 +31,7 @@ def model_spec(cfg: DictConfig, in_features: int, out_features: int) -> dict[str
     """Everything needed to rebuild the network, as plain data (kept in checkpoints)."""
     reg = selected_regularization(cfg)
     values = kept(cfg)  # a sweep's job: its plain values, read without OmegaConf
-    model = cfg.model if values is None else values["model"]
+    model = readable(cfg)["model"]
     if values is None:
         activation = OmegaConf.to_container(cfg.activation, resolve=True)
     else:  # its own copy: a spec is kept with the member and saved

@@ -65,12 +65,18 @@ def stack_file(stack_dir: Path, m: int) -> tuple[Path, int] | None:
     return None
 
 
+def training_file(run_dir: Path) -> tuple[Path, int] | None:
+    """(the file holding the state of the member in ``run_dir``, its row there) while its
+    stack trains or after it was killed (its stack's jobs.json lists it), or None."""
+    stack = training_stack(run_dir)
+    return None if stack is None else stack_file(*stack)
+
+
 def restore_member_checkpoint(run_dir: Path) -> bool:
     """Write ``run_dir``'s last.ckpt from its stack's file, if the member was killed while its
     stack trained (a stack's jobs.json lists it, the stack's file written); return whether it did."""
     out = RunDir(run_dir)
-    stack = training_stack(run_dir)
-    found = None if stack is None else stack_file(*stack)
+    found = training_file(run_dir)
     if found is None or out.last_checkpoint.is_file():
         return False
     save_atomically(member_checkpoint(load_checkpoint(found[0]), found[1], {}), out.last_checkpoint)
