@@ -203,3 +203,43 @@ def test_lr_finder_without_bar_turns_off_the_finders_tqdm_bar(tmp_path, capfd):
     Tuner(t).lr_find(module, train_dataloaders=loader(), val_dataloaders=loader(), num_training=8, update_attr=False)
     assert module.found == 1, "lr_finder_without_bar no longer finds Lightning's _LRCallback in trainer.callbacks"
     assert "Finding best initial lr" not in capfd.readouterr().err, "lr_finder_without_bar no longer hides the bar"
+
+
+def test_set_hydra_config_hands_out_what_hydras_set_config_does():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf, open_dict
+    from omegaconf.errors import ReadonlyConfigError
+
+    from trainlab.config.composing import config_dir
+    from trainlab.config.launch import register_resolvers
+    from trainlab.config.schema import register
+    from trainlab.internals import set_hydra_config
+
+    register_resolvers()
+    register()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="train"):
+        ours, hydras = (compose("train", overrides=["seed=3"], return_hydra_config=True) for _ in range(2))
+    for config in (ours, hydras):
+        with open_dict(config.hydra.runtime), open_dict(config.hydra.job):
+            config.hydra.runtime.output_dir, config.hydra.job.num = "/runs/7", 7
+    before = HydraConfig.instance().cfg
+    try:
+        HydraConfig.instance().set_config(hydras)
+        theirs = OmegaConf.to_yaml(HydraConfig.instance().cfg)
+        set_hydra_config(ours)
+        held = HydraConfig.instance().cfg
+        assert OmegaConf.to_yaml(held) == theirs  # the same holder, resolved alike
+        assert list(held) == ["hydra"] and held.hydra is ours.hydra  # the job's own node, not a copy
+        assert HydraConfig.get().job.num == 7
+        # ${hydra:...} reads it, and the node's interpolations reach the job's keys (its parent)
+        assert OmegaConf.create({"n": "${hydra:job.num}", "d": "${hydra:runtime.output_dir}"}) == {
+            "n": 7,
+            "d": "/runs/7",
+        }
+        assert held.hydra._get_root() is ours
+        with pytest.raises(ReadonlyConfigError):
+            ours.hydra.job.num = 8
+        assert ours.seed == 3 and "hydra" in ours  # the job's config keeps its node
+    finally:
+        HydraConfig.instance().cfg = before
