@@ -29,11 +29,13 @@ def _hydra(job: Path) -> dict:
 
 
 def test_each_jobs_hydra_files_and_log_are_the_basic_launchers(tmp_path):
+    # job 1 sets an interpolation: its .hydra/config.yaml keeps the text (converted, not derived)
     for launcher in ("basic", "stacked"):
         out = train(
             "-m",
             f"hydra/launcher={launcher}",
-            "seed=0,1",
+            "data=random",
+            "model.hidden=[4,4],[4,${data.n_features}]",
             *SMALL,
             f"hydra.sweep.dir={tmp_path / launcher}",
             cwd=tmp_path,
@@ -46,6 +48,7 @@ def test_each_jobs_hydra_files_and_log_are_the_basic_launchers(tmp_path):
             assert (stacked / ".hydra" / name).read_text() == (basic / ".hydra" / name).read_text()
         assert _hydra(stacked) == _hydra(basic)
         assert (stacked / "train.log").is_file()  # Hydra's job log, as configured (conf/hydra/job_logging)
+    assert "- ${data.n_features}" in (tmp_path / "stacked" / "1" / ".hydra" / "config.yaml").read_text()
     summary = pd.read_csv(tmp_path / "stacked" / "summary.csv")
     assert sorted(summary["job"].astype(str)) == ["0", "1"] and set(summary["status"]) == {"finished"}
 

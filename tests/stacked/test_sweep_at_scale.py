@@ -37,16 +37,17 @@ SMALL = ["data.n_samples=300", "trainer.max_epochs=2", "data.batch_size=32"]
 # ----- plain values, derived once per composition -----
 
 
-@pytest.mark.parametrize(
-    "sweep",
-    [
-        ["seed=0,1", "optimizer.lr=0.1,0.01"],
-        ["monitor=val/acc,val/loss", "mode=max,min", "regularization=[early_stopping]"],
-        ["data=moons", "data.noise=0.1,0.3", "data.seed=1,2", "seed=3,4"],
-        ["model.hidden=[4,4],[8]", "data.batch_size=full,16", "optimizer=adam,sgd"],
-        ["regularization=[dropout]", "regularization.dropout.p=0.1,0.2", "trainer.max_epochs=3,4"],
-    ],
-)
+# Sweeps whose jobs share compositions: values, options, interpolated keys set, lists, a regularizer's keys.
+SWEEPS = [
+    ["seed=0,1", "optimizer.lr=0.1,0.01"],
+    ["monitor=val/acc,val/loss", "mode=max,min", "regularization=[early_stopping]"],
+    ["data=moons", "data.noise=0.1,0.3", "data.seed=1,2", "seed=3,4"],
+    ["model.hidden=[4,4],[8]", "data.batch_size=full,16", "optimizer=adam,sgd"],
+    ["regularization=[dropout]", "regularization.dropout.p=0.1,0.2", "trainer.max_epochs=3,4"],
+]
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
 def test_each_jobs_plain_values_are_its_configs_resolved(sweep):
     """The values kept for a sweep's job (derived from its composition's, ``${seed}`` and
     ``${monitor}`` followed) are OmegaConf's resolved container of its config, key order and
@@ -58,6 +59,30 @@ def test_each_jobs_plain_values_are_its_configs_resolved(sweep):
         assert OmegaConf.is_readonly(cfg)
         with pytest.raises(Exception, match="read-only"):
             cfg.seed = 99
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+def test_each_jobs_values_as_written_are_its_configs_unresolved(sweep):
+    """``Derived.written`` (the stacked launcher's .hydra/config.yaml of a job): the
+    composition's values as written with the job's keys set from its plain values, equal to
+    OmegaConf's unresolved container of the job's config (``${seed}`` kept as text)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.config.composing import chooses_options, group_options
+    from trainlab.config.plain import Derived
+
+    groups = set(group_options())
+    for job in sweep_jobs(sweep):
+        parsed = OverridesParser.create().parse_overrides(job)
+        chosen = [o.input_line for o in parsed if chooses_options(o, groups)]
+        keys = [o.key_or_group for o in parsed if not chooses_options(o, groups)]
+        cfg = compose(job)[0]
+        written = Derived(compose(chosen)[0]).written(plain(cfg), keys)
+        expected = OmegaConf.to_container(cfg, resolve=False)
+        assert json.dumps(written) == json.dumps(expected), job
+        if "data.seed" not in keys:  # the data's seed follows the run's, as written
+            assert written["data"]["seed"] == "${seed}", job
+    assert Derived(compose([])[0]).written({"seed": 1}, ["no_such.key"]) is None
 
 
 def test_a_jobs_values_are_read_by_item_from_its_kept_values_and_a_lone_config_from_itself():

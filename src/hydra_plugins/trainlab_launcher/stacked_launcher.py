@@ -47,6 +47,10 @@ from trainlab.internals import set_hydra_config
 
 log = logging.getLogger(__name__)
 
+# A job's config as made on a shared composition: the composition, and the values set on it
+# (``StackedLauncher._sweep_configs``); None for a job loaded in full.
+_Made = tuple["_Composition", list[Any]] | None
+
 
 @dataclass
 class StackedLauncherConf:
@@ -95,7 +99,8 @@ class StackedLauncher(Launcher):
         from trainlab.training.quiet import quiet_lightning
 
         configs, sources, compositions = self._sweep_configs(job_overrides, initial_job_idx)
-        task_cfgs = _task_configs(configs, sources, compositions, job_overrides)
+        task_cfgs = _task_configs(configs, sources, compositions)
+        made = [None if source is None else (compositions[source[0]], source[1]) for source in sources]
         check_jobs(task_cfgs, [list(filter_overrides(o)) for o in job_overrides], stacked=True)
         quiet_lightning(propagate_to_root=True)  # each message once, in the console and the log
         state_dir = sweep_dir.resolve() / STATE_DIR
@@ -107,13 +112,19 @@ class StackedLauncher(Launcher):
                 sys.exit(2)
             # An Optuna search's batch: each member's trial, for the stack's pruning (search.link)
             held.enter_context(members(task_cfgs, [of_config(config) for config in configs]))
-            returns = self._stacks(configs, task_cfgs, state_dir, sweep_dir)
+            returns = self._stacks(configs, task_cfgs, made, state_dir, sweep_dir)
         return [returns[number] for number in range(len(configs))]
 
     def _stacks(
-        self, configs: list[DictConfig], task_cfgs: list[DictConfig], state_dir: Path, sweep_dir: Path
+        self,
+        configs: list[DictConfig],
+        task_cfgs: list[DictConfig],
+        made: list[_Made],
+        state_dir: Path,
+        sweep_dir: Path,
     ) -> dict[int, Any]:
-        """Every job trained in stacks (or continued: ``-m resume=``); Ctrl-C is the message and exit 130."""
+        """Every job trained in stacks (or continued: ``-m resume=``); Ctrl-C is the message and
+        exit 130. ``made``: each job's composition and the values set on it (``_sweep_configs``)."""
         from rich.console import Console
         from rich.markup import escape
 
@@ -125,11 +136,11 @@ class StackedLauncher(Launcher):
         try:
             with jobs_together(sweep_dir):
                 if continuing(sweep_dir):
-                    returns = self._continue(configs, task_cfgs, state_dir, sweep_dir)
+                    returns = self._continue(configs, task_cfgs, made, state_dir, sweep_dir)
                 else:
                     returns = train_jobs(
                         task_cfgs,
-                        lambda number, member: self._write(configs[number], task_cfgs[number], member),
+                        lambda number, member: self._write(configs[number], task_cfgs[number], member, made[number]),
                         self.max_stack,
                         state_dir,
                         lambda number: _start(configs[number], task_cfgs[number]),
@@ -153,7 +164,12 @@ class StackedLauncher(Launcher):
         rewrite_tables(sweep_dir)
 
     def _continue(
-        self, configs: list[DictConfig], task_cfgs: list[DictConfig], state_dir: Path, sweep_dir: Path
+        self,
+        configs: list[DictConfig],
+        task_cfgs: list[DictConfig],
+        made: list[_Made],
+        state_dir: Path,
+        sweep_dir: Path,
     ) -> dict[int, Any]:
         """A sweep continued by ``-m resume=`` (``trainlab.sweeps.resume``): the jobs that ended
         and the stopped members that continue one by one go to the task function (which keeps
@@ -179,7 +195,7 @@ class StackedLauncher(Launcher):
         self._written(sweep_dir)
         returns |= train_jobs(
             task_cfgs,
-            lambda number, member: self._write(configs[number], task_cfgs[number], member),
+            lambda number, member: self._write(configs[number], task_cfgs[number], member, made[number]),
             self.max_stack,
             state_dir,
             lambda number: _start(configs[number], task_cfgs[number]),
@@ -206,37 +222,56 @@ class StackedLauncher(Launcher):
         composition's task config (``_Composition``), by the options chosen. Hydra
         composes from the files, a quarter of a second a job; here jobs that choose the same
         options share one composition, and each job's ``key=value`` overrides are set on a copy
-        of it (as ``trainlab.config.composing.compose_jobs`` does: each distinct override parsed
-        once, each copy unpickled; a job this cannot serve is loaded in full)."""
+        of it, as ``trainlab.config.jobs.compose_jobs`` does: each distinct override parsed
+        once, the values that every job of a composition sets first, alike, set once on the
+        composition (``shared_prefixes``), each copy unpickled; a job this cannot serve is
+        loaded in full."""
 
         import pickle
 
         from hydra.core.override_parser.overrides_parser import OverridesParser
+        from omegaconf.errors import OmegaConfBaseException
 
         from trainlab.config.composing import chooses_options, group_options
+        from trainlab.config.jobs import set_values, shared_prefixes
 
         assert self.config is not None and self.hydra_context is not None
         loader, parser, groups = self.hydra_context.config_loader, OverridesParser.create(), set(group_options())
-        bases: dict[tuple[str, ...], bytes] = {}
         seen: dict[str, Any] = {}
-        configs: list[DictConfig] = []
-        sources: list[tuple[tuple[str, ...], list[Any]] | None] = []
-        compositions: dict[tuple[str, ...], _Composition] = {}
-        for number, overrides in enumerate(job_overrides, first):
-            log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
+        parsed_jobs, plans = [], []
+        for overrides in job_overrides:
             for line in overrides:
                 if line not in seen:
                     seen[line] = parser.parse_overrides([line])[0]
             parsed = [seen[line] for line in overrides]
-            config, source = None, None
+            plan = None
             if not any(o.is_hydra_override() or o.is_add() or o.is_force_add() or o.is_delete() for o in parsed):
                 chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
+                plan = chosen, [o for o in parsed if not chooses_options(o, groups)]
+            parsed_jobs.append(parsed)
+            plans.append(plan)
+        shared = shared_prefixes([plan for plan in plans if plan is not None])
+        bases: dict[tuple[str, ...], bytes | None] = {}
+        configs: list[DictConfig] = []
+        sources: list[tuple[tuple[str, ...], list[Any]] | None] = []
+        compositions: dict[tuple[str, ...], _Composition] = {}
+        for number, (overrides, parsed, plan) in enumerate(zip(job_overrides, parsed_jobs, plans, strict=True), first):
+            log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
+            config, source = None, None
+            if plan is not None:
+                chosen, values = plan
+                start = shared[chosen]
                 if chosen not in bases:
                     base = loader.load_sweep_config(self.config, list(chosen))
-                    bases[chosen], compositions[chosen] = pickle.dumps(base), _Composition(base)
-                config = _with_values(pickle.loads(bases[chosen]), parsed, groups)
-                values = [o for o in parsed if not chooses_options(o, groups)]
-                source = (chosen, [o for o in values if not o.key_or_group.startswith("hydra.")])
+                    try:
+                        set_values(base, values[:start])
+                        bases[chosen], compositions[chosen] = pickle.dumps(base), _Composition(base)
+                    except OmegaConfBaseException:  # every job of these options fails on a shared value
+                        bases[chosen] = None
+                snapshot = bases[chosen]
+                if snapshot is not None:
+                    config = _with_values(pickle.loads(snapshot), parsed, values[start:])
+                    source = chosen, values[start:]
             if config is None:
                 config, source = loader.load_sweep_config(self.config, list(overrides)), None
             with open_dict(config):
@@ -245,10 +280,11 @@ class StackedLauncher(Launcher):
             sources.append(source)
         return configs, sources, compositions
 
-    def _write(self, config: DictConfig, task_cfg: DictConfig, member: Any) -> JobReturn:
+    def _write(self, config: DictConfig, task_cfg: DictConfig, member: Any, made: _Made) -> JobReturn:
         """Hydra's run_job for one job: its directory and .hydra files, the callbacks, and a
         task that writes the member's run directory there (or, where its stack failed, or the
-        writing fails, the one line and the failed row of ``trainlab.sweeps.tables.fail_job``)."""
+        writing fails, the one line and the failed row of ``trainlab.sweeps.tables.fail_job``).
+        ``made``: the composition the job's config was made on, and the values set on it."""
 
         def task(cfg: DictConfig) -> float | None:
             from trainlab.lifecycle.member_dir import write_member
@@ -272,28 +308,40 @@ class StackedLauncher(Launcher):
                 return None
             return result.metrics.get(cfg.monitor)
 
-        return self._run(config, task_cfg, task)
+        return self._run(config, task_cfg, task, made)
 
     @staticmethod
-    def _save_hydra_files(files: Path, task_cfg: DictConfig, hydra_cfg: DictConfig) -> None:
+    def _save_hydra_files(files: Path, task_cfg: DictConfig, hydra_cfg: DictConfig, made: _Made) -> None:
         """The job's config.yaml, hydra.yaml and overrides.yaml in ``files`` (``.hydra/``):
         ``OmegaConf.to_yaml``'s texts, as Hydra saves them, written through libyaml where it
         emits them alike, each section's text kept across jobs (``trainlab.files.config_text``:
-        1.5 ms a job, where OmegaConf's dumper takes 8)."""
-        from trainlab.files.config_text import omegaconf_yaml, section_yaml
+        1.5 ms a job, where OmegaConf's dumper takes 8). A job ``made`` on a shared composition
+        has its configs' values as written derived from the composition's (``_Composition``),
+        not converted (2 ms a job)."""
+        from trainlab.files.config_text import config_yaml, section_yaml
 
         files.mkdir(parents=True, exist_ok=True)
-        hydra_values = OmegaConf.to_container(hydra_cfg.hydra, resolve=False, enum_to_str=True)
+        task_values = hydra_values = None
+        if made is not None:
+            composition, values = made
+            task_values = composition.written_task(task_cfg, values)
+            hydra_values = composition.written_hydra(hydra_cfg.hydra, str(hydra_cfg.hydra.runtime.output_dir))
+        if task_values is None:
+            task_values = OmegaConf.to_container(task_cfg, enum_to_str=True)
+        if hydra_values is None:
+            hydra_values = OmegaConf.to_container(hydra_cfg.hydra, enum_to_str=True)
         assert isinstance(hydra_values, dict)
         texts = {
-            "config.yaml": omegaconf_yaml(task_cfg),
+            "config.yaml": config_yaml(task_values, lambda: OmegaConf.to_yaml(task_cfg)),
             "hydra.yaml": section_yaml("hydra", hydra_values),
-            "overrides.yaml": omegaconf_yaml(hydra_cfg.hydra.overrides.task),
+            "overrides.yaml": config_yaml(
+                hydra_values["overrides"]["task"], lambda: OmegaConf.to_yaml(hydra_cfg.hydra.overrides.task)
+            ),
         }
         for name, text in texts.items():
             (files / name).write_text(text, encoding="utf-8")
 
-    def _run(self, config: DictConfig, task_cfg: DictConfig, task: TaskFunction) -> JobReturn:
+    def _run(self, config: DictConfig, task_cfg: DictConfig, task: TaskFunction, made: _Made = None) -> JobReturn:
         """Hydra's ``run_job`` (hydra-core 1.3) for the job of ``config``, whose task config
         (``config`` less its ``hydra`` node) is ``task_cfg``: the job's directory, its
         ``.hydra/`` files, its log file, ``hydra.job.env_set`` and ``hydra.job.chdir``, the
@@ -302,7 +350,8 @@ class StackedLauncher(Launcher):
         ``HydraConfig`` once, on the job's own ``hydra`` node (``trainlab.internals.
         set_hydra_config``): 15 ms a job, and Hydra's ``set_config`` copies that node for 5
         more, where writing a stack's member costs 5. The launcher's logging comes back after
-        each stack (``_written``), not after each job."""
+        each stack (``_written``), not after each job. ``made``: as ``_write``'s (None: the
+        job's .hydra/ files are converted from its configs)."""
         assert self.hydra_context is not None
         old_cwd, old_hydra_cfg = os.getcwd(), HydraConfig.instance().cfg
         output_dir = os.path.abspath(os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir)))
@@ -320,7 +369,7 @@ class StackedLauncher(Launcher):
             ret.working_dir = os.getcwd()
             configure_log(config.hydra.job_logging, config.hydra.verbose)
             if config.hydra.output_subdir is not None:
-                self._save_hydra_files(Path(output_dir) / str(config.hydra.output_subdir), task_cfg, hydra_cfg)
+                self._save_hydra_files(Path(output_dir) / str(config.hydra.output_subdir), task_cfg, hydra_cfg, made)
             callbacks = self.hydra_context.callbacks
             with env_override(config.hydra.job.env_set):
                 callbacks.on_job_start(config=config, task_function=task)
@@ -353,18 +402,17 @@ def _start(config: DictConfig, task_cfg: DictConfig) -> Path:
     return start_job(_run_dir(config), task_cfg, [str(o) for o in config.hydra.overrides.task])
 
 
-def _with_values(config: DictConfig, parsed: list[Any], groups: set[str]) -> DictConfig | None:
-    """``config`` (a copy of a job config composed with the same options) with the job's
-    ``key=value`` overrides set, its override list and ``override_dirname``; None where that
-    fails."""
+def _with_values(config: DictConfig, parsed: list[Any], values: list[Any]) -> DictConfig | None:
+    """``config`` (a copy of a job config composed with the same options, and the values every
+    job of those sets first) with the job's other ``key=value`` overrides ``values`` set, its
+    override list (``parsed``) and ``override_dirname``; None where that fails."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from trainlab.config.composing import chooses_options
     from trainlab.config.jobs import set_values
     from trainlab.internals import hydra_override_dirname
 
     try:
-        set_values(config, [o for o in parsed if not chooses_options(o, groups)])
+        set_values(config, values)
     except OmegaConfBaseException:
         return None
     config.hydra.overrides.task = [o.input_line for o in parsed]
@@ -375,18 +423,34 @@ def _with_values(config: DictConfig, parsed: list[Any], groups: set[str]) -> Dic
 _READS_HYDRA = "${hydra:"  # Hydra's resolver of its own config (the job's number, directory, ...)
 
 
+def _holds(value: Any, text: str) -> bool:
+    """Whether a parsed override's value (``Override.value()``) holds ``text`` in a string.
+    Read the value, not the override's line: Hydra's sweepers escape a swept value's
+    interpolations there (``$\\{seed\\}``), and ``value()`` gives them back."""
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, dict):
+        return any(_holds(key, text) or _holds(item, text) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds(item, text) for item in value)
+    return False
+
+
 def _without_hydra(config: DictConfig) -> DictConfig:
     """A copy of a job's config without its ``hydra`` node: its task config."""
     return OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
 
 
 class _Composition:
-    """The task config of a composition that jobs share (the options they chose), pickled (a
-    job's copy is unpickled in a tenth of ``OmegaConf.masked_copy``'s time), and its plain
-    values (``trainlab.config.plain.Derived``; None where they cannot be resolved here: an
-    interpolation that needs a job's own Hydra config)."""
+    """A composition that jobs share (the options they chose, and the values they all set
+    first): its task config pickled (a job's copy is unpickled in a tenth of
+    ``OmegaConf.masked_copy``'s time) with its plain values (``trainlab.config.plain.Derived``;
+    None where they cannot be resolved here: an interpolation that needs a job's own Hydra
+    config), and its ``hydra`` node's values as written, from which each job's
+    ``.hydra/hydra.yaml`` is made (``written_hydra``)."""
 
     def __init__(self, base: DictConfig) -> None:
+        import marshal
         import pickle
 
         from omegaconf.errors import OmegaConfBaseException
@@ -399,6 +463,10 @@ class _Composition:
             self.derived: Derived | None = Derived(task)
         except OmegaConfBaseException:
             self.derived = None
+        try:
+            self.hydra: bytes | None = marshal.dumps(OmegaConf.to_container(base.hydra, enum_to_str=True))
+        except ValueError:  # a value marshal cannot hold
+            self.hydra = None
 
     def copy(self, values: list[Any]) -> DictConfig | None:
         """A job's task config: the composition's with the job's ``key=value`` overrides set
@@ -416,12 +484,40 @@ class _Composition:
             return None
         return task
 
+    def written_task(self, task_cfg: DictConfig, values: list[Any]) -> dict[str, Any] | None:
+        """``OmegaConf.to_container(task_cfg, resolve=False)`` of a job's task config made by
+        ``copy(values)``, from its kept plain values (``Derived.written``); None where its
+        values were not derived, an override sets an interpolation, or it reads Hydra's config
+        (``_task_configs`` resolves such a task config in place)."""
+        from trainlab.config.plain import kept
+
+        plain = kept(task_cfg)
+        if self.derived is None or plain is None or any(_holds(o.value(), "${") for o in values):
+            return None
+        if any(_READS_HYDRA in text for text in self.derived.other):  # resolved in place (_task_configs)
+            return None
+        return self.derived.written(plain, [o.key_or_group for o in values])
+
+    def written_hydra(self, hydra: DictConfig, output_dir: str) -> dict[str, Any] | None:
+        """``OmegaConf.to_container(hydra, resolve=False, enum_to_str=True)`` of a job's
+        ``hydra`` node (a copy of the composition's): the composition's, with what the
+        launcher sets for each job, its ``job`` and ``overrides`` sections (number, override
+        list, ``override_dirname``) and ``runtime.output_dir``, read from the job's."""
+        import marshal
+
+        if self.hydra is None:
+            return None
+        values = marshal.loads(self.hydra)
+        for section in ("job", "overrides"):
+            values[section] = OmegaConf.to_container(hydra[section], enum_to_str=True)
+        values["runtime"]["output_dir"] = output_dir
+        return values
+
 
 def _task_configs(
     configs: list[DictConfig],
     sources: list[tuple[tuple[str, ...], list[Any]] | None],
     compositions: dict[tuple[str, ...], _Composition],
-    job_overrides: Sequence[Sequence[str]],
 ) -> list[DictConfig]:
     """Each job's task config (its config less the ``hydra`` node), read-only with its plain
     values kept (``trainlab.config.plain``). A job set up on a shared composition (``sources``)
@@ -430,19 +526,19 @@ def _task_configs(
     converting each job's config (3 ms a job). A task config that reads Hydra's
     (``${hydra:...}``) has those resolved with ``HydraConfig`` set to its job's, where a stack
     would read them with another job's; whether it does is read once per composition, then
-    from each job's overrides."""
+    from each job's values set on it."""
     from trainlab.config.plain import frozen, keep
 
     reads: dict[tuple[str, ...] | None, bool] = {}
     tasks = []
-    for config, source, overrides in zip(configs, sources, job_overrides, strict=True):
+    for config, source in zip(configs, sources, strict=True):
         composition = None if source is None else compositions[source[0]]
         task = None if composition is None or source is None else composition.copy(source[1])
         task = _without_hydra(config) if task is None else task
         chosen = None if source is None else source[0]
         if chosen is None or chosen not in reads:
             reads[chosen] = _READS_HYDRA in OmegaConf.to_yaml(task)
-        if reads[chosen] or any(_READS_HYDRA in line for line in overrides):
+        if reads[chosen] or (source is not None and any(_holds(o.value(), _READS_HYDRA) for o in source[1])):
             set_hydra_config(config)
             OmegaConf.resolve(task)
         elif source is not None and composition is not None and composition.derived is not None:

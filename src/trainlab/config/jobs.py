@@ -93,7 +93,7 @@ def compose_jobs(jobs: Sequence[Sequence[str]], keep_plain: bool = False) -> lis
     """
     groups = set(group_options())
     plans = [_plan(parsed, groups) for parsed in _parse_each(jobs)]
-    shared = _shared_prefixes([plan for plan in plans if plan is not None])
+    shared = shared_prefixes([plan for plan in plans if plan is not None])
     bases: dict[tuple[str, ...], tuple[bytes | None, dict[str, str]]] = {}
     derived: dict[tuple[str, ...], Derived] = {}
     composed = []
@@ -160,7 +160,7 @@ def _plan(parsed: list[Override] | None, groups: set[str]) -> tuple[tuple[str, .
     return chosen, values
 
 
-def _shared_prefixes(plans: list[tuple[tuple[str, ...], list[Override]]]) -> dict[tuple[str, ...], int]:
+def shared_prefixes(plans: list[tuple[tuple[str, ...], list[Override]]]) -> dict[tuple[str, ...], int]:
     """For each set of chosen options, how many values every job choosing it sets first, alike."""
     first: dict[tuple[str, ...], list[str]] = {}
     shared: dict[tuple[str, ...], int] = {}

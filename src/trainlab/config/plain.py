@@ -109,6 +109,10 @@ class Derived:
         except ValueError:  # a value marshal cannot hold (an Enum)
             self._marshalled = None
         raw = OmegaConf.to_container(base, resolve=False)
+        try:
+            self._raw: bytes | None = marshal.dumps(raw)
+        except ValueError:
+            self._raw = None
         self.links: list[tuple[str, str]] = []  # (the key whose value is another's, that key)
         self.other: list[str] = []  # every other interpolation's text
         for key, value in _leaves(raw, ""):
@@ -126,6 +130,21 @@ class Derived:
         if self._marshalled is None:
             return copy.deepcopy(self.values)
         return marshal.loads(self._marshalled)
+
+    def written(self, values: dict[str, Any], keys: Iterable[str]) -> dict[str, Any] | None:
+        """A copy's values as written (``OmegaConf.to_container(cfg, resolve=False)``, its
+        interpolations as text: Hydra's .hydra/config.yaml) from its plain ``values``
+        (``derive``'s): the composition's, with each of ``keys`` set to its value there. The
+        caller vouches that no key was set to an interpolation (whose text the plain values do
+        not hold). None where the composition holds an Enum, or a key's place is not found."""
+        if self._raw is None:
+            return None
+        raw = marshal.loads(self._raw)
+        for key in keys:
+            found, value = _get(values, key)
+            if not found or not _put(raw, key, value):
+                return None
+        return raw
 
     def derive(self, cfg: DictConfig, keys: Iterable[str]) -> dict[str, Any] | None:
         """The plain values of ``cfg``: the composition with ``keys`` set (each read from
