@@ -67,3 +67,29 @@ def test_gpu_trainer_without_a_gpu(tmp_path):
 def test_unknown_option_lists_the_available(tmp_path):
     with pytest.raises(ConfigError, match=r"optimizer has no option adamax; did you mean adam\?.*rmsprop, sgd"):
         run(["optimizer=adamax"], output_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "model.hidden=[4,${data.n_features}]",
+            r"model.hidden=\[4,\$\{data.n_features\}\]: the interpolation \$\{data.n_features\} names no key: "
+            r"data=will_i_pass has no key n_features; did you mean n_lectures\? allowed: name, seed",
+        ),
+        ("seed=${nope}", r"seed=\$\{nope\}: the interpolation \$\{nope\} names no key: the config has no key nope"),
+    ],
+)
+def test_an_interpolation_that_names_no_key_is_one_message_before_training(override, message, tmp_path):
+    """Not OmegaConf's traceback from wherever the value is first read."""
+    with pytest.raises(ConfigError, match=message):
+        run([override], output_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_sweep_job_whose_interpolation_names_no_key_is_named_and_nothing_trains(tmp_path):
+    from trainlab import run_sweep
+
+    with pytest.raises(ConfigError, match=r"model.hidden=.*: the interpolation \$\{data.n_features\} names no key"):
+        run_sweep(["model.hidden=[4,4],[4,${data.n_features}]", "data.n_samples=200"], output_dir=tmp_path / "s")
+    assert not (tmp_path / "s").exists()

@@ -40,12 +40,16 @@ def group_options() -> dict[str, list[str]]:
 
 def compose(overrides: Sequence[str] = ()) -> tuple[DictConfig, dict[str, str]]:
     """The composed config for ``overrides`` (as train.py takes them) and each group's
-    choice. ``ConfigError`` for an unknown group, option or key, or an override Hydra
-    cannot parse."""
+    choice. ``ConfigError`` for an unknown group, option or key, an override Hydra cannot
+    parse, or an interpolation (``${data.n_features}``) that names no key."""
     try:
-        return _compose(list(overrides))
+        cfg, choices = _compose(list(overrides))
     except HydraException as error:
         raise ConfigError(explain(list(overrides), error)) from None
+    unresolved = _unresolved_key(cfg, choices, list(overrides))
+    if unresolved is not None:
+        raise ConfigError(unresolved)
+    return cfg, choices
 
 
 def _compose(overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
@@ -107,6 +111,38 @@ def explain(overrides: list[str], error: Exception) -> str:
             where = f"{owner} has no key {name}" if node_path else f"there is no group or key {name}"
             return _unknown(override.input_line, name, keys, where)
     return first_line(error)
+
+
+def _unresolved_key(cfg: DictConfig, chosen: dict[str, str], overrides: list[str]) -> str | None:
+    """The refusal of an interpolation in ``cfg`` that names no key (OmegaConf raises it where
+    the value is first read, mid-run), naming the override that holds it; None when every
+    such key is there. Other interpolations (a resolver such as ``${hydra:...}``, which needs
+    Hydra's app) are left to where they resolve."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationKeyError, OmegaConfBaseException
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except InterpolationKeyError as error:
+        key = str(error).split("'")[1] if str(error).count("'") >= 2 else "?"
+        full_key = str(getattr(error, "full_key", "") or "")
+        try:
+            parsed = OverridesParser.create().parse_overrides(overrides)
+        except HydraException:
+            parsed = []
+        typed = next(
+            (o.input_line for o in parsed if "${" in o.input_line and key in o.input_line),
+            next((o.input_line for o in parsed if o.key_or_group == full_key.split("[")[0]), full_key),
+        )
+        missing = None if key.startswith(".") else _missing_key(cfg, key)
+        if missing is None:
+            return f"{typed}: the interpolation ${{{key}}} names no key of the config"
+        node_path, name, keys = missing
+        owner = f"{node_path}={chosen[node_path]}" if node_path in chosen else node_path or "the config"
+        return _unknown(typed, name, keys, f"the interpolation ${{{key}}} names no key: {owner} has no key {name}")
+    except OmegaConfBaseException:
+        return None
+    return None
 
 
 def _type_words(message: str) -> str:

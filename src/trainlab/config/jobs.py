@@ -121,7 +121,10 @@ def compose_jobs(jobs: Sequence[Sequence[str]], keep_plain: bool = False) -> lis
             except OmegaConfBaseException:
                 cfg = None
             if cfg is not None and chosen in derived:
-                found = derived[chosen].derive(cfg, [o.key_or_group for o in values[start:]])
+                try:
+                    found = derived[chosen].derive(cfg, [o.key_or_group for o in values[start:]])
+                except OmegaConfBaseException:  # an interpolation naming no key: the full path words it
+                    cfg, found = None, None
                 if found is not None:
                     keep(cfg, found)
         if cfg is None:  # an unknown key or bad value: the full path words it
