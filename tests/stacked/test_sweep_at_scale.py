@@ -82,7 +82,10 @@ def test_each_jobs_values_as_written_are_its_configs_unresolved(sweep):
         assert json.dumps(written) == json.dumps(expected), job
         if "data.seed" not in keys:  # the data's seed follows the run's, as written
             assert written["data"]["seed"] == "${seed}", job
-    assert Derived(compose([])[0]).written({"seed": 1}, ["no_such.key"]) is None
+    default = Derived(compose([])[0])
+    assert default.written({"seed": 1}, ["no_such.key"]) is None
+    # a dict merged into a node that holds an interpolation (data.seed: ${seed}): not derived
+    assert default.written(plain(compose(["data={n_samples:50}"])[0]), ["data"]) is None
 
 
 def test_a_jobs_values_are_read_by_item_from_its_kept_values_and_a_lone_config_from_itself():

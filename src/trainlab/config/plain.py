@@ -142,6 +142,10 @@ class Derived:
         raw = marshal.loads(self._raw)
         for key in keys:
             found, value = _get(values, key)
+            if isinstance(value, dict):  # merged into the composition's node, whose interpolations stay text
+                _, before = _get(raw, key)
+                if any(isinstance(v, str) and "${" in v for _, v in _leaves(before, "")):
+                    return None
             if not found or not _put(raw, key, value):
                 return None
         return raw
