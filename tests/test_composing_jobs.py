@@ -1,14 +1,15 @@
 """compose_jobs: each job's config and choices are compose(job)'s, node for node, however the jobs
 share the work (one composition per set of options, each override parsed once, the values every
-job sets first set once, a job's copy unpickled), and each job's config is its own."""
+job sets set once, a job's copy unpickled), and each job's config is its own."""
 
 import copy
 
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.composing import compose
-from trainlab.config.jobs import compose_jobs, sweep_jobs
+from trainlab.config.jobs import compose_jobs, shared_first, shared_prefixes, sweep_jobs
 from trainlab.errors import ConfigError
 
 
@@ -103,6 +104,28 @@ def test_jobs_that_set_the_same_values_in_another_order_or_none():
         ["hydra.job.name=x", "seed=1"],
     ]
     assert_same_as_compose(jobs)
+
+
+def test_fixed_values_typed_after_the_swept_ones_are_set_once_where_that_changes_nothing():
+    jobs = [
+        [f"optimizer.lr={lr}", f"seed={seed}", "trainer.max_epochs=3", "data.batch_size=16"]
+        for lr in (0.1, 0.01)
+        for seed in (0, 1)
+    ]
+    assert_same_as_compose(jobs)
+    plans = shared_first([(("optimizer=sgd",), OverridesParser.create().parse_overrides(job)) for job in jobs])
+    assert [o.input_line for o in plans[0][1][:2]] == ["trainer.max_epochs=3", "data.batch_size=16"]
+    assert shared_prefixes(plans) == {("optimizer=sgd",): 2}
+
+
+def test_a_fixed_value_stays_behind_a_swept_one_it_overlaps():
+    # pictures.size (fixed) is inside the pictures dict (swept): moved first, the dict would set it over
+    jobs = [[f"pictures={{size:{n},neurons:false}}", "pictures.size=50", "seed=1"] for n in (30, 40)]
+    assert_same_as_compose(jobs)
+    jobs = [[f"model.hidden=[{h}]", "model.hidden.0=3", f"seed={s}", "seed=2"] for h in (4, 8) for s in (0, 1)]
+    assert_same_as_compose(jobs)
+    plans = shared_first([((), OverridesParser.create().parse_overrides(job)) for job in jobs])
+    assert [o.input_line for o in plans[0][1]] == jobs[0]  # each fixed value overlaps a swept one: as typed
 
 
 def test_additions_and_deletions_compose_in_full():

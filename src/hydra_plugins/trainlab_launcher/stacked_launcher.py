@@ -223,9 +223,9 @@ class StackedLauncher(Launcher):
         composes from the files, a quarter of a second a job; here jobs that choose the same
         options share one composition, and each job's ``key=value`` overrides are set on a copy
         of it, as ``trainlab.config.jobs.compose_jobs`` does: each distinct override parsed
-        once, the values that every job of a composition sets first, alike, set once on the
-        composition (``shared_prefixes``), each copy unpickled; a job this cannot serve is
-        loaded in full."""
+        once, the values that every job of a composition sets, alike, set once on the
+        composition (``shared_first``, ``shared_prefixes``), each copy unpickled; a job this
+        cannot serve is loaded in full."""
 
         import pickle
 
@@ -233,12 +233,13 @@ class StackedLauncher(Launcher):
         from omegaconf.errors import OmegaConfBaseException
 
         from trainlab.config.composing import chooses_options, group_options
-        from trainlab.config.jobs import set_values, shared_prefixes
+        from trainlab.config.jobs import set_values, shared_first, shared_prefixes
 
         assert self.config is not None and self.hydra_context is not None
         loader, parser, groups = self.hydra_context.config_loader, OverridesParser.create(), set(group_options())
         seen: dict[str, Any] = {}
-        parsed_jobs, plans = [], []
+        parsed_jobs: list[list[Any]] = []
+        plans: list[tuple[tuple[str, ...], list[Any]] | None] = []
         for overrides in job_overrides:
             for line in overrides:
                 if line not in seen:
@@ -250,6 +251,7 @@ class StackedLauncher(Launcher):
                 plan = chosen, [o for o in parsed if not chooses_options(o, groups)]
             parsed_jobs.append(parsed)
             plans.append(plan)
+        plans = shared_first(plans)
         shared = shared_prefixes([plan for plan in plans if plan is not None])
         bases: dict[tuple[str, ...], bytes | None] = {}
         configs: list[DictConfig] = []

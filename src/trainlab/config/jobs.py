@@ -83,7 +83,7 @@ def compose_jobs(jobs: Sequence[Sequence[str]], keep_plain: bool = False) -> lis
 
     The repetition of a grid sweep is done once: each distinct override is parsed once (Hydra's
     parser takes milliseconds per override), and the values that every job of a composition
-    sets first, in the same order, are set once on the shared composition. A job's copy is
+    sets, alike, are set once on the shared composition (``shared_first``, ``shared_prefixes``). A job's copy is
     that composition unpickled (its node types, flags and struct mode with it; a quarter of
     ``copy.deepcopy``'s time), on which the job's remaining values are set.
 
@@ -92,7 +92,7 @@ def compose_jobs(jobs: Sequence[Sequence[str]], keep_plain: bool = False) -> lis
     checks, grouping and files then read them without converting each job's config again.
     """
     groups = set(group_options())
-    plans = [_plan(parsed, groups) for parsed in _parse_each(jobs)]
+    plans = shared_first([_plan(parsed, groups) for parsed in _parse_each(jobs)])
     shared = shared_prefixes([plan for plan in plans if plan is not None])
     bases: dict[tuple[str, ...], tuple[bytes | None, dict[str, str]]] = {}
     derived: dict[tuple[str, ...], Derived] = {}
@@ -161,6 +161,46 @@ def _plan(parsed: list[Override] | None, groups: set[str]) -> tuple[tuple[str, .
     chosen = tuple(o.input_line for o in parsed if chooses_options(o, groups))
     values = [o for o in parsed if not chooses_options(o, groups) and not o.key_or_group.startswith("hydra.")]
     return chosen, values
+
+
+def shared_first(
+    plans: list[tuple[tuple[str, ...], list[Override]] | None],
+) -> list[tuple[tuple[str, ...], list[Override]] | None]:
+    """Each plan with the values that every job of its options sets, alike, moved before the
+    job's own, each group in the job's order, where that gives the same config: none of the
+    moved values sets a key that a value left behind sets, or one inside or around it
+    (``model.hidden`` and ``model``). Setting keys that do not overlap in another order gives
+    the same config, and ``shared_prefixes`` then sets the moved values once on the
+    composition: a grid's fixed overrides typed after its swept ones (``-m
+    optimizer.lr=0.1,0.01 seed=0,1 trainer.max_epochs=5``)."""
+    common: dict[tuple[str, ...], set[str]] = {}
+    for plan in plans:
+        if plan is not None:
+            chosen, values = plan
+            lines = {o.input_line for o in values}
+            common[chosen] = lines if chosen not in common else common[chosen] & lines
+    moved_plans: list[tuple[tuple[str, ...], list[Override]] | None] = []
+    for plan in plans:
+        if plan is None:
+            moved_plans.append(None)
+            continue
+        chosen, values = plan
+        moving = [o.input_line in common[chosen] for o in values]
+        changed = True
+        while changed:  # a value that stays keeps every value that overlaps it where it is
+            staying = [o.key_or_group for o, moves in zip(values, moving, strict=True) if not moves]
+            changed = False
+            for i, o in enumerate(values):
+                if moving[i] and any(_overlap(o.key_or_group, key) for key in staying):
+                    moving[i], changed = False, True
+        moved = [o for o, moves in zip(values, moving, strict=True) if moves]
+        moved_plans.append((chosen, moved + [o for o, moves in zip(values, moving, strict=True) if not moves]))
+    return moved_plans
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether dotted keys ``a`` and ``b`` are the same, or one is inside the other."""
+    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
 
 
 def shared_prefixes(plans: list[tuple[tuple[str, ...], list[Override]]]) -> dict[tuple[str, ...], int]:
