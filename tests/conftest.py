@@ -17,10 +17,15 @@ def pytest_xdist_make_scheduler(config, log):
 
     class FilesTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::")[0]
-            return next((name for prefix, name in TOGETHER.items() if path.startswith(prefix)), path)
+            return scope_of(nodeid)
 
     return FilesTogether(config, log)
+
+
+def scope_of(nodeid: str) -> str:
+    """The unit a test goes to a worker with: its file, or its ``TOGETHER`` name."""
+    path = nodeid.split("::")[0]
+    return next((name for prefix, name in TOGETHER.items() if path.startswith(prefix)), path)
 
 
 def pytest_collection_modifyitems(config, items):

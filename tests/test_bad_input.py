@@ -78,6 +78,7 @@ def test_unknown_option_lists_the_available(tmp_path):
             r"data=will_i_pass has no key n_features; did you mean n_lectures\? allowed: name, seed",
         ),
         ("seed=${nope}", r"seed=\$\{nope\}: the interpolation \$\{nope\} names no key: the config has no key nope"),
+        ("data.noise=${.noize}", r"data.noise=\$\{.noize\}: its relative interpolation names no key of the config"),
     ],
 )
 def test_an_interpolation_that_names_no_key_is_one_message_before_training(override, message, tmp_path):

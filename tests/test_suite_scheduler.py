@@ -52,3 +52,14 @@ def test_each_file_runs_in_one_worker_and_the_ddp_files_together(tmp_path):
     assert sorted(workers) == sorted(files) and all(len(w) == 1 for w in workers.values()), workers
     assert workers["test_ddp.py"] == workers["test_ddp_faults.py"], workers
     assert {w for ws in workers.values() for w in ws} <= {"gw0", "gw1"}, workers
+
+
+def test_the_together_files_are_one_unit_and_each_other_file_its_own():
+    """The scope the scheduler gives each test id (xdist hands each scope to one worker)."""
+    from conftest import TOGETHER, scope_of
+
+    assert scope_of("tests/test_ddp.py::test_a") == scope_of("tests/test_ddp_faults.py::test_b[x]") == "ddp"
+    course = next(prefix for prefix, name in TOGETHER.items() if name == "course")
+    assert scope_of(f"{course}test_lecture.py::test_a") == scope_of(f"{course}test_claims.py::test_b") == "course"
+    assert scope_of("tests/test_a.py::test_one") == scope_of("tests/test_a.py::test_two[1]") == "tests/test_a.py"
+    assert scope_of("tests/test_a.py::test_one") != scope_of("tests/test_b.py::test_one")

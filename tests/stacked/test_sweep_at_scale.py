@@ -37,13 +37,14 @@ SMALL = ["data.n_samples=300", "trainer.max_epochs=2", "data.batch_size=32"]
 # ----- plain values, derived once per composition -----
 
 
-# Sweeps whose jobs share compositions: values, options, interpolated keys set, lists, a regularizer's keys.
+# Sweeps whose jobs share compositions: values, options, interpolated keys set, lists, a regularizer's keys, ???.
 SWEEPS = [
     ["seed=0,1", "optimizer.lr=0.1,0.01"],
     ["monitor=val/acc,val/loss", "mode=max,min", "regularization=[early_stopping]"],
     ["data=moons", "data.noise=0.1,0.3", "data.seed=1,2", "seed=3,4"],
     ["model.hidden=[4,4],[8]", "data.batch_size=full,16", "optimizer=adam,sgd"],
     ["regularization=[dropout]", "regularization.dropout.p=0.1,0.2", "trainer.max_epochs=3,4"],
+    ["seed=0,1", "divergence.max_loss=10.0,???"],  # a missing value stays ??? (validate refuses it)
 ]
 
 

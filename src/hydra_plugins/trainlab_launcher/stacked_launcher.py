@@ -533,6 +533,7 @@ def _task_configs(
 
     reads: dict[tuple[str, ...] | None, bool] = {}
     tasks = []
+    held = HydraConfig.instance().cfg  # the launcher's, back once the tasks are read
     for config, source in zip(configs, sources, strict=True):
         composition = None if source is None else compositions[source[0]]
         task = None if composition is None or source is None else composition.copy(source[1])
@@ -548,5 +549,6 @@ def _task_configs(
             if values is not None:
                 keep(task, values)
         tasks.append(task)
+    HydraConfig.instance().cfg = held
     frozen(tasks)
     return tasks

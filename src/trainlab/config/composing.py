@@ -134,9 +134,11 @@ def _unresolved_key(cfg: DictConfig, chosen: dict[str, str], overrides: list[str
             (o.input_line for o in parsed if "${" in o.input_line and key in o.input_line),
             next((o.input_line for o in parsed if o.key_or_group == full_key.split("[")[0]), full_key),
         )
-        missing = None if key.startswith(".") else _missing_key(cfg, key)
+        relative = "${." in typed  # OmegaConf's message drops the dots of ${..noise}: no key to look up
+        missing = None if relative else _missing_key(cfg, key)
         if missing is None:
-            return f"{typed}: the interpolation ${{{key}}} names no key of the config"
+            named = "its relative interpolation" if relative else f"the interpolation ${{{key}}}"
+            return f"{typed}: {named} names no key of the config"
         node_path, name, keys = missing
         owner = f"{node_path}={chosen[node_path]}" if node_path in chosen else node_path or "the config"
         return _unknown(typed, name, keys, f"the interpolation ${{{key}}} names no key: {owner} has no key {name}")

@@ -89,6 +89,7 @@ def frozen(cfgs: Iterable[DictConfig]) -> None:
         OmegaConf.set_readonly(cfg, True)
 
 
+_MISSING = object()  # OmegaConf.select's answer for a missing value (``???``)
 _SIMPLE = re.compile(r"^\$\{([A-Za-z_][\w.]*)\}$")  # a whole value that is another key's: ${seed}
 
 
@@ -158,7 +159,9 @@ class Derived:
             return None
         values = self._copy()
         for key in keys:
-            value = OmegaConf.select(cfg, key, throw_on_missing=False)
+            value = OmegaConf.select(cfg, key, default=_MISSING)
+            if value is _MISSING:  # a missing value (``???``), as OmegaConf.to_container gives it
+                value = "???"
             if OmegaConf.is_config(value):
                 value = OmegaConf.to_container(value, resolve=True)
             if not _put(values, key, value):
