@@ -1,16 +1,13 @@
 import pytest
 import torch
 from overrides import QUICK
-
-# Files whose tests run in one worker together: the course's (one course built for them all) and
-# the runs on several processes (each file starts several at once: side by side they would crowd).
-TOGETHER = {"tests/course/": "course", "tests/test_ddp.py": "ddp", "tests/test_ddp_faults.py": "ddp"}
+from scheduling import scope_of
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """pytest -n 2 (pyproject's addopts): each file's tests in one worker, where its module
-    fixtures are built once, and the ``TOGETHER`` files as one unit. (xdist's own
+    fixtures are built once, and ``scheduling.TOGETHER``'s files as one unit. (xdist's own
     ``--dist loadgroup`` marks each test's id, which pytest 9 no longer reads: every test was
     its own unit, and a file's module fixtures were built in both workers.)"""
     from xdist.scheduler import LoadFileScheduling
@@ -20,12 +17,6 @@ def pytest_xdist_make_scheduler(config, log):
             return scope_of(nodeid)
 
     return FilesTogether(config, log)
-
-
-def scope_of(nodeid: str) -> str:
-    """The unit a test goes to a worker with: its file, or its ``TOGETHER`` name."""
-    path = nodeid.split("::")[0]
-    return next((name for prefix, name in TOGETHER.items() if path.startswith(prefix)), path)
 
 
 def pytest_collection_modifyitems(config, items):

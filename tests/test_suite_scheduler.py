@@ -1,6 +1,6 @@
 """The test suite's own scheduling (tests/conftest.py, ``pytest_xdist_make_scheduler``): under
 ``-n 2`` each file's tests run in one worker (its module fixtures built once), and the
-``TOGETHER`` files (the course's, the DDP runs') share one worker."""
+``scheduling.TOGETHER`` files (the course's, the DDP runs') share one worker."""
 
 import os
 import subprocess
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from scheduling import TOGETHER, scope_of
 
 pytest.importorskip("xdist")
 
@@ -56,8 +57,6 @@ def test_each_file_runs_in_one_worker_and_the_ddp_files_together(tmp_path):
 
 def test_the_together_files_are_one_unit_and_each_other_file_its_own():
     """The scope the scheduler gives each test id (xdist hands each scope to one worker)."""
-    from conftest import TOGETHER, scope_of
-
     assert scope_of("tests/test_ddp.py::test_a") == scope_of("tests/test_ddp_faults.py::test_b[x]") == "ddp"
     course = next(prefix for prefix, name in TOGETHER.items() if name == "course")
     assert scope_of(f"{course}test_lecture.py::test_a") == scope_of(f"{course}test_claims.py::test_b") == "course"
