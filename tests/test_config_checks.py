@@ -66,15 +66,20 @@ def test_trainer_arguments_lightning_refuses_stop_the_run_before_anything_is_wri
 
 
 # (values set on the default config, the error validate raises first): the keys in the config's order, a
-# section's own values before its sections'; a value that cannot be resolved raises where the checks reach it.
+# section's own values before its sections'; a value that cannot be resolved is refused where the checks reach
+# it, named as written (or the missing value its interpolation leads to).
+UNRESOLVED = "its interpolation cannot be resolved: Interpolation key 'nope' not found"
 FIRST_ERROR = [
     ({"monitor": "bad", "pictures.every_n_epochs": "${nope}"}, "ConfigError: monitor='bad' is not allowed: a logged"),
-    ({"monitor": "bad", "data.seed": "${nope}"}, "InterpolationKeyError: Interpolation key 'nope' not found"),
-    ({"data.val_fraction": 2, "trainer.max_time": "${nope}"}, "InterpolationKeyError: Interpolation key 'nope'"),
-    ({"model.name": "???", "pictures.every_n_epochs": "${nope}"}, "InterpolationKeyError: Interpolation key 'nope'"),
+    ({"monitor": "bad", "data.seed": "${nope}"}, f"ConfigError: data.seed=${{nope}}: {UNRESOLVED}"),
+    ({"data.val_fraction": 2, "trainer.max_time": "${nope}"}, f"ConfigError: trainer.max_time=${{nope}}: {UNRESOLVED}"),
+    ({"model.name": "???", "pictures.every_n_epochs": "${nope}"}, "ConfigError: pictures.every_n_epochs=${nope}: "),
     ({"model.name": "???", "monitor": "bad"}, "ConfigError: monitor='bad' is not allowed"),
     ({"model.name": "???"}, "ConfigError: model.name='???' is not allowed: a value: this key has no default"),
-    ({"monitor": "???"}, "InterpolationToMissingValueError: MissingMandatoryValue while resolving"),  # early_stopping's
+    (
+        {"monitor": "???"},
+        "ConfigError: monitor='???' is not allowed: a value: this key has no default",
+    ),  # via early_stopping
     ({"ckpt_path": "???"}, "ConfigError: ckpt_path='???' is not allowed: a value: this key has no default"),
     ({"monitor": "${oc.decode:'???'}"}, "ConfigError: monitor='???' is not allowed: a logged metric"),  # not missing
     ({"seed": -1, "regularization.early_stopping.patience": "${seed}"}, "ConfigError: regularization.early_stopping"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+from trainlab.cli.hydra_values import job_hydra
 from trainlab.cli.places import check_resume_place, check_writable, output_root
 from trainlab.config.composing import compose
 from trainlab.config.jobs import check_jobs, compose_each, sweep_jobs
@@ -23,6 +24,11 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
     what only the data can tell: ``trainlab.lifecycle.checked_run``.) A search (an Optuna
     sweeper) checks its jobs at its space's ends; another sweeper's syntax is its own."""
     check_plugins(overrides)
+    with job_hydra(overrides, multirun):  # ${hydra:...} read as the first job will read it
+        _check(overrides, multirun)
+
+
+def _check(overrides: list[str], multirun: bool) -> None:
     places = launched_rank() == 0  # Lightning's ranks run this command again, into rank 0's checked dir
     if not multirun:
         cfg = compose(overrides)[0]

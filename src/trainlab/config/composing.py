@@ -52,7 +52,14 @@ def compose(overrides: Sequence[str] = ()) -> tuple[DictConfig, dict[str, str]]:
     return cfg, choices
 
 
-def _compose(overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
+def hydra_section(overrides: Sequence[str]) -> DictConfig:
+    """The config Hydra composes for ``overrides`` with its ``hydra`` section kept (what
+    ``${hydra:...}`` reads once Hydra runs the job, less what the run sets: the job's number
+    and output directory). Raises ``HydraException`` where ``compose`` raises ``ConfigError``."""
+    return _compose(list(overrides), keep_hydra=True)[0]
+
+
+def _compose(overrides: list[str], keep_hydra: bool = False) -> tuple[DictConfig, dict[str, str]]:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -68,8 +75,9 @@ def _compose(overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="train"):
             cfg = hydra_compose("train", overrides=overrides, return_hydra_config=True)
     choices = dict(cfg.hydra.runtime.choices)
-    with open_dict(cfg):
-        del cfg["hydra"]
+    if not keep_hydra:
+        with open_dict(cfg):
+            del cfg["hydra"]
     return cfg, choices
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import marshal
+import re
+from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from trainlab.config.plain import kept, once, plain, readable
+from trainlab.config.plain import kept, lookup, once, plain, readable
 from trainlab.config.ranges import Allowed, allowed_in
 from trainlab.config.schema import BATCH_SIZE, SCHEMAS
 from trainlab.errors import ConfigError
@@ -105,7 +108,9 @@ def _resolved(cfg: DictConfig) -> dict[Any, Any] | None:
         return None
 
 
-def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None = None) -> None:
+def _check_keys(
+    node: DictConfig, path: str = "", plain: dict[Any, Any] | None = None, root: DictConfig | None = None
+) -> None:
     """Each key of ``node`` (and of the nodes below it) against the node's schema.
 
     Hydra lets ``+key=value`` add a key that a structured config lacks; it is refused here by
@@ -116,7 +121,8 @@ def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None =
     ``plain`` is ``node`` as ``OmegaConf.to_container(node, resolve=True)`` gives it, so each
     interpolation is resolved once. Without it (a value that cannot be resolved), each value
     is resolved as the check reaches it (a section whole, for the keys below), so the first
-    error raised is the one the checks in order meet.
+    error raised is the one the checks in order meet: a value whose interpolation fails is
+    named as written in ``root`` (the whole config; ``node`` itself at the top).
     """
     schema = OmegaConf.get_type(node)
     keys, allowed = _schema_keys(schema)
@@ -128,8 +134,11 @@ def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None =
         if plain is None:
             if OmegaConf.is_missing(node, key):
                 _fail(name, "???", "a value: this key has no default")
-            value = node[key]
-            resolved = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+            try:
+                value = node[key]
+                resolved = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+            except OmegaConfBaseException as error:
+                _unresolvable(node if root is None else root, name, error)
         else:
             resolved = plain[key]  # a missing value reads "???" there, as does a value resolved to "???"
             if resolved == MISSING and OmegaConf.is_missing(node, key):
@@ -143,9 +152,58 @@ def _check_keys(node: DictConfig, path: str = "", plain: dict[Any, Any] | None =
         elif key in allowed and not allowed[key].test(resolved):
             _fail(name, resolved, allowed[key].words)
     for section, section_path, section_plain, seen in sections:
-        _check_keys(section, section_path, section_plain)
+        _check_keys(section, section_path, section_plain, node if root is None else root)
         if seen is not None:
             _PASSED.add(seen)
+
+
+def _unresolvable(root: DictConfig, name: str, error: OmegaConfBaseException) -> NoReturn:
+    """ConfigError for the value ``name`` (a key, or a section: its first key that fails) whose
+    interpolation cannot be resolved, naming the key the interpolation leads to (``data.seed``
+    is ``${seed}``: ``seed``) as written, and OmegaConf's reason; a value it leads to that is
+    missing (``???``) is named as a missing value is."""
+    values = OmegaConf.to_container(root, resolve=False)
+    key = next((k for k in _leaf_keys(lookup(values, name), name) if not _resolves(root, k)), name)
+    written, seen = lookup(values, key), {key}
+    while isinstance(written, str):  # the key a ``${key}`` names, which holds what fails
+        named = re.fullmatch(r"\$\{([\w.]+)\}", written)
+        target = lookup(values, named[1], _NOT_THERE) if named is not None and named[1] not in seen else _NOT_THERE
+        if target is _NOT_THERE:
+            break
+        key, written = named[1], target
+        seen.add(key)
+    if written == MISSING:
+        _fail(key, MISSING, "a value: this key has no default")
+    reason = str(error).strip().splitlines()[0]
+    if "${hydra:" in str(written) and not _hydra_running():
+        reason = "${hydra:...} reads what Hydra sets for a job of python train.py; run() and run_sweep() have none"
+    raise ConfigError(f"{key}={written}: its interpolation cannot be resolved: {reason}")
+
+
+_NOT_THERE = object()
+
+
+def _leaf_keys(value: Any, key: str) -> Iterator[str]:
+    """The dotted keys of the values in ``value`` (plain, unresolved; at ``key``), in order."""
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            yield from _leaf_keys(inner, f"{key}.{name}")
+    else:
+        yield key
+
+
+def _resolves(root: DictConfig, key: str) -> bool:
+    try:
+        OmegaConf.select(root, key, throw_on_resolution_failure=True)
+    except OmegaConfBaseException:
+        return False
+    return True
+
+
+def _hydra_running() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.initialized()
 
 
 # Sections that passed (their path, schema and values): a sweep's jobs share most of theirs,

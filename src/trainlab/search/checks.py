@@ -43,6 +43,7 @@ def check_search(overrides: Sequence[str]) -> None:
         elif key.startswith("hydra.sweeper."):
             settings[key.removeprefix("hydra.sweeper.")] = override.value()
     check_settings(settings)
+    _check_sampler_seed(parsed, settings)
     task = [o.input_line for o in parsed if not o.is_hydra_override()]
     space = search_space(task, settings.get("params"))
     if not space.dimensions:
@@ -62,3 +63,18 @@ def check_search(overrides: Sequence[str]) -> None:
         except ConfigError as error:
             ends = " ".join(job[len(space.fixed) :])
             raise ConfigError(f"{error} (the search's job at {ends})") from None
+
+
+def _check_sampler_seed(parsed: Sequence, settings: dict) -> None:  # type: ignore[type-arg]
+    """ConfigError where the sampler's seed (``hydra.sweeper.seed``, by default ``${seed}``)
+    would read ``${hydra:...}``: Hydra makes the sweeper before any job, when that has no value."""
+    if "seed" in settings:
+        return
+    for override in parsed:
+        text = "".join(override.input_line.split())
+        if override.key_or_group == "seed" and "${hydra:" in text:
+            raise ConfigError(
+                f"{override.input_line}: the search's sampler takes its seed from seed (hydra.sweeper.seed is "
+                "${seed}) before any job runs, when ${hydra:...} has no value; give the sampler its own, "
+                "e.g. hydra.sweeper.seed=0"
+            )

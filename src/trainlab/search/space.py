@@ -102,8 +102,17 @@ def search_space(arguments: Sequence[str], params: dict[str, Any] | None = None)
         if override.is_sweep_override():
             dimensions.append(dimension(override))
         else:
-            fixed.append(override.input_line)
+            fixed.append(_fixed(override))
     return Space(fixed, dimensions)
+
+
+def _fixed(override: Override) -> str:
+    """A fixed override as each trial takes it: as typed, or where its value holds an
+    interpolation (``seed=${hydra:job.num}``), escaped as Hydra's sweepers pass it, so that
+    Hydra's ``hydra.overrides.task`` keeps it as text and the job's config resolves it."""
+    if "${" not in override.input_line or override.is_delete():
+        return override.input_line
+    return f"{override.get_key_element()}={override.get_value_element_as_str()}"
 
 
 def dimension(override: Override) -> Dimension:
