@@ -11,6 +11,8 @@ epoch 2); 2-16-16-2 on random rows, batch 32, pictures off, no logger. The first
 completes (no trial is COMPLETE while it trains, so the median pruner has nothing to compare
 with); the second is judged against it. Both routes print the trials they pruned, each with
 its epoch, from their studies: they must agree (``search.link``, ``callbacks.pruning``).
+Then both again in this one process, after a small search on each: the search without
+Python's start-up and the first imports (about 6 of the stacked command's seconds here).
 
     python scripts/bench_pruning.py [--repeats N]
 """
@@ -18,6 +20,8 @@ its epoch, from their studies: they must agree (``search.link``, ``callbacks.pru
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -68,6 +72,26 @@ def search(launcher: str, sweep_dir: Path) -> float:
     return seconds
 
 
+def search_here(launcher: str, sweep_dir: Path, extra: tuple[str, ...] = ()) -> float:
+    """The search on ``launcher`` in this process (``trainlab.cli.train`` with its command line
+    set): its wall seconds, without Python's start-up and the imports a first search pays."""
+    from trainlab.cli import train
+
+    argv = sys.argv
+    sys.argv = ["train.py", *SEARCH, *extra, f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep_dir}"]
+    quiet = open(os.devnull, "w")  # noqa: SIM115 (Hydra's log handlers keep it: left for the collector)
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            train()
+    except SystemExit as stop:
+        if stop.code:
+            raise RuntimeError(f"{launcher}: exit {stop.code}") from None
+    finally:
+        sys.argv = argv
+    return time.perf_counter() - start
+
+
 def pruned(sweep_dir: Path) -> list[tuple[int, int]]:
     """(trial, epoch pruned at) of each trial the study holds as PRUNED, by trial number."""
     import optuna
@@ -98,6 +122,18 @@ def pruning(repeats: int) -> None:
         print(f"  pruned ({launcher}, trial@epoch): {shown}")
     same = lists["stacked"] == lists["basic"]
     print(f"  the same trials pruned at the same epochs: {'yes' if same else 'NO'} ({len(lists['stacked'])} pruned)")
+    here: dict[str, list[float]] = {"stacked": [], "basic": []}
+    with tempfile.TemporaryDirectory() as out:
+        for launcher in here:  # a small search on each first: the imports and first calls
+            warm = ("hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", f"hydra.sweeper.study_name=warm_{launcher}")
+            search_here(launcher, Path(out) / f"warm_{launcher}", warm)
+        for r in range(max(repeats, 1)):
+            for launcher in here:
+                here[launcher].append(search_here(launcher, Path(out) / f"{launcher}{r}"))
+    stacked, basic = statistics.median(here["stacked"]), statistics.median(here["basic"])
+    print("  the search alone (in this process after a warm-up search of each: no start-up, no first imports)")
+    print(f"  hydra/launcher=stacked  {stacked:8.2f} s")
+    print(f"  hydra/launcher=basic    {basic:8.2f} s   = {basic / stacked:.1f}x the stacked search")
 
 
 def main() -> None:
