@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import open_dict
 
@@ -64,7 +65,7 @@ def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[None]:
         HydraConfig.instance().cfg = None
 
 
-def _first(override) -> str | None:  # type: ignore[no-untyped-def]
+def _first(override: Override) -> str | None:
     """``override`` as one job takes it: a grid's first value; None for a search's dimension."""
     if not override.is_sweep_override():
         return override.input_line

@@ -11,8 +11,10 @@ sweeper starts.)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 
 from trainlab.errors import ConfigError
@@ -65,7 +67,7 @@ def check_search(overrides: Sequence[str]) -> None:
             raise ConfigError(f"{error} (the search's job at {ends})") from None
 
 
-def _check_sampler_seed(parsed: Sequence, settings: dict) -> None:  # type: ignore[type-arg]
+def _check_sampler_seed(parsed: Sequence[Override], settings: dict[str, Any]) -> None:
     """ConfigError where the sampler's seed (``hydra.sweeper.seed``, by default ``${seed}``)
     would read ``${hydra:...}``: Hydra makes the sweeper before any job, when that has no value."""
     if "seed" in settings:
