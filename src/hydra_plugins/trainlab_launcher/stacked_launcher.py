@@ -71,9 +71,14 @@ class StackedLauncher(Launcher):
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
+        # Each composition Hydra loaded for the options chosen, pickled: a search's batches
+        # (one ``launch`` each) choose the same options, and Hydra's loading is the same for
+        # the same master config (its resolver cache copied: ``${now:...}`` alike).
+        self._loaded: dict[tuple[str, ...], bytes] = {}
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        self._loaded = {}
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from trainlab.sweeps.collector import fewer_collections
@@ -225,7 +230,8 @@ class StackedLauncher(Launcher):
         of it, as ``trainlab.config.jobs.compose_jobs`` does: each distinct override parsed
         once, the values that every job of a composition sets, alike, set once on the
         composition (``shared_first``, ``shared_prefixes``), each copy unpickled; a job this
-        cannot serve is loaded in full."""
+        cannot serve is loaded in full. A composition is loaded once per launcher: a search's
+        later batches copy the first's."""
 
         import pickle
 
@@ -264,7 +270,10 @@ class StackedLauncher(Launcher):
                 chosen, values = plan
                 start = shared[chosen]
                 if chosen not in bases:
-                    base = loader.load_sweep_config(self.config, list(chosen))
+                    if chosen not in self._loaded:
+                        loaded = loader.load_sweep_config(self.config, list(chosen))
+                        self._loaded[chosen] = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
+                    base = pickle.loads(self._loaded[chosen])
                     try:
                         set_values(base, values[:start])
                         bases[chosen], compositions[chosen] = pickle.dumps(base), _Composition(base)
