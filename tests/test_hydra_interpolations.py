@@ -63,3 +63,10 @@ def test_a_search_whose_seed_reads_hydra_gives_its_sampler_a_seed():
     check_before_training([*search, "hydra.sweeper.seed=0"], multirun=True)  # passes
     # each trial gets the override as Hydra's sweepers pass it: escaped, so the job resolves it
     assert search_space(search[1:]).fixed == ["seed=$\\{hydra\\:job.num\\}"]
+
+
+def test_a_sweep_whose_first_job_cannot_compose_names_that_job_alone(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        check_before_training(["seed=${hydra:job.num}", "optimizer=nope,adam", f"hydra.sweep.dir={tmp_path}"], True)
+    assert str(error.value).startswith("1 of 2 sweep jobs cannot run; nothing was trained:\n  job 0 (")
+    assert "optimizer=nope: optimizer has no option nope" in str(error.value)

@@ -34,7 +34,8 @@ def reads_hydra(overrides: Sequence[str]) -> bool:
 def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[None]:
     """Inside: ``HydraConfig`` as Hydra sets it for the first job of ``overrides`` (see the
     module doc), where an override reads ``${hydra:`` and none is set; else nothing changes.
-    A composition that fails sets none (the pre-check's own composing words the error)."""
+    Where the first job cannot be composed (its own error is the pre-check's to word), the
+    section is Hydra's overrides' alone; where those fail too, none is set."""
     from hydra.core.hydra_config import HydraConfig
 
     from trainlab.config.composing import hydra_section
@@ -42,11 +43,20 @@ def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[None]:
     if HydraConfig.initialized() or not reads_hydra(overrides):
         yield
         return
-    try:  # a sweep's first job: each swept override's first value (a search's: none of its space)
+    try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
-        first = [_first(o) for o in parsed]
-        config = hydra_section([o for o in first if o is not None])
-    except HydraException:
+    except HydraException:  # the pre-check words it
+        yield
+        return
+    first = [o for o in map(_first, parsed) if o is not None]  # a sweep's first job (a search: its fixed values)
+    config = None
+    for chosen in (first, [o.input_line for o in parsed if o.is_hydra_override()]):
+        try:  # the first job, or where it cannot be composed, Hydra's own overrides alone
+            config = hydra_section(chosen)
+            break
+        except HydraException:
+            continue
+    if config is None:
         yield
         return
     section = config.hydra
