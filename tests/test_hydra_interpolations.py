@@ -40,7 +40,10 @@ def test_a_stacked_sweep_seeds_each_job_by_its_number(tmp_path):
 def test_a_lone_run_has_no_job_number_and_says_so_before_anything_is_made(tmp_path):
     with pytest.raises(ConfigError) as error:
         check_before_training(["seed=${hydra:job.num}", f"hydra.run.dir={tmp_path / 'run'}"], multirun=False)
-    assert str(error.value).startswith("seed=${hydra:job.num}: its interpolation cannot be resolved: ")
+    assert str(error.value) == (
+        "seed=${hydra:job.num}: its interpolation cannot be resolved: "
+        "hydra.job.num has no value in this job (a sweep's job number: only -m sets it)"
+    )
     assert not (tmp_path / "run").exists()
 
 

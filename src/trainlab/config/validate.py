@@ -174,9 +174,7 @@ def _unresolvable(root: DictConfig, name: str, error: OmegaConfBaseException) ->
         seen.add(key)
     if written == MISSING:
         _fail(key, MISSING, "a value: this key has no default")
-    reason = str(error).strip().splitlines()[0]
-    if "${hydra:" in str(written) and not _hydra_running():
-        reason = "${hydra:...} reads what Hydra sets for a job of python train.py; run() and run_sweep() have none"
+    reason = _hydra_reason(str(written)) or str(error).strip().splitlines()[0]
     raise ConfigError(f"{key}={written}: its interpolation cannot be resolved: {reason}")
 
 
@@ -200,10 +198,20 @@ def _resolves(root: DictConfig, key: str) -> bool:
     return True
 
 
-def _hydra_running() -> bool:
+def _hydra_reason(written: str) -> str | None:
+    """Why a value reading Hydra's config (``${hydra:job.num}``) has none: not under Hydra, or
+    the key has no value in this job (a lone run has no job number); None otherwise."""
     from hydra.core.hydra_config import HydraConfig
 
-    return HydraConfig.initialized()
+    if "${hydra:" not in written:
+        return None
+    if not HydraConfig.initialized():
+        return "${hydra:...} reads what Hydra sets for a job of python train.py; run() and run_sweep() have none"
+    for path in re.findall(r"\$\{hydra:([\w.]+)\}", written):
+        if OmegaConf.select(HydraConfig.get(), path, default=None) is None:
+            sweep = " (a sweep's job number: only -m sets it)" if path in ("job.num", "job.id") else ""
+            return f"hydra.{path} has no value in this job{sweep}"
+    return None
 
 
 # Sections that passed (their path, schema and values): a sweep's jobs share most of theirs,
