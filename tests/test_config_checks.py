@@ -83,6 +83,7 @@ FIRST_ERROR = [
     ({"ckpt_path": "???"}, "ConfigError: ckpt_path='???' is not allowed: a value: this key has no default"),
     ({"monitor": "${oc.decode:'???'}"}, "ConfigError: monitor='???' is not allowed: a logged metric"),  # not missing
     ({"seed": -1, "regularization.early_stopping.patience": "${seed}"}, "ConfigError: regularization.early_stopping"),
+    ({"regularization.early_stopping.patience": "${optimizer.lr}"}, "ConfigError: regularization.early_stopping.pat"),
 ]
 
 

@@ -73,3 +73,27 @@ def test_a_sweep_whose_first_job_cannot_compose_names_that_job_alone(tmp_path):
         check_before_training(["seed=${hydra:job.num}", "optimizer=nope,adam", f"hydra.sweep.dir={tmp_path}"], True)
     assert str(error.value).startswith("1 of 2 sweep jobs cannot run; nothing was trained:\n  job 0 (")
     assert "optimizer=nope: optimizer has no option nope" in str(error.value)
+
+
+def test_each_sweep_job_is_checked_with_its_own_job_number(tmp_path):
+    jobs = ["trainer.max_epochs=${hydra:job.num}", "optimizer.lr=0.1,0.01", f"hydra.sweep.dir={tmp_path / 's'}"]
+    with pytest.raises(ConfigError) as error:
+        check_before_training(jobs, multirun=True)
+    message = str(error.value)
+    assert message.startswith("1 of 2 sweep jobs cannot run; nothing was trained:\n  job 0 (")
+    assert message.endswith("trainer.max_epochs=0 is not allowed: an integer >= 1")  # job 1's is 1: it runs
+    assert not (tmp_path / "s").exists()
+
+
+def test_hydras_escaped_form_and_a_config_file_on_the_searchpath_read_hydra_too(tmp_path):
+    check_before_training(["seed=$\\{hydra\\:job.num\\}", "optimizer.lr=0.1,0.01"], multirun=True)  # as overrides.yaml
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "by_number.yaml").write_text("# @package _global_\nseed: ${hydra:job.num}\n")
+    check_before_training(["experiment=by_number", f"hydra.searchpath=[file://{tmp_path}]", "seed=0,1"], True)
+
+
+def test_a_search_seed_that_leads_to_hydra_through_another_key_is_named_with_its_chain():
+    search = ["hydra/sweeper=optuna", "optimizer.lr=interval(0.01,0.1)", "seed=${data.seed}"]
+    with pytest.raises(ConfigError) as error:
+        check_before_training([*search, "data.seed=${hydra:job.num}"], multirun=True)
+    assert str(error.value).startswith("seed=${data.seed}, data.seed=${hydra:job.num}: the search's sampler ")

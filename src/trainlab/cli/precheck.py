@@ -4,9 +4,9 @@ composed and checked, before Hydra starts."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from trainlab.cli.hydra_values import job_hydra
+from trainlab.cli.hydra_values import job_hydra, reads_hydra
 from trainlab.cli.places import check_resume_place, check_writable, output_root
 from trainlab.config.composing import compose
 from trainlab.config.jobs import check_jobs, compose_each, sweep_jobs
@@ -24,11 +24,11 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
     what only the data can tell: ``trainlab.lifecycle.checked_run``.) A search (an Optuna
     sweeper) checks its jobs at its space's ends; another sweeper's syntax is its own."""
     check_plugins(overrides)
-    with job_hydra(overrides, multirun):  # ${hydra:...} read as the first job will read it
-        _check(overrides, multirun)
+    with job_hydra(overrides, multirun) as at_job:  # ${hydra:...} read as each job will read it
+        _check(overrides, multirun, at_job)
 
 
-def _check(overrides: list[str], multirun: bool) -> None:
+def _check(overrides: list[str], multirun: bool, at_job: Callable[[int], None]) -> None:
     places = launched_rank() == 0  # Lightning's ranks run this command again, into rank 0's checked dir
     if not multirun:
         cfg = compose(overrides)[0]
@@ -45,8 +45,10 @@ def _check(overrides: list[str], multirun: bool) -> None:
         check_search(overrides)
         return
     jobs = sweep_jobs(overrides)
+    each = reads_hydra(overrides)  # values that differ by job number: resolved as each job is checked
     with fewer_collections():
-        check_jobs(compose_each(jobs), jobs, stacked="hydra/launcher=stacked" in overrides)
+        cfgs = compose_each(jobs, keep_plain=not each)
+        check_jobs(cfgs, jobs, stacked="hydra/launcher=stacked" in overrides, at_job=at_job if each else None)
 
 
 def check_plugins(overrides: Sequence[str]) -> None:

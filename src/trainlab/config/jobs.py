@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
@@ -20,12 +20,21 @@ from trainlab.config.validate import check_one_device, validate
 from trainlab.errors import ConfigError
 
 
-def check_jobs(cfgs: Sequence[DictConfig | ConfigError], jobs: Sequence[Sequence[str]], stacked: bool) -> None:
+def check_jobs(
+    cfgs: Sequence[DictConfig | ConfigError],
+    jobs: Sequence[Sequence[str]],
+    stacked: bool,
+    at_job: Callable[[int], None] | None = None,
+) -> None:
     """Raise one ConfigError naming every job of a sweep that cannot run (nothing has trained):
     a job that did not compose (its ``ConfigError`` in ``cfgs``), a value out of range, several
-    devices for one job, and with ``stacked`` what the stacked launcher cannot serve."""
+    devices for one job, and with ``stacked`` what the stacked launcher cannot serve.
+    ``at_job(n)``, where given, is called before job n is checked (the pre-check's
+    ``${hydra:...}`` values of the job: ``trainlab.cli.hydra_values``)."""
     failed = []
     for number, (cfg, job) in enumerate(zip(cfgs, jobs, strict=True)):
+        if at_job is not None:
+            at_job(number)
         try:
             if isinstance(cfg, ConfigError):
                 raise cfg
@@ -39,12 +48,13 @@ def check_jobs(cfgs: Sequence[DictConfig | ConfigError], jobs: Sequence[Sequence
         raise ConfigError(f"{len(failed)} of {len(cfgs)} sweep jobs cannot run; nothing was trained:{''.join(failed)}")
 
 
-def compose_each(jobs: Sequence[Sequence[str]]) -> list[DictConfig | ConfigError]:
-    """Each job's config (``compose_jobs``, read-only with its plain values kept: what the
-    checks read), or where a job cannot be composed, each job's own config or ``ConfigError``
+def compose_each(jobs: Sequence[Sequence[str]], keep_plain: bool = True) -> list[DictConfig | ConfigError]:
+    """Each job's config (``compose_jobs``; with ``keep_plain``, read-only with its plain
+    values kept: what the checks read; without, each check resolves its values as it reads
+    them), or where a job cannot be composed, each job's own config or ``ConfigError``
     (composed one by one, so each error names its job)."""
     try:
-        return [cfg for cfg, _ in compose_jobs(jobs, keep_plain=True)]
+        return [cfg for cfg, _ in compose_jobs(jobs, keep_plain=keep_plain)]
     except ConfigError:
         found: list[DictConfig | ConfigError] = []
         for job in jobs:

@@ -159,16 +159,16 @@ def _check_keys(
 
 def _unresolvable(root: DictConfig, name: str, error: OmegaConfBaseException) -> NoReturn:
     """ConfigError for the value ``name`` (a key, or a section: its first key that fails) whose
-    interpolation cannot be resolved, naming the key the interpolation leads to (``data.seed``
-    is ``${seed}``: ``seed``) as written, and OmegaConf's reason; a value it leads to that is
-    missing (``???``) is named as a missing value is."""
+    interpolation cannot be resolved, naming the key the interpolation leads to where that one
+    fails too (``data.seed`` is ``${seed}``: ``seed``) as written, and OmegaConf's reason; a
+    value it leads to that is missing (``???``) is named as a missing value is."""
     values = OmegaConf.to_container(root, resolve=False)
     key = next((k for k in _leaf_keys(lookup(values, name), name) if not _resolves(root, k)), name)
     written, seen = lookup(values, key), {key}
     while isinstance(written, str):  # the key a ``${key}`` names, which holds what fails
         named = re.fullmatch(r"\$\{([\w.]+)\}", written)
         target = lookup(values, named[1], _NOT_THERE) if named is not None and named[1] not in seen else _NOT_THERE
-        if target is _NOT_THERE:
+        if target is _NOT_THERE or _resolves(root, named[1]):  # (a value that resolves: its type is wrong here)
             break
         key, written = named[1], target
         seen.add(key)
@@ -192,7 +192,7 @@ def _leaf_keys(value: Any, key: str) -> Iterator[str]:
 
 def _resolves(root: DictConfig, key: str) -> bool:
     try:
-        OmegaConf.select(root, key, throw_on_resolution_failure=True)
+        OmegaConf.select(root, key, throw_on_resolution_failure=True, throw_on_missing=True)
     except OmegaConfBaseException:
         return False
     return True

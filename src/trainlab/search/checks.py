@@ -10,13 +10,14 @@ sweeper starts.)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.plain import lookup
 from trainlab.errors import ConfigError
 
 SWEEPER = "hydra/sweeper=optuna"
@@ -45,7 +46,6 @@ def check_search(overrides: Sequence[str]) -> None:
         elif key.startswith("hydra.sweeper."):
             settings[key.removeprefix("hydra.sweeper.")] = override.value()
     check_settings(settings)
-    _check_sampler_seed(parsed, settings)
     task = [o.input_line for o in parsed if not o.is_hydra_override()]
     space = search_space(task, settings.get("params"))
     if not space.dimensions:
@@ -55,6 +55,8 @@ def check_search(overrides: Sequence[str]) -> None:
     jobs = space.probe_jobs()
     stacked = "hydra/launcher=stacked" in overrides
     composed = compose_jobs(jobs)  # ConfigError: a key, group or option that is not there
+    if "seed" not in settings:
+        _check_sampler_seed(composed[0][0])
     for (cfg, _), job in zip(composed, jobs, strict=True):
         try:
             validate(cfg)
@@ -67,16 +69,20 @@ def check_search(overrides: Sequence[str]) -> None:
             raise ConfigError(f"{error} (the search's job at {ends})") from None
 
 
-def _check_sampler_seed(parsed: Sequence[Override], settings: dict[str, Any]) -> None:
-    """ConfigError where the sampler's seed (``hydra.sweeper.seed``, by default ``${seed}``)
-    would read ``${hydra:...}``: Hydra makes the sweeper before any job, when that has no value."""
-    if "seed" in settings:
-        return
-    for override in parsed:
-        text = "".join(override.input_line.split())
-        if override.key_or_group == "seed" and "${hydra:" in text:
-            raise ConfigError(
-                f"{override.input_line}: the search's sampler takes its seed from seed (hydra.sweeper.seed is "
-                "${seed}) before any job runs, when ${hydra:...} has no value; give the sampler its own, "
-                "e.g. hydra.sweeper.seed=0"
-            )
+def _check_sampler_seed(cfg: DictConfig) -> None:
+    """ConfigError where the sampler's seed (``hydra.sweeper.seed`` unset: ``${seed}``) leads to
+    ``${hydra:...}`` (``seed`` in ``cfg``, a job's config, or a value it names): Hydra makes the
+    sweeper before any job, when that has no value."""
+    values = OmegaConf.to_container(cfg, resolve=False)
+    key, written, path = "seed", lookup(values, "seed"), []
+    while isinstance(written, str):
+        path.append(f"{key}={written}")
+        named = re.fullmatch(r"\$\{([\w.]+)\}", written.strip())
+        if named is None or len(path) > len(values):
+            break
+        key, written = named[1], lookup(values, named[1])
+    if path and "${hydra:" in "".join(path[-1].split()).replace("\\", ""):
+        raise ConfigError(
+            f"{', '.join(path)}: the search's sampler takes its seed from seed (hydra.sweeper.seed is ${{seed}}) "
+            "before any job runs, when ${hydra:...} has no value; give the sampler its own, e.g. hydra.sweeper.seed=0"
+        )
