@@ -97,3 +97,15 @@ def test_a_search_seed_that_leads_to_hydra_through_another_key_is_named_with_its
     with pytest.raises(ConfigError) as error:
         check_before_training([*search, "data.seed=${hydra:job.num}"], multirun=True)
     assert str(error.value).startswith("seed=${data.seed}, data.seed=${hydra:job.num}: the search's sampler ")
+
+
+def test_a_stacked_search_seeds_each_trial_by_its_number_and_its_rerun_line_says_which(tmp_path):
+    search = ["-m", "hydra/sweeper=optuna", "hydra/launcher=stacked", "hydra.sweeper.n_trials=2"]
+    search.append("hydra.sweeper.n_jobs=2")
+    args = [*search, "hydra.sweeper.seed=0", "optimizer.lr=interval(0.01,0.1)", "seed=${hydra:job.num}"]
+    out = train(*args, *QUICK, "logger=none", "pictures.enabled=false", "hydra.sweep.dir=s", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    for trial in (0, 1):
+        assert f"\nseed: {trial}\n" in (tmp_path / "s" / str(trial) / ".hydra" / "config.yaml").read_text()
+    best = json.loads((tmp_path / "s" / "best_trial.json").read_text())
+    assert f" seed={best['trial']} " in best["command"] and "hydra:" not in best["command"]

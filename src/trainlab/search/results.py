@@ -53,6 +53,16 @@ def rerun_command(overrides: list[str]) -> str:
     return " ".join(["python train.py", *(shlex.quote(o) for o in overrides)])
 
 
+def as_trial(overrides: list[str], number: int) -> list[str]:
+    """``overrides`` as trial ``number``'s job read them, for a lone run (which has no job
+    number): ``${hydra:job.num}``, as typed or in Hydra's escaped form, is the trial's number
+    (its job's: a batch's jobs are numbered by their trials, ``search.loop``)."""
+    forms = ("${hydra:job.num}", "$\\{hydra\\:job.num\\}")
+    for form in forms:
+        overrides = [o.replace(form, str(number)) for o in overrides]
+    return overrides
+
+
 def write_study(sweep_dir: Path, study: Any, overrides_of: Any, monitor: str, storage: str) -> dict[str, Any] | None:
     """optuna.csv, and best_trial.json (None when no trial completed). ``overrides_of(params)``:
     a trial's overrides."""
@@ -72,7 +82,7 @@ def write_study(sweep_dir: Path, study: Any, overrides_of: Any, monitor: str, st
         "value": best.value,
         "monitor": monitor,
         "params": best.params,
-        "command": rerun_command(overrides_of(best.params)),
+        "command": rerun_command(as_trial(overrides_of(best.params), best.number)),
         "study": study.study_name,
         "storage": storage,
     }
