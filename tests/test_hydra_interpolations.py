@@ -33,8 +33,9 @@ def test_a_stacked_sweep_seeds_each_job_by_its_number(tmp_path):
     args = ["-m", "seed=${hydra:job.num}", "optimizer.lr=0.1,0.01", "hydra/launcher=stacked", "hydra.sweep.dir=s"]
     out = train(*args, *QUICK, "logger=none", "pictures.enabled=false", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    for job in (0, 1):
-        assert f"\nseed: {job}\n" in (tmp_path / "s" / str(job) / ".hydra" / "config.yaml").read_text()
+    for job in (0, 1):  # its own config.yaml resolved, as a lone run's; Hydra's keeps the interpolation
+        assert f"\nseed: {job}\n" in (tmp_path / "s" / str(job) / "config.yaml").read_text()
+        assert "\nseed: ${hydra:job.num}\n" in (tmp_path / "s" / str(job) / ".hydra" / "config.yaml").read_text()
 
 
 def test_a_lone_run_has_no_job_number_and_says_so_before_anything_is_made(tmp_path):
@@ -106,6 +107,6 @@ def test_a_stacked_search_seeds_each_trial_by_its_number_and_its_rerun_line_says
     out = train(*args, *QUICK, "logger=none", "pictures.enabled=false", "hydra.sweep.dir=s", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     for trial in (0, 1):
-        assert f"\nseed: {trial}\n" in (tmp_path / "s" / str(trial) / ".hydra" / "config.yaml").read_text()
+        assert f"\nseed: {trial}\n" in (tmp_path / "s" / str(trial) / "config.yaml").read_text()
     best = json.loads((tmp_path / "s" / "best_trial.json").read_text())
     assert f" seed={best['trial']} " in best["command"] and "hydra:" not in best["command"]

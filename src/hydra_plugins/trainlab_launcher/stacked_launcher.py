@@ -328,7 +328,8 @@ class StackedLauncher(Launcher):
         emits them alike, each section's text kept across jobs (``trainlab.files.config_text``:
         1.5 ms a job, where OmegaConf's dumper takes 8). A job ``made`` on a shared composition
         has its configs' values as written derived from the composition's (``_Composition``),
-        not converted (2 ms a job)."""
+        not converted (2 ms a job). A task config resolved in place (it reads Hydra's config:
+        ``_task_configs``) is written as it was before, interpolations kept, as Hydra's is."""
         from trainlab.files.config_text import config_yaml, section_yaml
 
         files.mkdir(parents=True, exist_ok=True)
@@ -337,7 +338,10 @@ class StackedLauncher(Launcher):
             composition, values = made
             task_values = composition.written_task(task_cfg, values)
             hydra_values = composition.written_hydra(hydra_cfg.hydra, str(hydra_cfg.hydra.runtime.output_dir))
-        if task_values is None:
+        written = _AS_WRITTEN.get(id(task_cfg))  # resolved in place: its values as written before
+        if written is not None:
+            task_values, task_cfg = written, OmegaConf.create(written)
+        elif task_values is None:
             task_values = OmegaConf.to_container(task_cfg, enum_to_str=True)
         if hydra_values is None:
             hydra_values = OmegaConf.to_container(hydra_cfg.hydra, enum_to_str=True)
@@ -432,6 +436,9 @@ def _with_values(config: DictConfig, parsed: list[Any], values: list[Any]) -> Di
 
 
 _READS_HYDRA = "${hydra:"  # Hydra's resolver of its own config (the job's number, directory, ...)
+# A task config resolved in place (``_task_configs``: it reads Hydra's config), by id: its
+# values as written before, for its .hydra/config.yaml (Hydra's keeps the interpolations).
+_AS_WRITTEN: dict[int, Any] = {}
 
 
 def _holds(value: Any, text: str) -> bool:
@@ -542,6 +549,7 @@ def _task_configs(
 
     reads: dict[tuple[str, ...] | None, bool] = {}
     tasks = []
+    _AS_WRITTEN.clear()
     held = HydraConfig.instance().cfg  # the launcher's, back once the tasks are read
     for config, source in zip(configs, sources, strict=True):
         composition = None if source is None else compositions[source[0]]
@@ -552,6 +560,7 @@ def _task_configs(
             reads[chosen] = _READS_HYDRA in OmegaConf.to_yaml(task)
         if reads[chosen] or (source is not None and any(_holds(o.value(), _READS_HYDRA) for o in source[1])):
             set_hydra_config(config)
+            _AS_WRITTEN[id(task)] = OmegaConf.to_container(task, enum_to_str=True)
             OmegaConf.resolve(task)
         elif source is not None and composition is not None and composition.derived is not None:
             values = composition.derived.derive(task, [o.key_or_group for o in source[1]])
