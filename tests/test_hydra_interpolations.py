@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import train
+from hydra.core.hydra_config import HydraConfig
 from overrides import QUICK, SILENT
 
 from trainlab import run, run_sweep
@@ -91,6 +92,7 @@ def test_hydras_escaped_form_and_a_config_file_on_the_searchpath_read_hydra_too(
     (tmp_path / "experiment").mkdir()
     (tmp_path / "experiment" / "by_number.yaml").write_text("# @package _global_\nseed: ${hydra:job.num}\n")
     check_before_training(["experiment=by_number", f"hydra.searchpath=[file://{tmp_path}]", "seed=0,1"], True)
+    assert not HydraConfig.initialized()  # the pre-check's section is gone: Hydra sets each job's
 
 
 def test_a_search_seed_that_leads_to_hydra_through_another_key_is_named_with_its_chain():

@@ -24,28 +24,22 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import open_dict, read_write
 
+from trainlab.config.plain import reads_hydra as reads_hydra_value
+
 
 def reads_hydra(overrides: Sequence[str]) -> bool:
     """Whether an override's value may read Hydra's resolver: ``${hydra:...}`` in it, as typed
     or in Hydra's escaped form (``$\\{hydra\\:job.num\\}``), or config files added
     (``hydra.searchpath``)."""
-    return any(_reads_hydra(o) or o.lstrip("+").startswith("hydra.searchpath") for o in overrides)
-
-
-def _reads_hydra(text: str) -> bool:
-    return "${hydra:" in "".join(text.split()).replace("\\", "")
-
-
-def _no_jobs(number: int) -> None:
-    """``job_hydra``'s setter where it sets nothing."""
+    return any(reads_hydra_value(o) or o.lstrip("+").startswith("hydra.searchpath") for o in overrides)
 
 
 @contextmanager
-def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[Callable[[int], None]]:
+def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[Callable[[int], None] | None]:
     """Inside: ``HydraConfig`` as Hydra sets it for the first job of ``overrides`` (see the
     module doc), where an override may read ``${hydra:`` and none is set; else nothing
-    changes. It yields a setter of a sweep's job number (its section then as Hydra sets it for
-    job ``n``). Where the first job cannot be composed (its own error is the pre-check's to
+    changes. For a sweep it yields a setter of the job number (the section then as Hydra sets
+    it for job ``n``), else None. Where the first job cannot be composed (its own error is the pre-check's to
     word), the section is Hydra's overrides' alone; where those fail too, none is set."""
     from hydra.core.hydra_config import HydraConfig
 
@@ -53,12 +47,12 @@ def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[Callable[[in
     from trainlab.internals import set_hydra_config
 
     if HydraConfig.initialized() or not reads_hydra(overrides):
-        yield _no_jobs
+        yield None
         return
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException:  # the pre-check words it
-        yield _no_jobs
+        yield None
         return
     first = [o for o in map(_first, parsed) if o is not None]  # a sweep's first job (a search: its fixed values)
     config = None
@@ -69,7 +63,7 @@ def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[Callable[[in
         except HydraException:
             continue
     if config is None:
-        yield _no_jobs
+        yield None
         return
     if not multirun:
         with open_dict(config.hydra):
@@ -88,7 +82,7 @@ def job_hydra(overrides: Sequence[str], multirun: bool) -> Iterator[Callable[[in
     if multirun:
         at_job(0)
     try:
-        yield at_job if multirun else _no_jobs
+        yield at_job if multirun else None
     finally:
         HydraConfig.instance().cfg = None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 
-from trainlab.cli.hydra_values import job_hydra, reads_hydra
+from trainlab.cli.hydra_values import job_hydra
 from trainlab.cli.places import check_resume_place, check_writable, output_root
 from trainlab.config.composing import compose
 from trainlab.config.jobs import check_jobs, compose_each, sweep_jobs
@@ -28,7 +28,7 @@ def check_before_training(overrides: list[str], multirun: bool) -> None:
         _check(overrides, multirun, at_job)
 
 
-def _check(overrides: list[str], multirun: bool, at_job: Callable[[int], None]) -> None:
+def _check(overrides: list[str], multirun: bool, at_job: Callable[[int], None] | None) -> None:
     places = launched_rank() == 0  # Lightning's ranks run this command again, into rank 0's checked dir
     if not multirun:
         cfg = compose(overrides)[0]
@@ -45,10 +45,9 @@ def _check(overrides: list[str], multirun: bool, at_job: Callable[[int], None]) 
         check_search(overrides)
         return
     jobs = sweep_jobs(overrides)
-    each = reads_hydra(overrides)  # values that differ by job number: resolved as each job is checked
-    with fewer_collections():
-        cfgs = compose_each(jobs, keep_plain=not each)
-        check_jobs(cfgs, jobs, stacked="hydra/launcher=stacked" in overrides, at_job=at_job if each else None)
+    with fewer_collections():  # values that differ by job number (at_job) are resolved as each job is checked
+        cfgs = compose_each(jobs, keep_plain=at_job is None)
+        check_jobs(cfgs, jobs, stacked="hydra/launcher=stacked" in overrides, at_job=at_job)
 
 
 def check_plugins(overrides: Sequence[str]) -> None:

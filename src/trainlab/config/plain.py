@@ -181,6 +181,35 @@ class Derived:
         return values
 
 
+def leaves(values: Any, key: str) -> Iterator[tuple[str, Any]]:
+    """The dotted key and value of each leaf of plain ``values`` found at ``key`` (``key``
+    itself for a leaf), in order."""
+    return _leaves(values, f"{key}.")
+
+
+def named_keys(values: dict[str, Any], key: str) -> list[tuple[str, Any]]:
+    """``key`` and its value in plain ``values`` (unresolved: as written), then each key that a
+    value which is a whole interpolation names in turn (``data.seed`` is ``${seed}``: ``seed``),
+    while that key is there and not seen before; none where ``key`` is not there."""
+    found, value = _get(values, key)
+    chain = [(key, value)] if found else []
+    while chain and isinstance(chain[-1][1], str):
+        named = _SIMPLE.match(chain[-1][1])
+        if named is None or any(k == named[1] for k, _ in chain):
+            break
+        found, value = _get(values, named[1])
+        if not found:
+            break
+        chain.append((named[1], value))
+    return chain
+
+
+def reads_hydra(text: str) -> bool:
+    """Whether a value as written reads Hydra's resolver (``${hydra:...}``), as typed or in
+    Hydra's escaped form (``$\\{hydra\\:job.num\\}``)."""
+    return "${hydra:" in "".join(text.split()).replace("\\", "")
+
+
 def _leaves(node: Any, prefix: str) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():

@@ -13,14 +13,13 @@ import dataclasses
 import json
 import marshal
 import re
-from collections.abc import Iterator
 from functools import cache
 from typing import Any, NoReturn
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from trainlab.config.plain import kept, lookup, once, plain, readable
+from trainlab.config.plain import kept, leaves, lookup, named_keys, once, plain, readable, reads_hydra
 from trainlab.config.ranges import Allowed, allowed_in
 from trainlab.config.schema import BATCH_SIZE, SCHEMAS
 from trainlab.errors import ConfigError
@@ -163,31 +162,16 @@ def _unresolvable(root: DictConfig, name: str, error: OmegaConfBaseException) ->
     fails too (``data.seed`` is ``${seed}``: ``seed``) as written, and OmegaConf's reason; a
     value it leads to that is missing (``???``) is named as a missing value is."""
     values = OmegaConf.to_container(root, resolve=False)
-    key = next((k for k in _leaf_keys(lookup(values, name), name) if not _resolves(root, k)), name)
-    written, seen = lookup(values, key), {key}
-    while isinstance(written, str):  # the key a ``${key}`` names, which holds what fails
-        named = re.fullmatch(r"\$\{([\w.]+)\}", written)
-        target = lookup(values, named[1], _NOT_THERE) if named is not None and named[1] not in seen else _NOT_THERE
-        if target is _NOT_THERE or _resolves(root, named[1]):  # (a value that resolves: its type is wrong here)
-            break
-        key, written = named[1], target
-        seen.add(key)
+    key = next((k for k, _ in leaves(lookup(values, name), name) if not _resolves(root, k)), name)
+    links = named_keys(values, key) or [(key, None)]
+    at = 0
+    while at + 1 < len(links) and not _resolves(root, links[at + 1][0]):  # (one that resolves: its type is wrong here)
+        at += 1
+    key, written = links[at]
     if written == MISSING:
         _fail(key, MISSING, "a value: this key has no default")
     reason = _hydra_reason(str(written)) or str(error).strip().splitlines()[0]
     raise ConfigError(f"{key}={written}: its interpolation cannot be resolved: {reason}")
-
-
-_NOT_THERE = object()
-
-
-def _leaf_keys(value: Any, key: str) -> Iterator[str]:
-    """The dotted keys of the values in ``value`` (plain, unresolved; at ``key``), in order."""
-    if isinstance(value, dict):
-        for name, inner in value.items():
-            yield from _leaf_keys(inner, f"{key}.{name}")
-    else:
-        yield key
 
 
 def _resolves(root: DictConfig, key: str) -> bool:
@@ -203,7 +187,7 @@ def _hydra_reason(written: str) -> str | None:
     the key has no value in this job (a lone run has no job number); None otherwise."""
     from hydra.core.hydra_config import HydraConfig
 
-    if "${hydra:" not in written:
+    if not reads_hydra(written):
         return None
     if not HydraConfig.initialized():
         return "${hydra:...} reads what Hydra sets for a job of python train.py; run() and run_sweep() have none"

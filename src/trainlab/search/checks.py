@@ -10,14 +10,13 @@ sweeper starts.)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.plain import lookup
+from trainlab.config.plain import named_keys, reads_hydra
 from trainlab.errors import ConfigError
 
 SWEEPER = "hydra/sweeper=optuna"
@@ -74,14 +73,9 @@ def _check_sampler_seed(cfg: DictConfig) -> None:
     ``${hydra:...}`` (``seed`` in ``cfg``, a job's config, or a value it names): Hydra makes the
     sweeper before any job, when that has no value."""
     values = OmegaConf.to_container(cfg, resolve=False)
-    key, written, path = "seed", lookup(values, "seed"), []
-    while isinstance(written, str):
-        path.append(f"{key}={written}")
-        named = re.fullmatch(r"\$\{([\w.]+)\}", written.strip())
-        if named is None or len(path) > len(values):
-            break
-        key, written = named[1], lookup(values, named[1])
-    if path and "${hydra:" in "".join(path[-1].split()).replace("\\", ""):
+    links = named_keys(values, "seed") if isinstance(values, dict) else []
+    if links and reads_hydra(str(links[-1][1])):
+        path = [f"{key}={value}" for key, value in links]
         raise ConfigError(
             f"{', '.join(path)}: the search's sampler takes its seed from seed (hydra.sweeper.seed is ${{seed}}) "
             "before any job runs, when ${hydra:...} has no value; give the sampler its own, e.g. hydra.sweeper.seed=0"
